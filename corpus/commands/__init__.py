@@ -1,0 +1,1 @@
+"""One module per ``thresher`` subcommand; each defines ``register(subparsers)``."""

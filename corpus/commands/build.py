@@ -1,0 +1,77 @@
+"""``thresher build | validate | stages``: run, check or describe a pipeline."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from corpus import config
+from corpus.errors import UserError
+
+
+def _load(args) -> config.PipelineConfig:
+    cfg = config.load(args.pipeline)
+    if getattr(args, "output", None):  # relative to the current directory, unlike the YAML's output
+        cfg.output = str(Path(args.output).resolve())
+    if getattr(args, "workers", None) is not None:
+        if args.workers < 1:
+            raise UserError("--workers must be >= 1")
+        cfg.workers = args.workers
+    if getattr(args, "executor", None):
+        cfg.executor = args.executor
+    if getattr(args, "ray_address", None):
+        cfg.ray_address = args.ray_address
+    return cfg
+
+
+def cmd_build(args) -> int:
+    from corpus.engine import build
+
+    cfg = _load(args)
+    if args.limit is not None and args.limit < 0:
+        raise UserError("--limit must be >= 0")
+    build.run(cfg, limit=args.limit, dry_run=args.dry_run, quiet=args.quiet)
+    return 0
+
+
+def cmd_validate(args) -> int:
+    cfg = _load(args)
+    from corpus.engine import plan
+
+    tasks = plan.plan(cfg)
+    print(f"{args.pipeline}: ok ({len(cfg.stages)} stage(s), {len(tasks)} task(s))")
+    return 0
+
+
+def cmd_stages(args) -> int:
+    from corpus.stages import base
+
+    for name, cls in base.load_all().items():
+        defaults = base.param_defaults(cls)
+        kind = "global" if issubclass(cls, base.GlobalStage) else "filter" if issubclass(cls, base.Filter) else "map"
+        print(f"{name}  [{kind}]  {cls.doc}")
+        if cls.rules:
+            print(f"    defaults from rules/{cls.rules}")
+        for f in dataclasses.fields(cls.Params):
+            print(f"    {f.name}: {defaults.get(f.name, '(required)')!r}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("build", help="run a pipeline (rerun the same command to resume)")
+    p.add_argument("pipeline", help="pipeline YAML")
+    p.add_argument("--output", help="run directory (overrides the YAML's output)")
+    p.add_argument("--workers", type=int, help="worker processes (default: the YAML's, or the CPU count)")
+    p.add_argument("--limit", type=int, help="read only the first N records (in input order)")
+    p.add_argument("--dry-run", action="store_true", help="check and plan, print the plan, write nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress and no summary")
+    p.add_argument("--executor", choices=["local", "ray"], help="where tasks run (default: the YAML's)")
+    p.add_argument("--ray-address", help="Ray cluster address (with --executor ray)")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("validate", help="check a pipeline YAML and its inputs without running it")
+    p.add_argument("pipeline")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("stages", help="list the stages with their parameters and defaults")
+    p.set_defaults(func=cmd_stages)

@@ -1,0 +1,153 @@
+"""The pipeline YAML: loaded, checked key by key, and resolved with every default filled.
+
+Unknown keys are an error naming the allowed ones; every mistake is a `UserError` (one line, exit 2).
+The resolved form is what ``RUN/config.yaml`` holds and what the manifest hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from corpus.errors import UserError
+from corpus.io.writers import FORMATS
+
+TOP_KEYS = ("name", "input", "output", "workers", "stages", "report", "writer", "executor", "ray_address")
+INPUT_KEYS = ("paths", "text_field", "id_field", "task_size_mb", "max_doc_chars", "hf_split")
+WRITER_KEYS = ("format", "shard_size_mb")
+REPORT_KEYS = ("formats",)
+REPORT_FORMATS = ("html", "md", "json")
+EXECUTORS = ("local", "ray")
+
+
+@dataclass
+class InputConfig:
+    paths: list[str]
+    text_field: str = "text"
+    id_field: str = "id"
+    task_size_mb: float = 64.0
+    max_doc_chars: int = 10_000_000
+    hf_split: str = "train"
+
+
+@dataclass
+class PipelineConfig:
+    name: str
+    input: InputConfig
+    output: str
+    base_dir: Path
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    stages: list[dict[str, Any]] = field(default_factory=list)
+    report: dict[str, Any] | None = None
+    writer: dict[str, Any] = field(default_factory=lambda: {"format": "jsonl.zst", "shard_size_mb": 256.0})
+    executor: str = "local"
+    ray_address: str | None = None
+
+    @property
+    def output_dir(self) -> Path:
+        return (self.base_dir / self.output).resolve()
+
+    def resolved(self) -> dict[str, Any]:
+        """The config as written to ``RUN/config.yaml``: every default filled, stages resolved."""
+        from corpus.stages import base
+
+        return {
+            "name": self.name,
+            "input": vars(self.input),
+            "output": self.output,
+            "workers": self.workers,
+            "executor": self.executor,
+            "writer": self.writer,
+            "stages": [base.build(s)[1] for s in self.stages],
+            "report": self.report,
+        }
+
+    def sha256(self) -> str:
+        """Hash of what decides the output: everything but workers, executor and output place."""
+        r = self.resolved()
+        for k in ("workers", "executor", "output"):
+            r.pop(k)
+        return hashlib.sha256(orjson.dumps(r, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _check_keys(section: str, data: dict, allowed: tuple[str, ...]) -> None:
+    for key in data:
+        if key not in allowed:
+            raise UserError(f"unknown key {key!r} in {section} (allowed: {', '.join(allowed)})")
+
+
+def _require(cond: bool, msg: str) -> None:
+    if not cond:
+        raise UserError(msg)
+
+
+def parse(data: Any, base_dir: Path, where: str = "pipeline") -> PipelineConfig:
+    _require(isinstance(data, dict), f"{where}: the top level must be a mapping of keys")
+    _check_keys(where, data, TOP_KEYS)
+    for key in ("name", "input", "output", "stages"):
+        _require(key in data, f"{where}: missing required key {key!r}")
+    _require(isinstance(data["name"], str) and data["name"], f"{where}: name must be a non-empty string")
+    inp = data["input"]
+    _require(isinstance(inp, dict), f"{where}: input must be a mapping with 'paths'")
+    _check_keys("input", inp, INPUT_KEYS)
+    paths = inp.get("paths")
+    if isinstance(paths, str):
+        paths = [paths]
+    _require(isinstance(paths, list) and paths and all(isinstance(p, str) for p in paths),
+             f"{where}: input.paths must be a non-empty list of paths or globs")
+    icfg = InputConfig(**{**inp, "paths": paths})
+    _require(isinstance(icfg.text_field, str) and isinstance(icfg.id_field, str),
+             f"{where}: input.text_field and input.id_field must be strings")
+    _require(isinstance(icfg.task_size_mb, (int, float)) and icfg.task_size_mb > 0,
+             f"{where}: input.task_size_mb must be a positive number")
+    _require(isinstance(data["output"], str) and data["output"], f"{where}: output must be a directory path")
+    workers = data.get("workers", os.cpu_count() or 1)
+    _require(isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1,
+             f"{where}: workers must be a whole number >= 1")
+    stages = data["stages"]
+    _require(isinstance(stages, list), f"{where}: stages must be a list of {{stage: NAME, ...}} entries")
+    for s in stages:
+        _require(isinstance(s, dict), f"{where}: every entry under stages must be a mapping, got {s!r}")
+    writer = {"format": "jsonl.zst", "shard_size_mb": 256.0, **(data.get("writer") or {})}
+    _check_keys("writer", writer, WRITER_KEYS)
+    _require(writer["format"] in FORMATS, f"{where}: writer.format must be one of {', '.join(FORMATS)}")
+    _require(isinstance(writer["shard_size_mb"], (int, float)) and writer["shard_size_mb"] > 0,
+             f"{where}: writer.shard_size_mb must be a positive number")
+    report = data.get("report")
+    if report is not None:
+        _require(isinstance(report, dict), f"{where}: report must be a mapping like {{formats: [html, md, json]}}")
+        _check_keys("report", report, REPORT_KEYS)
+        report = {"formats": list(report.get("formats", REPORT_FORMATS))}
+        bad = [f for f in report["formats"] if f not in REPORT_FORMATS]
+        _require(not bad, f"{where}: unknown report format {bad[0] if bad else ''!r} (allowed: html, md, json)")
+    executor = data.get("executor", "local")
+    _require(executor in EXECUTORS, f"{where}: executor must be one of {', '.join(EXECUTORS)}")
+    cfg = PipelineConfig(name=data["name"], input=icfg, output=data["output"], base_dir=base_dir,
+                         workers=workers, stages=stages, report=report, writer=writer, executor=executor,
+                         ray_address=data.get("ray_address"))
+    cfg.resolved()  # builds every stage once: unknown stages and keys fail here, before any work
+    return cfg
+
+
+def load(path: str | os.PathLike) -> PipelineConfig:
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"pipeline file not found: {p}")
+    if p.is_dir():
+        raise UserError(f"pipeline file is a directory: {p}")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise UserError(f"{p}: invalid YAML{at}: {problem}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{p}: not a UTF-8 text file") from None
+    return parse(data, p.resolve().parent, where=str(p))

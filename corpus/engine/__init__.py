@@ -1,0 +1,1 @@
+"""The engine: plans tasks, runs them on an executor, owns phases, markers and accounting."""

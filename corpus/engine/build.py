@@ -1,0 +1,203 @@
+"""Run a pipeline: plan, run every pass on the executor with barriers, account, write the manifest.
+
+The engine owns ordering, phases, markers and accounting; stages own their decisions. Rerunning the
+same command resumes: a task with a marker is skipped, a task without one is redone from scratch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from corpus.config import PipelineConfig
+from corpus.engine import ledger, manifest, plan, progress
+from corpus.engine.context import ReduceContext, RunContext
+from corpus.engine.ledger import TaskResult
+from corpus.engine.task import STATE, WORK, marker_path, passes, run_pass
+from corpus.errors import InvariantError, UserError
+from corpus.io import atomic
+from corpus.io.records import READER_STAGE
+from corpus.stages import base
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def make_executor(cfg: PipelineConfig, view: progress.Progress | None):
+    if cfg.executor == "ray":
+        try:
+            from corpus.engine.ray_executor import RayExecutor
+        except ImportError as e:
+            raise UserError(f"executor 'ray' needs Ray: pip install 'thresher[ray]' ({e})") from None
+        return RayExecutor(cfg.workers, cfg.ray_address, view)
+    from corpus.engine.executor import LocalExecutor
+
+    return LocalExecutor(cfg.workers, view)
+
+
+@contextlib.contextmanager
+def _locked(run_dir: Path):
+    (run_dir / STATE).mkdir(parents=True, exist_ok=True)
+    with open(run_dir / STATE / "lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"another build is running in {run_dir}") from None
+        yield
+
+
+def _prepare(run_dir: Path, state: dict[str, Any]) -> dict[str, Any]:
+    """Start the run's state, or check that the run directory holds this same run; returns the state."""
+    state_file = run_dir / STATE / "run.json"
+    if state_file.exists():
+        old = atomic.read_json(state_file)
+        if old["config_sha256"] != state["config_sha256"] or old.get("limit") != state.get("limit"):
+            raise UserError(f"output {run_dir} holds a run of a different pipeline config; "
+                            "choose another output or remove it")
+        if old["tasks"] != state["tasks"]:
+            raise UserError(f"the inputs changed since the run in {run_dir} started; "
+                            "choose another output or remove it")
+        return old
+    atomic.write_json(state_file, state)
+    return state
+
+
+def _merge(results_by_pass: list[list[dict]]) -> list[TaskResult]:
+    """One ledger entry per task from its entries in every pass."""
+    merged: list[TaskResult] = []
+    for i, first in enumerate(results_by_pass[0]):
+        tr = TaskResult.from_dict(first)
+        for later in results_by_pass[1:]:
+            other = TaskResult.from_dict(later[i])
+            tr.stages.update(other.stages)
+            for label, n in other.excluded.items():
+                tr.excluded[label] = tr.excluded.get(label, 0) + n
+            tr.outputs = other.outputs
+            tr.seconds += other.seconds
+        merged.append(tr)
+    return merged
+
+
+def run(cfg: PipelineConfig, *, limit: int | None = None, dry_run: bool = False, quiet: bool = False,
+        out=sys.stdout) -> dict[str, Any]:
+    """Build the pipeline; returns ``stats.json``'s content. Raises `InvariantError` if accounting fails."""
+    t0 = time.perf_counter()
+    run_dir = cfg.output_dir
+    _check_output(run_dir)
+    resolved = cfg.resolved()
+    config_sha = cfg.sha256()
+    tasks = plan.plan(cfg)
+    stage_list = [base.build(s)[0] for s in resolved["stages"]]
+    labels = [s.label for s in stage_list]
+    if len(set(labels)) != len(labels):
+        dup = next(lb for lb in labels if labels.count(lb) > 1)
+        raise UserError(f"stage label {dup!r} is used twice; give one of them 'label: <other name>'")
+    pass_plan = passes(stage_list)
+    if dry_run:
+        print(f"pipeline {cfg.name}: {len(tasks)} task(s), {len(pass_plan)} pass(es), output {run_dir}", file=out)
+        for t in tasks:
+            print(f"  task {t.id}: " + ", ".join(sl.file for sl in t.slices), file=out)
+        for s in resolved["stages"]:
+            print(f"  stage {s}", file=out)
+        return {}
+
+    state = {"config_sha256": config_sha, "limit": limit, "started": _now(),
+             "tasks": [t.to_dict() for t in tasks]}
+    view = progress.Progress(quiet=quiet)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(run_dir):
+        state = _prepare(run_dir, state)
+        atomic.write_bytes(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False).encode())
+        executor = make_executor(cfg, view)
+        try:
+            results_by_pass, phases = _run_passes(cfg, run_dir, resolved, config_sha, tasks, stage_list,
+                                                  pass_plan, executor, view, limit)
+            results = _merge(results_by_pass)
+            kept = sum(o["docs"] for r in results for o in r.outputs)
+            for st in stage_list:
+                st.finalize(RunContext(st.label, run_dir, resolved, results))
+            rows = [{"label": READER_STAGE, "stage": READER_STAGE, "mode": "filter"}] + [
+                {"label": s.label, "stage": s.name, "mode": s.mode} for s in stage_list]
+            stats = ledger.summarize(rows, results, kept, phases, time.perf_counter() - t0)
+            atomic.write_json(run_dir / "stats.json", stats)
+            inputs = executor.map(_input_entry, [(p, d, f) for p, d, f in plan.expand_inputs(cfg)])
+            data_docs = {o["path"]: o["docs"] for r in results for o in r.outputs}
+            atomic.write_json(run_dir / "manifest.json", manifest.build(
+                run_dir, name=cfg.name, config=resolved, config_sha=config_sha, inputs=inputs,
+                data_docs=data_docs, started=state["started"], finished=_now()))
+        finally:
+            executor.close()
+            view.close()
+        shutil.rmtree(run_dir / WORK, ignore_errors=True)
+    if cfg.report:
+        from corpus.report import write_reports
+
+        write_reports(run_dir, cfg.report["formats"])
+    if not quiet:
+        print(ledger.format_table(stats), file=out)
+        print(f"\nrun directory: {run_dir}", file=out)
+    if not stats["invariant"]["holds"]:
+        raise InvariantError("; ".join(stats["invariant"]["problems"]))
+    return stats
+
+
+def _check_output(run_dir: Path) -> None:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"output {run_dir} exists and is not a directory")
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not (run_dir / STATE).is_dir():
+        raise UserError(f"output {run_dir} is not empty and holds no Thresher run; choose another output")
+
+
+def _input_entry(args: tuple[str, str, str]) -> dict[str, Any]:
+    return manifest.input_entry(*args)
+
+
+def _run_passes(cfg, run_dir, resolved, config_sha, tasks, stage_list, pass_plan, executor, view, limit):
+    results_by_pass: list[list[dict]] = []
+    phases: dict[str, Any] = {}
+    for k, (_, _, scan_stage) in enumerate(pass_plan):
+        label = f"pass {k + 1}/{len(pass_plan)}" + (f" (to {scan_stage.label})" if scan_stage else "")
+        done: dict[str, dict] = {}
+        todo = []
+        for t in tasks:
+            m = marker_path(run_dir, k, t.id)
+            if m.exists():
+                done[t.id] = atomic.read_json(m)
+            else:
+                todo.append(t)
+        view.start_pass(label, len(todo))
+        jobs = [{"run_dir": str(run_dir), "config": resolved, "config_sha": config_sha, "pass": k,
+                 "task": t.to_dict()} for t in todo]
+        if limit is not None and k == 0:
+            # in order, in this process: each task's record budget is what the tasks before it left
+            pending, used = {j["task"]["id"]: j for j in jobs}, 0
+            for t in tasks:
+                if t.id in pending:
+                    done[t.id] = run_pass({**pending[t.id], "limit": max(0, limit - used)})
+                    view.task_done(done[t.id])
+                used += done[t.id]["read"]
+        else:
+            for r in executor.map(run_pass, jobs, on_done=view.task_done):
+                done[r["task"]] = r
+        results_by_pass.append([done[t.id] for t in tasks])
+        view.close()
+        if scan_stage is not None:
+            ctx = ReduceContext(scan_stage.label, run_dir, [t.id for t in tasks], cfg.workers, executor.map)
+            reduce_marker = run_dir / STATE / f"reduce-{scan_stage.label}.json"
+            if reduce_marker.exists():
+                ctx.phases = atomic.read_json(reduce_marker)
+            else:
+                view.log(f"{scan_stage.label}: global phase")
+                scan_stage.reduce(ctx)
+                atomic.write_json(reduce_marker, ctx.phases)
+            phases[scan_stage.label] = ctx.phases
+    return results_by_pass, phases

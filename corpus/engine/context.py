@@ -1,0 +1,90 @@
+"""What a stage sees of the run: where to keep state, how to exclude, where to count."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from corpus.document import Document
+from corpus.engine.ledger import StageStats, TaskResult
+from corpus.io.writers import ShardWriter
+
+
+@dataclass
+class StageContext:
+    """One stage in one task. ``exclude`` and the counters are the ledger, counted where decided."""
+
+    label: str
+    task_id: str
+    run_dir: Path
+    stats: StageStats
+    _excluded: Callable[[], ShardWriter]
+
+    @property
+    def state_dir(self) -> Path:
+        """``RUN/<label>/``: this stage's files between phases (signatures, buckets, clusters)."""
+        d = self.run_dir / self.label
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def exclude(self, doc: Document, reason: str) -> None:
+        """Remove ``doc`` from the stream: it goes to ``excluded/<label>/`` with its flags."""
+        self.stats.removed[reason] += 1
+        self._excluded().write(doc)
+
+    def flagged(self, reason: str) -> None:
+        """Count a negative decision that, in annotate mode, keeps the document."""
+        self.stats.flagged[reason] += 1
+
+    def count(self, key: str, n: int | float = 1) -> None:
+        """A stage-specific counter (summed over tasks into ``extra`` in ``stats.json``)."""
+        self.stats.extra[key] += n
+
+
+@dataclass
+class ReduceContext:
+    """The barrier phase of a `GlobalStage`: every task's scan is done; this runs once."""
+
+    label: str
+    run_dir: Path
+    task_ids: list[str]
+    workers: int
+    map: Callable[[Callable[..., Any], Sequence[Any]], list[Any]]
+    phases: dict[str, Any] = field(default_factory=dict)  # per-phase figures for the ledger
+
+    @property
+    def state_dir(self) -> Path:
+        d = self.run_dir / self.label
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def step(self, name: str, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` once across resumes: its JSON result is the step's completion marker."""
+        from corpus.io import atomic
+
+        marker = self.state_dir / f".{name}.done"
+        if marker.exists():
+            result = atomic.read_json(marker)
+        else:
+            result = fn()
+            atomic.write_json(marker, result)
+        self.phases[name] = result
+        return result
+
+
+@dataclass
+class RunContext:
+    """After every task: the run directory, the resolved config and every task's result."""
+
+    label: str
+    run_dir: Path
+    config: dict[str, Any]
+    results: list[TaskResult]
+
+    @property
+    def data_files(self) -> Iterable[Path]:
+        for r in self.results:
+            for out in r.outputs:
+                yield self.run_dir / out["path"]

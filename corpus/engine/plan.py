@@ -1,0 +1,176 @@
+"""Split the inputs into tasks: files, large plain files by byte range, Parquet by row groups.
+
+The plan depends on the inputs and ``task_size_mb`` only, never on the number of workers, so output
+names and order are the same however many workers run them.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from corpus.config import PipelineConfig
+from corpus.errors import UserError
+from corpus.io import hf
+
+_COUNT_BUF = 16 << 20
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Part of one input: byte range (plain JSONL), row groups (Parquet) or rows (datasets)."""
+
+    path: str  # absolute path or dataset reference
+    file: str  # as shown in ids, quarantine and reports (relative to the pipeline YAML)
+    fmt: str  # jsonl | parquet | text | hf
+    start: int = 0
+    end: int | None = None
+    first: int = 1  # 1-based line or row number of the first record
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    slices: tuple[Slice, ...]
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "slices": [asdict(s) for s in self.slices]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Task:
+        return cls(d["id"], tuple(Slice(**s) for s in d["slices"]))
+
+
+def detect_format(path: str) -> str:
+    name = path.lower()
+    for ext in (".gz", ".zst", ".zstd"):
+        if name.endswith(ext):
+            name = name[: -len(ext)]
+            break
+    if name.endswith((".jsonl", ".json", ".ndjson")):
+        return "jsonl"
+    if name.endswith(".parquet"):
+        return "parquet"
+    if name.endswith((".txt", ".text", ".md")):
+        return "text"
+    raise UserError(f"input {path}: unknown format (use .jsonl[.gz|.zst], .parquet, .txt or an hf: dataset)")
+
+
+def _display(path: Path, base: Path) -> str:
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+def expand_inputs(cfg: PipelineConfig) -> list[tuple[str, str, str]]:
+    """``(path, display name, format)`` for every input, in the order given, each once."""
+    out: list[tuple[str, str, str]] = []
+    seen: set[str] = set()
+    for pattern in cfg.input.paths:
+        if pattern.startswith(hf.PREFIX):
+            ref = pattern[len(hf.PREFIX):]
+            local = (cfg.base_dir / ref)
+            ref = str(local.resolve()) if local.exists() else ref
+            out.append((ref, pattern, "hf"))
+            continue
+        full = pattern if os.path.isabs(pattern) else str(cfg.base_dir / pattern)
+        matches = sorted(glob.glob(full, recursive=True)) if glob.has_magic(full) else [full]
+        matches = [m for m in matches if glob.has_magic(full) or os.path.exists(m)]
+        if not matches:
+            raise UserError(f"input {pattern!r} matches no files (relative to {cfg.base_dir})")
+        for m in matches:
+            p = Path(m).resolve()
+            if str(p) in seen:
+                continue
+            seen.add(str(p))
+            if p.is_dir():
+                if hf.is_saved_dataset(p):
+                    out.append((str(p), _display(p, cfg.base_dir), "hf"))
+                    continue
+                raise UserError(f"input {m} is a directory; use a glob such as {m}/*.jsonl")
+            out.append((str(p), _display(p, cfg.base_dir), detect_format(p.name)))
+    return out
+
+
+def _line_splits(path: str, size: int, task_bytes: int) -> list[tuple[int, int, int]]:
+    """Byte ranges ``(start, end, first_line)`` aligned to line starts, about ``task_bytes`` each."""
+    splits: list[tuple[int, int, int]] = []
+    start, line = 0, 1
+    with open(path, "rb") as f:
+        while start < size:
+            target = start + task_bytes
+            if target >= size:
+                splits.append((start, size, line))
+                break
+            f.seek(target)
+            f.readline()
+            end = f.tell()
+            f.seek(start)
+            remaining, newlines = end - start, 0
+            while remaining:
+                chunk = f.read(min(_COUNT_BUF, remaining))
+                newlines += chunk.count(b"\n")
+                remaining -= len(chunk)
+            splits.append((start, end, line))
+            start, line = end, line + newlines
+    return splits or [(0, 0, 1)]
+
+
+def plan(cfg: PipelineConfig) -> list[Task]:
+    task_bytes = int(cfg.input.task_size_mb * (1 << 20))
+    groups: list[list[Slice]] = []
+    text_group: list[Slice] = []
+    text_bytes = 0
+    for path, display, fmt in expand_inputs(cfg):
+        if fmt == "text":
+            text_group.append(Slice(path, display, fmt))
+            text_bytes += os.path.getsize(path)
+            if text_bytes >= task_bytes:
+                groups.append(text_group)
+                text_group, text_bytes = [], 0
+            continue
+        if text_group:
+            groups.append(text_group)
+            text_group, text_bytes = [], 0
+        if fmt == "jsonl":
+            size = os.path.getsize(path)
+            if path.endswith((".gz", ".zst", ".zstd")) or size <= task_bytes:
+                groups.append([Slice(path, display, fmt)])
+            else:
+                groups.extend([Slice(path, display, fmt, s, e, first)] for s, e, first in
+                              _line_splits(path, size, task_bytes))
+        elif fmt == "parquet":
+            groups.extend([s] for s in _parquet_slices(path, display, task_bytes))
+        elif fmt == "hf":
+            groups.extend([s] for s in _hf_slices(path, display, cfg.input.hf_split, task_bytes))
+    if text_group:
+        groups.append(text_group)
+    return [Task(f"{i:05d}", tuple(g)) for i, g in enumerate(groups)]
+
+
+def _parquet_slices(path: str, display: str, task_bytes: int) -> list[Slice]:
+    import pyarrow.parquet as pq
+
+    try:
+        md = pq.ParquetFile(path).metadata
+    except Exception:  # noqa: BLE001 - an unreadable file is read (and quarantined) as one task
+        return [Slice(path, display, "parquet", 0, None, 1)]
+    out, start, row, first_row, acc = [], 0, 0, 1, 0
+    for g in range(md.num_row_groups):
+        acc += md.row_group(g).total_byte_size
+        row += md.row_group(g).num_rows
+        if acc >= task_bytes or g == md.num_row_groups - 1:
+            out.append(Slice(path, display, "parquet", start, g + 1, first_row))
+            start, first_row, acc = g + 1, row + 1, 0
+    return out or [Slice(path, display, "parquet", 0, 0, 1)]
+
+
+def _hf_slices(ref: str, display: str, split: str, task_bytes: int) -> list[Slice]:
+    ds = hf.load(ref, split)
+    rows = ds.num_rows
+    nbytes = max(1, ds.data.nbytes)
+    per_task = max(1, int(rows * task_bytes / nbytes)) if nbytes > task_bytes else max(rows, 1)
+    return [Slice(ref, display, "hf", s, min(rows, s + per_task), s + 1) for s in range(0, max(rows, 1), per_task)]

@@ -1,0 +1,220 @@
+"""One task of one pass: read (or re-read), run the pass's stages, write, leave a marker.
+
+A pipeline is cut into passes at each `GlobalStage`: pass 0 reads the inputs and ends by feeding
+the first global stage's ``scan`` while saving the stream to ``RUN/.work/<label>/``; after that
+stage's ``reduce``, the next pass reads those files back and starts with its ``process``. The last
+pass writes ``data/``. Every output name is derived from the task id, so a task that is redone after
+a kill overwrites exactly what it wrote before.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from corpus.document import Document
+from corpus.engine import progress
+from corpus.engine.context import StageContext
+from corpus.engine.ledger import SCAN_SUFFIX, StageStats, TaskResult
+from corpus.engine.plan import Slice, Task
+from corpus.io import atomic
+from corpus.io.jsonl import open_compressed, read_jsonl
+from corpus.io.raw import Raw, error_code, quarantine_entry
+from corpus.io.records import READER_STAGE, RecordRules, to_document
+from corpus.io.writers import ShardWriter
+from corpus.stages import base
+
+STATE = ".state"
+WORK = ".work"
+_STAGES: dict[str, list[base.Stage]] = {}
+
+
+def passes(stage_list: list[base.Stage]) -> list[tuple[int, int, base.GlobalStage | None]]:
+    """``(first, end, global_stage_to_scan)`` per pass; stages ``[first, end)`` run in the pass."""
+    out, first = [], 0
+    for i, st in enumerate(stage_list):
+        if isinstance(st, base.GlobalStage):
+            out.append((first, i, st))
+            first = i  # the next pass starts with this stage's process
+    out.append((first, len(stage_list), None))
+    return out
+
+
+def stages_for(config: dict[str, Any], key: str) -> list[base.Stage]:
+    """The pipeline's stages, built and set up once per worker process."""
+    if key not in _STAGES:
+        built = [base.build(spec)[0] for spec in config["stages"]]
+        for st in built:
+            st.setup()
+        _STAGES[key] = built
+    return _STAGES[key]
+
+
+def marker_path(run_dir: Path, pass_index: int, task_id: str) -> Path:
+    return run_dir / STATE / f"pass-{pass_index}" / f"{task_id}.json"
+
+
+def _iter_slice(sl: Slice, rules: RecordRules, split: str) -> Iterator[Raw]:
+    if sl.fmt == "jsonl":
+        return read_jsonl(sl.path, sl.file, sl.start, sl.end, sl.first)
+    if sl.fmt == "parquet":
+        from corpus.io.parquet import read_parquet
+
+        return read_parquet(sl.path, sl.file, sl.start, sl.end, sl.first)
+    if sl.fmt == "text":
+        from corpus.io.text import read_text
+
+        return read_text(sl.path, sl.file, rules.text_field, rules.id_field)
+    if sl.fmt == "hf":
+        from corpus.io.hf import read_hf
+
+        return read_hf(sl.path, sl.file, split, sl.start, sl.end)
+    raise ValueError(f"unknown slice format {sl.fmt}")
+
+
+def _read(task: Task, rules: RecordRules, split: str, result: TaskResult, quarantine: list[dict],
+          ctx: StageContext, limit: int | None) -> Iterator[Document]:
+    st = ctx.stats
+    for sl in task.slices:
+        for raw in _iter_slice(sl, rules, split):
+            if limit is not None and result.read >= limit:
+                return
+            result.read += 1
+            if not result.read & 255:
+                progress.tick(256)
+            doc, problem = to_document(raw, rules)
+            if doc is None:
+                raw.error = problem
+                quarantine.append(quarantine_entry(raw))
+                result.quarantined[error_code(problem)] += 1
+                continue
+            st.docs_in += 1
+            st.chars_in += len(doc.text)
+            if problem:
+                doc.flag(READER_STAGE, problem)
+                ctx.exclude(doc, problem)
+                continue
+            st.docs_out += 1
+            st.chars_out += len(doc.text)
+            yield doc
+
+
+def read_documents(files: Iterable[Path]) -> Iterator[Document]:
+    """Documents from Thresher's own ``.jsonl.zst`` shards (a pass's saved stream, or ``data/``)."""
+    for path in files:
+        with open_compressed(str(path)) as stream:
+            for line in stream:
+                yield Document.from_dict(orjson.loads(line))
+
+
+def _metered(stage: base.Stage, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
+    """Run ``stage`` over ``docs``, counting documents, characters and the stage's own seconds."""
+    st = ctx.stats
+    upstream = 0.0
+
+    def feed() -> Iterator[Document]:
+        nonlocal upstream
+        it = iter(docs)
+        while True:
+            t0 = time.perf_counter()
+            doc = next(it, None)
+            upstream += time.perf_counter() - t0
+            if doc is None:
+                return
+            st.docs_in += 1
+            st.chars_in += len(doc.text)
+            yield doc
+
+    out = iter(stage.process(feed(), ctx))
+    inside = 0.0
+    while True:
+        t0 = time.perf_counter()
+        doc = next(out, None)
+        inside += time.perf_counter() - t0
+        if doc is None:
+            break
+        st.docs_out += 1
+        st.chars_out += len(doc.text)
+        yield doc
+    st.seconds += inside - upstream
+
+
+def _tee(docs: Iterable[Document], writer: ShardWriter) -> Iterator[Document]:
+    for doc in docs:
+        writer.write(doc)
+        yield doc
+
+
+def clean_task_outputs(run_dir: Path, task_id: str, dirs: list[Path]) -> None:
+    """Remove what an interrupted attempt at this task may have left, so the redo starts clean."""
+    for d in dirs:
+        if d.is_dir():
+            for p in d.glob(f"{task_id}-*"):
+                p.unlink()
+            for p in d.glob(f".{task_id}-*.tmp"):
+                p.unlink()
+
+
+def run_pass(job: dict[str, Any]) -> dict[str, Any]:
+    """Run one task of one pass and write its marker; returns the task's ledger entry."""
+    t_start = time.perf_counter()
+    run_dir = Path(job["run_dir"])
+    config = job["config"]
+    task = Task.from_dict(job["task"])
+    k = job["pass"]
+    stage_list = stages_for(config, job["config_sha"])
+    first, end, scan_stage = passes(stage_list)[k]
+    writer_cfg = config["writer"]
+    result = TaskResult(task.id)
+    excluded: dict[str, ShardWriter] = {}
+
+    def ctx_for(label: str, key: str | None = None) -> StageContext:
+        stats = result.stages.setdefault(key or label, StageStats())
+
+        def writer() -> ShardWriter:
+            if label not in excluded:
+                excluded[label] = ShardWriter(run_dir / "excluded" / label, task.id)
+            return excluded[label]
+
+        return StageContext(label, task.id, run_dir, stats, writer)
+
+    labels = [s.label for s in stage_list[first:end]] + ([READER_STAGE] if k == 0 else [])
+    out_dir = run_dir / WORK / scan_stage.label if scan_stage else run_dir / "data"
+    clean_task_outputs(run_dir, task.id, [out_dir, run_dir / "quarantine"]
+                       + [run_dir / "excluded" / lb for lb in labels])
+
+    quarantine: list[dict] = []
+    if k == 0:
+        inp = config["input"]
+        rules = RecordRules(inp["text_field"], inp["id_field"], inp["max_doc_chars"])
+        docs: Iterable[Document] = _read(task, rules, inp["hf_split"], result, quarantine,
+                                         ctx_for(READER_STAGE), job.get("limit"))
+    else:
+        prev = passes(stage_list)[k - 1][2]
+        docs = read_documents(sorted((run_dir / WORK / prev.label).glob(f"{task.id}-*.jsonl.zst")))
+    for stage in stage_list[first:end]:
+        docs = _metered(stage, docs, ctx_for(stage.label))
+
+    if scan_stage is not None:
+        writer = ShardWriter(out_dir, task.id, "jsonl.zst", writer_cfg["shard_size_mb"])
+        scan_stage.scan(_tee(docs, writer), ctx_for(scan_stage.label, scan_stage.label + SCAN_SUFFIX))
+    else:
+        writer = ShardWriter(out_dir, task.id, writer_cfg["format"], writer_cfg["shard_size_mb"])
+        for doc in docs:
+            writer.write(doc)
+    result.outputs = [{"path": str(p.relative_to(run_dir)), "docs": n} for p, n in writer.close()]
+    for label, w in excluded.items():
+        result.excluded[label] = sum(n for _, n in w.close())
+    if quarantine:
+        atomic.write_bytes(run_dir / "quarantine" / f"{task.id}-quarantine.jsonl",
+                           b"".join(orjson.dumps(q) + b"\n" for q in quarantine))
+    progress.tick(result.read & 255)
+    progress.flush()
+    result.seconds = time.perf_counter() - t_start
+    out = result.to_dict()
+    atomic.write_json(marker_path(run_dir, k, task.id), out)
+    return out

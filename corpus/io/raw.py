@@ -1,0 +1,52 @@
+"""What a reader yields: a parsed record or an unreadable one, with its place in the input."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+RAW_KEEP_BYTES = 4096
+
+
+@dataclass(slots=True)
+class Raw:
+    """One input record. ``record`` is None when it could not be parsed; ``error`` then says why."""
+
+    file: str
+    line: int  # 1-based line (JSONL, text) or row (Parquet, datasets)
+    record: dict[str, Any] | None = None
+    error: str | None = None
+    raw: bytes | None = None
+
+
+def quarantine_entry(raw: Raw) -> dict[str, Any]:
+    """The quarantine line for an unreadable record: where, why, and the first bytes (base64)."""
+    data = raw.raw or b""
+    return {
+        "file": raw.file,
+        "line": raw.line,
+        "error": raw.error,
+        "raw_bytes": len(data),
+        "raw_truncated": len(data) > RAW_KEEP_BYTES,
+        "raw_base64": base64.b64encode(data[:RAW_KEEP_BYTES]).decode("ascii"),
+    }
+
+
+_CODES = (
+    ("malformed JSON", "malformed_json"),
+    ("invalid UTF-8", "invalid_utf8"),
+    ("JSON value is", "not_an_object"),
+    ("missing text field", "missing_text"),
+    ("text field", "text_not_string"),
+    ("truncated or corrupt", "truncated_stream"),
+    ("unreadable", "unreadable_file"),
+)
+
+
+def error_code(error: str) -> str:
+    """The short, stable code a quarantine reason is counted under in the ledger."""
+    for prefix, code in _CODES:
+        if error.startswith(prefix):
+            return code
+    return "unreadable_record"

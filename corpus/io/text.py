@@ -1,0 +1,21 @@
+"""Plain-text files, one document per file; the id defaults to the file's path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from corpus.io.raw import Raw
+
+
+def read_text(path: str, file: str, text_field: str, id_field: str) -> Iterator[Raw]:
+    try:
+        data = open(path, "rb").read()
+    except OSError as e:
+        yield Raw(file, 0, error=f"unreadable file: {e.strerror or e}")
+        return
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        yield Raw(file, 1, error=f"invalid UTF-8 at byte {e.start}", raw=data)
+        return
+    yield Raw(file, 1, record={text_field: text, id_field: file})

@@ -1,0 +1,44 @@
+"""Rule sets are data: YAML files under ``rules/`` hold thresholds, policies and word lists.
+
+Code loads them here and never hard-codes a threshold. ``THRESHER_RULES`` points at another folder.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from corpus.errors import UserError
+
+
+def rules_dir() -> Path:
+    env = os.environ.get("THRESHER_RULES")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "rules"
+
+
+def resolve(ref: str | os.PathLike) -> Path:
+    """A rules file by path, or by name relative to the rules folder (``quality/c4.yaml``)."""
+    p = Path(ref)
+    if p.is_file():
+        return p
+    q = rules_dir() / p
+    if q.is_file():
+        return q
+    raise UserError(f"rules file not found: {ref} (looked in {rules_dir()})")
+
+
+@lru_cache(maxsize=256)
+def _load(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return yaml.safe_load(f)
+    except yaml.YAMLError as e:
+        raise UserError(f"{path}: invalid YAML: {str(e).splitlines()[0]}") from None
+
+
+def load(ref: str | os.PathLike) -> Any:
+    return _load(str(resolve(ref)))

@@ -1,0 +1,196 @@
+"""The stage API: a small class over a stream of documents, registered by name.
+
+Three shapes cover every stage:
+
+- `Stage.process` transforms or annotates the stream (``normalize``).
+- `Filter.decide` returns ``None`` to keep a document or a short reason code to reject it; the base
+  class records the flag, routes the document by ``mode`` (``filter`` or ``annotate``) and counts the
+  decision where it is made.
+- `GlobalStage` needs every document before deciding on any (dedup, corpus statistics): the engine
+  runs ``scan`` on every task, a barrier, ``reduce`` once, then ``process`` on every task; state
+  passes between phases through files in ``ctx.state_dir``.
+
+Stages never know executors, and executors never know stages by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from corpus import rules
+from corpus.document import Document
+from corpus.errors import UserError
+
+if TYPE_CHECKING:
+    from corpus.engine.context import ReduceContext, RunContext, StageContext
+
+MODES = ("filter", "annotate")
+
+
+@dataclasses.dataclass
+class NoParams:
+    pass
+
+
+class Stage:
+    """Base class. Subclasses set ``name``, a ``Params`` dataclass and, optionally, ``rules``.
+
+    ``rules`` names a YAML file under ``rules/`` whose keys give the parameter defaults (published
+    thresholds live there, not in code); inline keys in the pipeline YAML override both.
+    """
+
+    name: ClassVar[str]
+    Params: ClassVar[type] = NoParams
+    rules: ClassVar[str | None] = None
+    doc: ClassVar[str] = ""
+
+    def __init__(self, params: Any, mode: str = "filter", label: str | None = None):
+        self.p = params
+        self.mode = mode
+        self.label = label or self.name
+
+    def setup(self) -> None:
+        """Load models and build engines: called once per worker process, before any task."""
+
+    def process(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
+        raise NotImplementedError
+
+    def finalize(self, ctx: RunContext) -> None:
+        """Called once after every task has finished (e.g. to write a manifest of side outputs)."""
+
+
+class Filter(Stage):
+    """A stage that keeps or rejects each document on its own."""
+
+    def decide(self, doc: Document) -> str | None:
+        raise NotImplementedError
+
+    def process(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
+        annotate = self.mode == "annotate"
+        for doc in docs:
+            reason = self.decide(doc)
+            if reason is None:
+                yield doc
+                continue
+            doc.flag(self.label, reason)
+            if annotate:
+                ctx.flagged(reason)
+                yield doc
+            else:
+                ctx.exclude(doc, reason)
+
+
+class GlobalStage(Stage):
+    """A stage that needs a global view: ``scan`` every task, ``reduce`` once, then ``process``."""
+
+    def scan(self, docs: Iterable[Document], ctx: StageContext) -> None:
+        raise NotImplementedError
+
+    def reduce(self, ctx: ReduceContext) -> None:
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------- registry
+
+REGISTRY: dict[str, type[Stage]] = {}
+
+
+def register(cls: type[Stage]) -> type[Stage]:
+    if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
+        raise RuntimeError(f"stage name {cls.name!r} registered twice")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def load_all() -> dict[str, type[Stage]]:
+    """Import every module under ``corpus.stages`` so that each registers its stages."""
+    import importlib
+    import pkgutil
+
+    import corpus.stages as pkg
+
+    for mod in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
+        importlib.import_module(mod.name)
+    return dict(sorted(REGISTRY.items()))
+
+
+def get(name: str) -> type[Stage]:
+    stages = load_all()
+    if name not in stages:
+        raise UserError(f"unknown stage {name!r} (known: {', '.join(stages)})")
+    return stages[name]
+
+
+# ---------------------------------------------------------------- parameters
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        return any(_type_ok(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin in (list, tuple):
+        return isinstance(value, (list, tuple))
+    if origin is dict:
+        return isinstance(value, dict)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True
+
+
+def param_defaults(cls: type[Stage]) -> dict[str, Any]:
+    """Defaults from the dataclass, overridden by the stage's rules file."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls.Params):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    if cls.rules:
+        data = rules.load(cls.rules) or {}
+        unknown = set(data) - set(out) - {f.name for f in dataclasses.fields(cls.Params)}
+        if unknown:
+            raise UserError(f"rules file {cls.rules}: unknown keys {sorted(unknown)} for stage {cls.name!r}")
+        out.update(data)
+    return out
+
+
+def build(spec: dict[str, Any]) -> tuple[Stage, dict[str, Any]]:
+    """Make a stage from its pipeline entry; returns it with its resolved entry (every default filled)."""
+    spec = dict(spec)
+    name = spec.pop("stage", None)
+    if not isinstance(name, str):
+        raise UserError("every entry under 'stages' needs a 'stage: <name>' key")
+    cls = get(name)
+    mode = spec.pop("mode", "filter")
+    if mode not in MODES:
+        raise UserError(f"stage {name!r}: mode must be one of {', '.join(MODES)}, not {mode!r}")
+    label = spec.pop("label", name)
+    fields = {f.name: f for f in dataclasses.fields(cls.Params)}
+    unknown = sorted(set(spec) - set(fields))
+    if unknown:
+        allowed = ", ".join(["stage", "mode", "label", *fields])
+        raise UserError(f"stage {name!r}: unknown key {unknown[0]!r} (allowed: {allowed})")
+    values = param_defaults(cls) | spec
+    missing = sorted(set(fields) - set(values))
+    if missing:
+        raise UserError(f"stage {name!r}: missing required key {missing[0]!r}")
+    hints = typing.get_type_hints(cls.Params)
+    for key, value in values.items():
+        if not _type_ok(value, hints.get(key, Any)):
+            raise UserError(f"stage {name!r}: {key} must be {hints[key]}, got {value!r}")
+    params = cls.Params(**values)
+    check = getattr(params, "check", None)
+    if check is not None:
+        check()
+    resolved = {"stage": name, "mode": mode, **({"label": label} if label != name else {}), **values}
+    return cls(params, mode=mode, label=label), resolved
