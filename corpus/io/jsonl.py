@@ -49,12 +49,52 @@ def _lines(stream: IO[bytes], file: str, first_line: int, limit: int | None) -> 
             return
 
 
+class _ZstdReader(io.RawIOBase):
+    """Decompresses every frame of a zstd file and raises `EOFError` if the last frame is cut short.
+
+    (``zstandard``'s own stream reader ends quietly on a truncated frame, which would drop records
+    without a trace.)
+    """
+
+    def __init__(self, path: str):
+        self._f = open(path, "rb")
+        self._d = zstandard.ZstdDecompressor().decompressobj()
+        self._pending = b""
+        self._started = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        while not self._pending:
+            chunk = self._f.read(_READ_BUF)
+            if not chunk:
+                if self._started and not self._d.eof:
+                    raise EOFError("zstd stream ended in the middle of a frame")
+                return 0
+            while chunk:
+                self._started = True
+                self._pending += self._d.decompress(chunk)
+                chunk = self._d.unused_data if self._d.eof else b""
+                if chunk or self._d.eof:
+                    self._d = zstandard.ZstdDecompressor().decompressobj()
+                    self._started = bool(chunk)
+        n = min(len(b), len(self._pending))
+        b[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
 def open_compressed(path: str) -> IO[bytes]:
+    """A binary stream of the file's content, decompressing ``.gz`` and ``.zst``."""
     if path.endswith(".gz"):
         return gzip.open(path, "rb")
-    if path.endswith(".zst") or path.endswith(".zstd"):
-        raw = open(path, "rb")
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True), _READ_BUF)
+    if path.endswith((".zst", ".zstd")):
+        return io.BufferedReader(_ZstdReader(path), _READ_BUF)
     return open(path, "rb", buffering=_READ_BUF)
 
 

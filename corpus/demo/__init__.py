@@ -1,0 +1,1 @@
+"""The bundled sample corpus for ``make demo`` and its generator."""
