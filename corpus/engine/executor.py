@@ -27,6 +27,11 @@ def _die_with_parent() -> None:
         pass
 
 
+def stage_env() -> dict[str, str]:
+    """The environment stages read (caches, model hubs, tldextract), passed on to every worker."""
+    return {k: v for k, v in os.environ.items() if k.startswith(("THRESHER_", "TLDEXTRACT_", "HF_"))}
+
+
 def _init_worker(q: Any, env: dict[str, str]) -> None:
     _die_with_parent()
     os.environ.update(env)
@@ -46,9 +51,8 @@ class LocalExecutor:
         if self._pool is None:
             ctx = mp.get_context("spawn")
             self._queue = ctx.Queue()
-            env = {k: v for k, v in os.environ.items() if k.startswith(("THRESHER_", "TLDEXTRACT_", "HF_"))}
             self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                             initargs=(self._queue, env))
+                                             initargs=(self._queue, stage_env()))
             self._drain = threading.Thread(target=self._drain_queue, daemon=True)
             self._drain.start()
         return self._pool
