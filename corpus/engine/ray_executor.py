@@ -1,0 +1,162 @@
+"""The Ray executor: the engine's tasks as Ray tasks, on a local Ray instance or an existing cluster.
+
+It has `LocalExecutor`'s interface (``map`` over jobs, results in job order, ``close``, ``workers``),
+so the engine's passes, barriers, reduce sub-phases and completion markers are the same code on one
+machine and on a cluster, and ``data/`` comes out byte-identical. Tasks write their outputs and
+markers straight into the run directory; only the small ledger entries travel back through Ray. That
+is why the run directory must sit at the same path on every node: a local path on one machine, a
+shared filesystem on a cluster.
+
+Ray keeps a worker process for many tasks (its default for CPU tasks), so the engine's per-process
+stage cache sets each stage up once per worker, as in the local pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import ray  # without Ray this raises ImportError, which the engine turns into how to install it
+from ray.exceptions import RayTaskError
+
+from corpus.engine import progress
+from corpus.engine.executor import stage_env
+
+MAX_RETRIES = 3
+"""Reruns of a task whose worker died (crash, OOM kill, lost node) or that raised `OSError` (a shared
+filesystem hiccup). Rerunning is safe: a task names every output after its id and clears what an
+earlier attempt left before it starts."""
+
+_POLL_S = 0.5  # how often the driver collects finished tasks and documents read
+_CANCEL_WAIT_S = 30.0
+
+
+@ray.remote(num_cpus=0)
+class _DocCounter:
+    """Documents read, summed from every worker's `progress.tick` until the driver takes them."""
+
+    def __init__(self) -> None:
+        self._n = 0
+
+    def add(self, n: int) -> None:
+        self._n += n
+
+    def take(self) -> int:
+        n, self._n = self._n, 0
+        return n
+
+
+class _CounterSink:
+    """The ``put`` that `progress.set_queue` expects, sent to the counter without waiting for it."""
+
+    def __init__(self, counter: Any) -> None:
+        self._counter = counter
+
+    def put(self, n: int) -> None:
+        self._counter.add.remote(n)
+
+
+@ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=[OSError])
+def _run(fn: Callable[[Any], Any], job: Any, counter: Any) -> Any:
+    progress.set_queue(_CounterSink(counter) if counter is not None else None)
+    result = fn(job)
+    progress.flush()
+    return result
+
+
+def _connect(workers: int, address: str | None) -> None:
+    """Join the cluster at ``address`` (or ``RAY_ADDRESS``), else start a local instance of ``workers`` CPUs."""
+    address = address or os.environ.get("RAY_ADDRESS")
+    env = stage_env()
+    # Ray's notice that it turned token authentication on for a new instance is noise for a build.
+    logging.getLogger("ray._private.authentication").setLevel(logging.ERROR)
+    options: dict[str, Any] = {"logging_level": logging.WARNING,
+                               "runtime_env": {"env_vars": env} if env else None}
+    if address:
+        ray.init(address=address, **options)
+    else:
+        ray.init(num_cpus=workers, include_dashboard=False, **options)
+
+
+def _result(ref: Any) -> Any:
+    """The task's return value; a task's own exception is raised as itself, as the local pool does."""
+    try:
+        return ray.get(ref)
+    except RayTaskError as e:
+        raise e.cause from e
+
+
+def _cancel(refs: list[Any]) -> None:
+    """Stop queued and running tasks and wait for them, so none writes after the build lets go of the run."""
+    if not refs:
+        return
+    for ref in refs:
+        ray.cancel(ref)
+    ray.wait(refs, num_returns=len(refs), timeout=_CANCEL_WAIT_S)
+
+
+class RayExecutor:
+    """Runs each job as one Ray task of one CPU.
+
+    If Ray is already initialized in this process (a notebook, a test, an application that embeds
+    Thresher), the executor uses that connection and leaves it open on ``close``; otherwise it
+    connects (``address``) or starts a local instance, and shuts down exactly that.
+    """
+
+    def __init__(self, workers: int, address: str | None = None,
+                 progress_view: progress.Progress | None = None):
+        self.view = progress_view
+        self._owner = not ray.is_initialized()
+        task = _run
+        if self._owner:
+            _connect(max(1, workers), address)
+        elif stage_env():  # the connection is someone else's: give the stages' environment per task
+            task = _run.options(runtime_env={"env_vars": stage_env()})
+        self._task = task
+        self._counter: Any = None
+        self.workers = max(1, int(ray.cluster_resources().get("CPU", workers)))
+
+    def _doc_counter(self) -> Any:
+        if self._counter is None and self.view is not None and not self.view.quiet:
+            self._counter = _DocCounter.remote()
+        return self._counter
+
+    def _report_docs(self) -> None:
+        if self._counter is not None:
+            n = ray.get(self._counter.take.remote())
+            if n:
+                self.view.advance(n)
+
+    def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any],
+            on_done: Callable[[Any], None] | None = None) -> list[Any]:
+        """Results in job order; ``on_done`` sees each as it completes. A failure cancels the rest."""
+        if not jobs:
+            return []
+        fn_ref = ray.put(fn)
+        counter = self._doc_counter()
+        refs = [self._task.remote(fn_ref, job, counter) for job in jobs]
+        index = {ref: i for i, ref in enumerate(refs)}
+        out: list[Any] = [None] * len(jobs)
+        pending = refs
+        try:
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=len(pending), timeout=_POLL_S)
+                for ref in ready:
+                    r = _result(ref)
+                    out[index[ref]] = r
+                    if on_done:
+                        on_done(r)
+                self._report_docs()
+        except BaseException:
+            _cancel(pending)
+            raise
+        return out
+
+    def close(self) -> None:
+        if self._counter is not None:
+            ray.kill(self._counter)
+            self._counter = None
+        if self._owner and ray.is_initialized():
+            ray.shutdown()
