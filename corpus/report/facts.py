@@ -1,0 +1,277 @@
+"""Everything a run's report states, as one JSON-able dict (``report.json``), from the run's own records.
+
+Sources: ``stats.json`` (the ledger), ``manifest.json``, ``config.yaml``, ``tokens/manifest.json`` when
+the run was tokenized, and one counting pass over the documents (`corpus.report.scan`). A section whose
+data the run does not have says so (``"measured": false``) rather than showing zeros. No value is taken
+from document text, and the only metadata values that appear are languages, registered domains,
+licences and source names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from corpus.errors import UserError
+from corpus.io.atomic import read_json
+from corpus.report.scan import SIGNAL_BINS, Tally, scan_run
+
+SCHEMA = "thresher.report/1"
+TOP_DOMAINS = 50
+EU_DOMAIN_SHARE = 0.10  # the AI Office template asks for the top 10% of domains by content size
+PII_STAGE_PREFIXES = ("pii", "secret")
+DEDUP_STAGE_PREFIX = "dedup"
+PII_COUNTER = "pii."
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 6) if whole else 0.0
+
+
+def per_1000(count: int, docs: int) -> float | None:
+    return round(1000.0 * count / docs, 3) if docs else None
+
+
+def load_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+    """``(stats, manifest, config, tokens manifest or None)``; a finished run has the first three."""
+    for name in ("stats.json", "manifest.json", "config.yaml"):
+        if not (run_dir / name).is_file():
+            raise UserError(f"{run_dir} is not a finished Thresher run ({name} missing)")
+    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    tokens_path = run_dir / "tokens" / "manifest.json"
+    tokens = read_json(tokens_path) if tokens_path.is_file() else None
+    return read_json(run_dir / "stats.json"), read_json(run_dir / "manifest.json"), config, tokens
+
+
+def _rows(docs: Counter, chars: Counter, total_docs: int, total_chars: int, key: str,
+          limit: int | None = None) -> list[dict[str, Any]]:
+    """Rows sorted by characters (content share), then name; ``limit`` keeps the largest."""
+    order = sorted(docs, key=lambda k: (-chars[k], -docs[k], str(k)))
+    return [{key: k, "documents": docs[k], "share_documents": _share(docs[k], total_docs),
+             "characters": chars[k], "share_characters": _share(chars[k], total_chars)}
+            for k in order[:limit]]
+
+
+def tokens_total(tokens: dict[str, Any] | None) -> int | None:
+    if not tokens:
+        return None
+    totals = tokens.get("totals") or {}
+    if isinstance(totals.get("tokens"), int):
+        return totals["tokens"]
+    return sum(int(s.get("tokens", 0)) for s in tokens.get("shards", [])) or None
+
+
+def _tokens_per_source(tokens: dict[str, Any] | None) -> dict[str, int]:
+    per = (tokens or {}).get("per_source") or {}
+    return {str(k): int(v["tokens"] if isinstance(v, dict) else v) for k, v in per.items()
+            if isinstance(v, (int, dict)) and (not isinstance(v, dict) or isinstance(v.get("tokens"), int))}
+
+
+def overview(run_dir: Path, stats: dict, manifest: dict, tally: Tally, tokens: dict | None) -> dict[str, Any]:
+    stages = stats.get("stages", [])
+    return {
+        "name": manifest.get("name"),
+        "run_directory": run_dir.name,
+        "started": manifest.get("started"),
+        "finished": manifest.get("finished"),
+        "thresher_version": manifest.get("thresher_version"),
+        "git_commit": manifest.get("git_commit"),
+        "config_sha256": manifest.get("config_sha256"),
+        "versions": manifest.get("versions", {}),
+        "inputs": manifest.get("inputs", []),
+        "input_bytes": sum(i.get("size") or 0 for i in manifest.get("inputs", [])),
+        "records_read": stats["records_read"],
+        "documents_kept": stats["kept"],
+        "documents_excluded": stats["excluded_total"],
+        "records_quarantined": stats["quarantined_total"],
+        "quarantined_by_error": stats.get("quarantined", {}),
+        "characters_read": stages[0]["chars_in"] if stages else None,
+        "characters_kept": tally.chars,
+        "output_bytes": sum(o["size"] for o in manifest.get("outputs", [])),
+        "tokens": tokens_total(tokens),
+        "invariant_holds": stats["invariant"]["holds"],
+        "invariant_problems": stats["invariant"]["problems"],
+        "stage_count": max(len(stages) - 1, 0),
+        "seconds": stats.get("seconds"),
+    }
+
+
+def waterfall(stats: dict, tally: Tally, tokens: dict | None) -> dict[str, Any]:
+    rows = [{"label": s["label"], "stage": s["stage"], "mode": s.get("mode", "filter"),
+             "documents_in": s["docs_in"], "documents_out": s["docs_out"],
+             "documents_removed": sum(s["removed"].values()),
+             "characters_in": s["chars_in"], "characters_out": s["chars_out"],
+             "removed": s["removed"], "flagged": s.get("flagged", {})} for s in stats["stages"]]
+    per_tok = _tokens_per_source(tokens)
+    sources = sorted(set(tally.source_docs) | {s for s, _, _ in tally.removed} | {s for s, _ in tally.quarantined})
+    per_source = []
+    for src in sources:
+        removed = Counter()
+        reasons = []
+        for (s, label, reason), n in sorted(tally.removed.items()):
+            if s == src:
+                removed[label] += n
+                reasons.append({"stage": label, "reason": reason, "documents": n})
+        quarantined = sum(n for (s, _), n in tally.quarantined.items() if s == src)
+        kept = tally.source_docs[src]
+        per_source.append({"source": src, "records_read": kept + sum(removed.values()) + quarantined,
+                           "quarantined": quarantined, "removed_by_stage": dict(removed), "reasons": reasons,
+                           "documents_kept": kept, "characters_kept": tally.source_chars[src],
+                           "tokens": per_tok.get(src)})
+    return {"records_read": stats["records_read"], "quarantined": stats["quarantined_total"],
+            "stages": rows, "documents_kept": stats["kept"], "characters_kept": tally.chars,
+            "tokens": tokens_total(tokens), "per_source": per_source}
+
+
+def languages(tally: Tally) -> dict[str, Any]:
+    measured = sum(tally.lang_docs.values())
+    return {"measured": measured > 0, "documents_with_language": measured,
+            "documents_without_language": tally.docs - measured,
+            "rows": _rows(tally.lang_docs, tally.lang_chars, tally.docs, tally.chars, "language")}
+
+
+def quality(tally: Tally) -> dict[str, Any]:
+    signals = {}
+    for name in sorted(tally.signal_bins):
+        bins = tally.signal_bins[name]
+        signals[name] = {"documents": sum(bins), "outside_0_1": tally.signal_outside[name],
+                         "bins": [{"low": i / SIGNAL_BINS, "high": (i + 1) / SIGNAL_BINS, "documents": n}
+                                  for i, n in enumerate(bins)]}
+    lengths = [{"low": 1 << k if k else 0, "high": (1 << (k + 1)) - 1, "documents": tally.length_log2[k]}
+               for k in range(max(tally.length_log2, default=-1) + 1)]
+    return {"measured": bool(signals), "signals": signals, "length_characters": lengths}
+
+
+def _bucket(size: int) -> tuple[int, int]:
+    """Cluster sizes 1, 2, 3-4, 5-8, ...: powers of two keep the table short at any scale."""
+    if size <= 2:
+        return size, size
+    hi = 1 << (size - 1).bit_length()
+    return hi // 2 + 1, hi
+
+
+def dedup(tally: Tally, stats: dict) -> dict[str, Any]:
+    buckets: dict[tuple[int, int], list[float]] = {}
+    for size, docs in sorted(tally.cluster_sizes.items()):
+        b = buckets.setdefault(_bucket(size), [0, 0.0])
+        b[0] += docs
+        b[1] += docs / size  # every member of a cluster is counted once, kept or excluded
+    stages = [{"label": s["label"], "stage": s["stage"], "mode": s.get("mode"), "documents_in": s["docs_in"],
+               "removed": s["removed"], "flagged": s.get("flagged", {}),
+               "phases": _scalars(s.get("phases") or {})}
+              for s in stats["stages"] if s["stage"].startswith(DEDUP_STAGE_PREFIX)]
+    return {"measured": bool(tally.cluster_sizes), "stages": stages,
+            "clusters": [{"size_low": lo, "size_high": hi, "documents": int(d), "clusters": round(c)}
+                         for (lo, hi), (d, c) in sorted(buckets.items())]}
+
+
+def _scalars(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """Numeric leaves of a stage's phase record, dotted: counters a reader can check, nothing else."""
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            out.update(_scalars(v, f"{prefix}{k}."))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def pii(stats: dict, tally: Tally, config: dict) -> dict[str, Any]:
+    findings = []
+    for s in stats["stages"]:
+        for name, n in sorted(s.get("extra", {}).items()):
+            if not name.startswith(PII_COUNTER):
+                continue
+            entity, _, action = name[len(PII_COUNTER):].rpartition(".")
+            findings.append({"stage": s["label"], "entity": entity or action, "action": action if entity else "",
+                             "count": n, "documents_scanned": s["docs_in"],
+                             "per_1000_documents": per_1000(n, s["docs_in"])})
+    detectors = [s for s in config.get("stages", []) if str(s.get("stage", "")).startswith(PII_STAGE_PREFIXES)]
+    removed = {s["label"]: s["removed"] for s in stats["stages"] if s["stage"].startswith(PII_STAGE_PREFIXES)}
+    kept_rows = [{"entity": e, "count": n, "per_1000_documents": per_1000(n, tally.docs)}
+                 for e, n in sorted(tally.pii_found.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return {"measured": bool(findings or kept_rows or detectors), "findings": findings,
+            "removed": removed, "kept_documents": tally.docs, "kept_documents_with_findings": tally.pii_docs,
+            "kept_findings": kept_rows, "detectors": detectors}
+
+
+def domains(tally: Tally) -> dict[str, Any]:
+    distinct = len(tally.domain_docs)
+    eu_count = math.ceil(EU_DOMAIN_SHARE * distinct)
+    total_chars = sum(tally.domain_chars.values())
+    return {"measured": tally.url_docs > 0, "documents_with_url": tally.url_docs,
+            "distinct_registered_domains": distinct, "top_10_percent_count": eu_count,
+            "rows": _rows(tally.domain_docs, tally.domain_chars, tally.url_docs, total_chars, "domain",
+                          max(TOP_DOMAINS, eu_count))}
+
+
+def licences(tally: Tally) -> dict[str, Any]:
+    with_licence = sum(tally.licence_docs.values())
+    return {"measured": with_licence > 0, "documents_with_licence": with_licence,
+            "documents_without_licence": tally.docs - with_licence,
+            "rows": _rows(tally.licence_docs, tally.licence_chars, tally.docs, tally.chars, "licence")}
+
+
+def sources(tally: Tally, manifest: dict, tokens: dict | None) -> dict[str, Any]:
+    per_tok = _tokens_per_source(tokens)
+    rows = _rows(tally.source_docs, tally.source_chars, tally.docs, tally.chars, "source")
+    for r in rows:
+        r["tokens"] = per_tok.get(r["source"])
+    kinds = Counter(i.get("format") for i in manifest.get("inputs", []))
+    return {"measured": tally.docs > 0, "rows": rows, "input_formats": dict(kinds)}
+
+
+def _sha256(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def lineage(run_dir: Path, manifest: dict, tokens: dict | None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "manifest_sha256": _sha256(run_dir / "manifest.json"),
+        "config_sha256": manifest.get("config_sha256"),
+        "merkle_root": manifest.get("merkle_root"),
+        "outputs": manifest.get("outputs", []),
+        "other_files": len(manifest.get("files", [])),
+        "tokens": None,
+    }
+    if tokens is not None:
+        out["tokens"] = {"manifest_sha256": _sha256(run_dir / "tokens" / "manifest.json"),
+                         "tokenizer": tokens.get("tokenizer"), "tokenizer_sha256": tokens.get("tokenizer_sha256"),
+                         "vocab_size": tokens.get("vocab_size"), "dtype": tokens.get("dtype"),
+                         "shards": [{"name": s.get("name"), "sequences": s.get("sequences"),
+                                     "tokens": s.get("tokens"), "sha256": s.get("sha256")}
+                                    for s in tokens.get("shards", [])]}
+    return out
+
+
+def build_facts(run_dir: Path, workers: int | None = None) -> dict[str, Any]:
+    """The whole report of ``run_dir`` as data; reads every kept and excluded shard once."""
+    stats, manifest, config, tokens = load_run(run_dir)
+    tally = scan_run(run_dir, workers)
+    return {
+        "schema": SCHEMA,
+        "generated": _now(),
+        "overview": overview(run_dir, stats, manifest, tally, tokens),
+        "waterfall": waterfall(stats, tally, tokens),
+        "sources": sources(tally, manifest, tokens),
+        "languages": languages(tally),
+        "quality": quality(tally),
+        "dedup": dedup(tally, stats),
+        "pii": pii(stats, tally, config),
+        "domains": domains(tally),
+        "licences": licences(tally),
+        "latest_document_date": tally.latest_date,
+        "metadata_keys": dict(sorted(tally.metadata_keys.items())),
+        "stages": [{"label": s.get("label", s.get("stage")), **s} for s in config.get("stages", [])],
+        "lineage": lineage(run_dir, manifest, tokens),
+    }

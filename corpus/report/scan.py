@@ -1,0 +1,193 @@
+"""One streaming pass over a run's documents, keeping only counts: the report's measured distributions.
+
+Kept documents (``data/``) give the dataset's languages, quality signals, lengths, domains, licences,
+sources and PII annotations; removed documents (``excluded/<stage>/``) give the per-source waterfall;
+every document that passed a dedup stage gives the cluster-size distribution. Text is measured (its
+length) and never kept, and no metadata value other than the ones named here is read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from corpus.io.jsonl import open_compressed
+from corpus.io.raw import error_code
+from corpus.report.domains import registered_domain
+
+SIGNAL_BINS = 20  # fixed bins over [0, 1]: scores and probabilities, mergeable across files
+SIGNAL_SUFFIX = "_score"
+LICENCE_KEYS = ("license", "licence")
+DATE_KEYS = ("date", "timestamp", "crawl_date", "created_at", "retrieved_at")
+
+
+@dataclass
+class Tally:
+    """Counts from a set of shards; ``merge`` adds another file's counts."""
+
+    docs: int = 0
+    chars: int = 0
+    source_docs: Counter = field(default_factory=Counter)
+    source_chars: Counter = field(default_factory=Counter)
+    lang_docs: Counter = field(default_factory=Counter)
+    lang_chars: Counter = field(default_factory=Counter)
+    signal_bins: dict[str, list[int]] = field(default_factory=dict)
+    signal_outside: Counter = field(default_factory=Counter)  # values outside [0, 1], not binned
+    length_log2: Counter = field(default_factory=Counter)  # floor(log2(chars)) -> documents
+    cluster_sizes: Counter = field(default_factory=Counter)  # dedup cluster size -> documents seen
+    domain_docs: Counter = field(default_factory=Counter)
+    domain_chars: Counter = field(default_factory=Counter)
+    url_docs: int = 0
+    licence_docs: Counter = field(default_factory=Counter)
+    licence_chars: Counter = field(default_factory=Counter)
+    pii_found: Counter = field(default_factory=Counter)  # entity -> findings in kept documents
+    pii_docs: int = 0  # kept documents with at least one finding
+    removed: Counter = field(default_factory=Counter)  # (source, stage label, reason) -> documents
+    quarantined: Counter = field(default_factory=Counter)  # (source, error code) -> records
+    metadata_keys: Counter = field(default_factory=Counter)  # field names only, for the dataset card
+    latest_date: str | None = None
+
+    def merge(self, other: Tally) -> None:
+        for name, value in vars(other).items():
+            mine = getattr(self, name)
+            if isinstance(mine, Counter):
+                mine.update(value)
+            elif name == "signal_bins":
+                for sig, bins in value.items():
+                    into = mine.setdefault(sig, [0] * SIGNAL_BINS)
+                    for i, n in enumerate(bins):
+                        into[i] += n
+            elif name == "latest_date":
+                if value and (mine is None or value > mine):
+                    self.latest_date = value
+            else:
+                setattr(self, name, mine + value)
+
+
+def _records(path: Path) -> Iterator[dict[str, Any]]:
+    """``{"text", "source", "metadata"}`` records of a ``.jsonl.zst`` or Parquet shard, streamed."""
+    if path.name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches(columns=["text", "source", "metadata"], batch_size=4096):
+            for row in batch.to_pylist():
+                meta = orjson.loads(row["metadata"]) if row["metadata"] else {}
+                yield {"text": row["text"] or "", "source": row["source"] or "", "metadata": meta}
+        return
+    with open_compressed(str(path)) as stream:
+        for line in stream:
+            yield orjson.loads(line)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _count_kept(t: Tally, rec: dict[str, Any]) -> None:
+    meta = rec.get("metadata") or {}
+    n = len(rec.get("text") or "")
+    source = str(rec.get("source") or "(none)")
+    t.docs += 1
+    t.chars += n
+    t.source_docs[source] += 1
+    t.source_chars[source] += n
+    t.length_log2[max(n, 1).bit_length() - 1] += 1
+    t.metadata_keys.update(meta.keys())
+    lang = meta.get("language")
+    if isinstance(lang, str) and lang:
+        t.lang_docs[lang] += 1
+        t.lang_chars[lang] += n
+    for key, value in meta.items():
+        x = _number(value)
+        if x is None or not key.endswith(SIGNAL_SUFFIX):
+            continue
+        if 0.0 <= x <= 1.0:
+            t.signal_bins.setdefault(key, [0] * SIGNAL_BINS)[min(int(x * SIGNAL_BINS), SIGNAL_BINS - 1)] += 1
+        else:
+            t.signal_outside[key] += 1
+    url = meta.get("url")
+    if isinstance(url, str) and url:
+        t.url_docs += 1
+        dom = registered_domain(url)
+        t.domain_docs[dom] += 1
+        t.domain_chars[dom] += n
+    licence = next((meta[k] for k in LICENCE_KEYS if isinstance(meta.get(k), str) and meta[k]), None)
+    if licence is not None:
+        t.licence_docs[licence] += 1
+        t.licence_chars[licence] += n
+    pii = meta.get("pii")
+    if isinstance(pii, dict):
+        found = {str(k): int(v) for k, v in pii.items() if _number(v) and v > 0}
+        t.pii_found.update(found)
+        t.pii_docs += bool(found)
+    for key in DATE_KEYS:
+        value = meta.get(key)
+        if isinstance(value, str) and value[:4].isdigit() and (t.latest_date is None or value[:10] > t.latest_date):
+            t.latest_date = value[:10]
+
+
+def _cluster_size(rec: dict[str, Any]) -> int | None:
+    size = _number((rec.get("metadata") or {}).get("dedup_cluster_size"))
+    return int(size) if size else None
+
+
+def _removal_reason(meta: dict[str, Any], label: str) -> str:
+    """The reason ``label`` gave: its last flag on the document (a stage flags before it removes)."""
+    for flag in reversed(meta.get("flags") or []):
+        if isinstance(flag, dict) and flag.get("stage") == label:
+            return str(flag.get("reason"))
+    return "unrecorded"
+
+
+def scan_file(job: tuple[str, str, str]) -> Tally:
+    """Count one shard. ``job`` is ``(kind, path, stage label)``; kind is kept, excluded or quarantine."""
+    kind, path, label = job
+    t = Tally()
+    if kind == "quarantine":
+        with open(path, "rb") as f:
+            for line in f:
+                entry = orjson.loads(line)
+                t.quarantined[(str(entry.get("file")), error_code(str(entry.get("error") or "")))] += 1
+        return t
+    for rec in _records(Path(path)):
+        size = _cluster_size(rec)
+        if size:
+            t.cluster_sizes[size] += 1
+        if kind == "kept":
+            _count_kept(t, rec)
+        else:
+            source = str(rec.get("source") or "(none)")
+            t.removed[(source, label, _removal_reason(rec.get("metadata") or {}, label))] += 1
+    return t
+
+
+def shard_jobs(run_dir: Path) -> list[tuple[str, str, str]]:
+    """Every shard the scan reads, as ``scan_file`` jobs."""
+    jobs = [("kept", str(p), "") for p in sorted((run_dir / "data").glob("*")) if not p.name.startswith(".")]
+    for stage_dir in sorted(p for p in (run_dir / "excluded").glob("*") if p.is_dir()):
+        jobs += [("excluded", str(p), stage_dir.name) for p in sorted(stage_dir.glob("*.jsonl.zst"))
+                 if not p.name.startswith(".")]
+    jobs += [("quarantine", str(p), "") for p in sorted((run_dir / "quarantine").glob("*.jsonl"))]
+    return jobs
+
+
+def scan_run(run_dir: Path, workers: int | None = None) -> Tally:
+    """Count every shard of ``run_dir``, in parallel over files when there are several."""
+    jobs = shard_jobs(run_dir)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    total = Tally()
+    if workers == 1:
+        for job in jobs:
+            total.merge(scan_file(job))
+        return total
+    with ProcessPoolExecutor(workers) as pool:
+        for part in pool.map(scan_file, jobs):
+            total.merge(part)
+    return total
