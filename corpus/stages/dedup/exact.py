@@ -9,6 +9,7 @@ text key; case and punctuation as configured.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import orjson
 import xxhash
 
 from corpus.document import Document
-from corpus.engine.context import ReduceContext, StageContext
+from corpus.engine.context import ReduceContext, RunContext, StageContext
 from corpus.errors import UserError
 from corpus.stages.base import GlobalStage, register
 from corpus.stages.dedup import runs
@@ -108,6 +109,10 @@ class DedupExact(GlobalStage):
                 "repeats": sum(r["repeats"] for r in done),
                 "peak_rss_mb": max((r["peak_rss_mb"] for r in done), default=0.0),
                 "seconds": round(time.perf_counter() - t0, 3)}
+
+    def finalize(self, ctx: RunContext) -> None:
+        """The sorted runs are not needed once the repeats are known."""
+        shutil.rmtree(ctx.run_dir / ctx.label / "runs", ignore_errors=True)
 
     def _repeats(self, ctx: StageContext) -> set[int]:
         """Positions, in this task's stream, of the documents that repeat an earlier one."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ import xxhash
 from datasketch import MinHash
 
 from corpus.document import Document
-from corpus.engine.context import ReduceContext, StageContext
+from corpus.engine.context import ReduceContext, RunContext, StageContext
 from corpus.errors import UserError
 from corpus.io import atomic
 from corpus.stages.base import GlobalStage, register
@@ -178,12 +179,19 @@ class DedupMinHash(GlobalStage):
         metas = [atomic.read_json(state.signature_path(ctx.state_dir, t).with_suffix(".json")) for t in ctx.task_ids]
         atomic.write_json(ctx.state_dir / "params.json", {
             **p.signature_params(), "bands": bands, "rows": rows, "threshold": p.threshold, "verify": p.verify,
+            "empty": self.empty_value(),
             "tasks": list(ctx.task_ids), "against": [s["dir"] for s in sources[:-1]]})
         earlier = sum(len(runs.load(state.signature_path(Path(s["dir"]), t))) for s in sources[:-1] for t in s["tasks"])
         return {"signatures": sum(m["documents"] for m in metas),
                 "without_shingles": sum(m["without_shingles"] for m in metas),
                 "against_signatures": earlier, "bands": bands, "rows": rows,
                 "peak_rss_mb": max((m["peak_rss_mb"] for m in metas), default=0.0)}
+
+    def finalize(self, ctx: RunContext) -> None:
+        """Drop the band runs and bucket edges; signatures, ids, shingle sets, pairs and clusters stay
+        (for ``against`` and ``dedup-eval``)."""
+        for sub in ("buckets", "edges"):
+            shutil.rmtree(ctx.run_dir / ctx.label / sub, ignore_errors=True)
 
     # ------------------------------------------------------------ phase 5: filter (per task)
 
