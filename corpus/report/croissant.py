@@ -11,6 +11,7 @@ from typing import Any
 
 from corpus.report.blocks import fmt_int
 from corpus.report.dataset_card import hub_licences
+from corpus.report.eu_summary import stage_counts
 from corpus.report.outline import PSEUDONYMISATION
 
 CONTEXT = {
@@ -81,15 +82,6 @@ def _record_set() -> dict[str, Any]:
                       for name, dtype, desc in FIELDS]}
 
 
-def _preprocessing(f: dict[str, Any]) -> list[str]:
-    out = []
-    for r in f["waterfall"]["stages"]:
-        reasons = ", ".join(f"{k}={v}" for k, v in {**r["removed"], **r["flagged"]}.items()) or "none"
-        out.append(f'{r["label"]} ({r["stage"]}, {r["mode"]} mode): {r["documents_in"]} documents in, '
-                   f'{r["documents_out"]} out; removed or flagged per reason: {reasons}')
-    return out
-
-
 def _personal(f: dict[str, Any]) -> list[str]:
     p = f["pii"]
     out = [f'{x["entity"]} ({x["action"]}): {x["count"]} findings, {x["per_1000_documents"]} per 1,000 documents'
@@ -125,7 +117,7 @@ def render(f: dict[str, Any]) -> dict[str, Any]:
         "rai:dataCollection": (f"Built from {len(o['inputs'])} input(s): {inputs}. {fmt_int(w['records_read'])} records "
                                f"read, {fmt_int(w['quarantined'])} unreadable and quarantined. How the inputs were "
                                "originally collected is not recorded by the pipeline."),
-        "rai:dataPreprocessingProtocol": _preprocessing(f),
+        "rai:dataPreprocessingProtocol": stage_counts(f),
         "rai:personalSensitiveInformation": _personal(f),
     }
     if langs:

@@ -26,7 +26,7 @@ SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"
 # Licence identifiers the Hub knows; anything else is declared "other" and named in the card's text.
 HUB_LICENCES = {"apache-2.0", "mit", "cc0-1.0", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc-by-nc-sa-4.0",
                 "cc-by-nd-4.0", "cc-by-3.0", "cc-by-sa-3.0", "odc-by", "odbl", "pddl", "gpl-3.0", "lgpl-3.0",
-                "bsd-3-clause", "bsd-2-clause", "mpl-2.0", "openrail", "unlicense", "c-uda", "gfdl", "other"}
+                "bsd-3-clause", "bsd-2-clause", "mpl-2.0", "openrail", "unlicense", "c-uda", "gfdl", "other", "unknown"}
 
 
 def size_category(n: int) -> str:

@@ -44,7 +44,8 @@ def _languages(f: dict[str, Any]) -> str:
     return f"{shown}{more}; shares of characters, by metadata.language of the kept documents."
 
 
-def _stage_counts(f: dict[str, Any], names: tuple[str, ...]) -> list[str]:
+def stage_counts(f: dict[str, Any], names: tuple[str, ...] = ("",)) -> list[str]:
+    """One line per stage whose name starts with one of ``names``: documents checked, removed or flagged."""
     out = []
     for r in f["waterfall"]["stages"]:
         if r["stage"].startswith(names):
@@ -132,7 +133,7 @@ def sources(f: dict[str, Any]) -> list[str]:
 
 def processing(f: dict[str, Any]) -> list[str]:
     p = f["pii"]
-    url = _stage_counts(f, URL_STAGES)
+    url = stage_counts(f, URL_STAGES)
     lines = [
         "## 3. Data processing aspects",
         "### 3.1 Respect of reservation of rights from text and data mining exception or limitation",
@@ -143,7 +144,7 @@ def processing(f: dict[str, Any]) -> list[str]:
         "### 3.2 Removal of illegal content",
         f"- Measures taken to avoid or remove illegal content: {human('description')}",
         "- Filtering this run applied (documents checked; removed or flagged per reason):",
-        *[f"  - {s}" for s in _stage_counts(f, ("",))],
+        *[f"  - {s}" for s in stage_counts(f)],
         "### 3.3 Other information",
         "Personal data:",
     ]
@@ -151,7 +152,7 @@ def processing(f: dict[str, Any]) -> list[str]:
         lines.append(table(["entity type", "action", "findings", "per 1,000 documents"],
                            [[x["entity"], x["action"], fmt_int(x["count"]), x["per_1000_documents"]]
                             for x in p["findings"]], {2, 3}))
-    pii_stages = _stage_counts(f, PII_STAGE_PREFIXES)
+    pii_stages = stage_counts(f, PII_STAGE_PREFIXES)
     lines.append("- PII detection and handling in this run: " + ("; ".join(pii_stages) if pii_stages else
                  "none (no PII stage ran); " + human("describe any other personal-data measures")))
     lines += [f"- {PSEUDONYMISATION}",

@@ -74,7 +74,8 @@ def waterfall(f: dict[str, Any]) -> Section:
     blocks: list[Any] = [
         Para("Documents and characters entering each stage, what it removed (and why), and what it passed on. "
              "Quarantined records could not be read at all. Annotate-mode stages flag without removing."),
-        Chart("waterfall", "Documents remaining after each stage (removed in red)", labels, docs, "documents"),
+        Chart("waterfall", "Documents remaining after each stage (removed in red; first bar: unreadable records)",
+              labels, docs, "documents"),
         Chart("waterfall", "Characters remaining after each stage (removed or rewritten in red)",
               [r["label"] for r in rows], chars, "characters"),
         Table(["stage", "mode", "docs in", "docs out", "removed", "chars in", "chars out", "reasons (removed / flagged)"],
@@ -112,17 +113,22 @@ def sources(f: dict[str, Any]) -> Section:
     ])
 
 
+def _breakdown(part: dict[str, Any], key: str, title: str, column: str, absent: str, how: str,
+               missing: str) -> Section:
+    """A share section (languages, licences): chart, table, and how many kept documents lack the field."""
+    if not part["measured"]:
+        return Section(key, title, [_not_measured(absent, how)])
+    blocks: list[Any] = [_share_chart(column, f"Share of kept characters per {column}", part["rows"]),
+                         _share_table(column, column, part["rows"])]
+    if part[f"documents_without_{column}"]:
+        blocks.append(Para(f'{fmt_int(part[f"documents_without_{column}"])} kept documents {missing}.', note=True))
+    return Section(key, title, blocks)
+
+
 def languages(f: dict[str, Any]) -> Section:
-    lang = f["languages"]
-    if not lang["measured"]:
-        return Section("languages", "Language distribution", [
-            _not_measured("no document carries metadata.language", "Add the `language` stage to measure it.")])
-    blocks: list[Any] = [_share_chart("language", "Share of kept characters per language", lang["rows"]),
-                         _share_table("language", "language", lang["rows"])]
-    if lang["documents_without_language"]:
-        blocks.append(Para(f'{fmt_int(lang["documents_without_language"])} kept documents have no language '
-                           "annotation.", note=True))
-    return Section("languages", "Language distribution", blocks)
+    return _breakdown(f["languages"], "languages", "Language distribution", "language",
+                      "no document carries metadata.language", "Add the `language` stage to measure it.",
+                      "have no language annotation")
 
 
 def quality(f: dict[str, Any]) -> Section:
@@ -235,16 +241,8 @@ def domains(f: dict[str, Any]) -> Section:
 
 
 def licences(f: dict[str, Any]) -> Section:
-    lic = f["licences"]
-    if not lic["measured"]:
-        return Section("licences", "Licences", [
-            _not_measured("no document carries metadata.license", "The input carries no licence field.")])
-    blocks: list[Any] = [_share_chart("licence", "Share of kept characters per licence", lic["rows"]),
-                         _share_table("licence", "licence (as given in the input)", lic["rows"])]
-    if lic["documents_without_licence"]:
-        blocks.append(Para(f'{fmt_int(lic["documents_without_licence"])} kept documents carry no licence field.',
-                           note=True))
-    return Section("licences", "Licences", blocks)
+    return _breakdown(f["licences"], "licences", "Licences", "licence", "no document carries metadata.license",
+                      "The input carries no licence field.", "carry no licence field")
 
 
 def lineage(f: dict[str, Any]) -> Section:

@@ -1,0 +1,266 @@
+"""The audit report, EU summary, dataset card and Croissant file of a demo-like build, and `thresher verify`.
+
+One build over the bundled demo corpus plus documents with planted personal data and every annotation
+the report reads (language, scores, dedup cluster sizes, URLs, licences, PII counts), with ``report:``
+in the pipeline so that the engine writes the report as a user's build would.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+from corpus import config
+from corpus.engine import build
+from corpus.engine.manifest import sha256_file
+from tests.conftest import REPO, thresher, write_pipeline
+
+# Fake personal data planted in the input: none of it may reach a report file.
+EMAIL, PHONE, IBAN, IP = "jane.roe@mailbox-example.test", "+1 202 555 0147", "DE89370400440532013000", "203.0.113.77"
+PLANTED = (EMAIL, PHONE, IBAN, IP, "Jane Roe")
+REPORT_FILES = ("report.html", "report.md", "report.json", "eu_training_summary.md", "dataset_card.md",
+                "croissant.json")
+SECTIONS = ("overview", "waterfall", "sources", "languages", "quality", "dedup", "pii", "domains", "licences",
+            "lineage")
+TITLES = ("Run overview", "Filter waterfall", "Language distribution", "Quality signals", "Deduplication",
+          "Personal data (PII)", "Top registered domains", "Licences", "Lineage")
+
+
+def _planted_docs() -> list[dict]:
+    docs = []
+    for i in range(40):
+        lang = "en" if i < 30 else "de"
+        docs.append({
+            "id": f"{EMAIL}-{i}",  # an id carrying personal data: the report never prints ids
+            "text": f"Letter {i}: please write to Jane Roe at {EMAIL} or call {PHONE}; pay to {IBAN} "
+                    f"before the end of the month, as we agreed in the meeting.",
+            "url": (f"https://news.bbc.co.uk/people/{EMAIL}/{i}" if i % 2 else f"http://{IP}/page{i}"
+                    if i % 5 == 0 else f"https://blog.thresher-test.org/p/{i}"),
+            "license": "cc-by-4.0" if i % 3 else "odc-by",
+            "language": lang, "language_score": 0.9 if lang == "en" else 0.7,
+            "quality_score": i / 40, "dedup_cluster_size": 1 if i < 34 else 3,
+            "pii": {"EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1, "IBAN_CODE": 1},
+        })
+    docs.append({"id": "short", "text": f"{EMAIL} hi", "url": f"http://{IP}/", "pii": {"EMAIL_ADDRESS": 1}})
+    return docs
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("report")
+    with open(root / "planted.jsonl", "wb") as f:
+        f.writelines(orjson.dumps(d) + b"\n" for d in _planted_docs())
+    demo = REPO / "corpus" / "demo" / "data"
+    cfg = write_pipeline(root / "p.yaml", name="report-demo", output="run", workers=1,
+                         input={"paths": ["planted.jsonl", f"{demo}/*.jsonl", f"{demo}/*.jsonl.zst",
+                                          f"{demo}/*.parquet"]},
+                         stages=[{"stage": "normalize"}, {"stage": "length", "min_words": 5}],
+                         report={"formats": ["html", "md", "json"]})
+    build.run(config.load(cfg), quiet=True)
+    return root / "run"
+
+
+def _facts(run_dir: Path) -> dict:
+    return json.loads((run_dir / "report" / "report.json").read_text())
+
+
+def test_build_writes_every_report_file_with_every_section(run_dir):
+    for name in REPORT_FILES:
+        assert (run_dir / "report" / name).stat().st_size > 200, name
+    facts = _facts(run_dir)
+    assert set(SECTIONS) <= set(facts)
+    md = (run_dir / "report" / "report.md").read_text()
+    html = (run_dir / "report" / "report.html").read_text()
+    for title in TITLES:
+        assert f"## {title}" in md and f">{title}</h2>" in html.replace("&amp;", "&"), title
+    for key in SECTIONS:
+        assert f'<section id="{key}">' in html
+    # waterfall, language and PII charts at least, as inline SVG
+    for chart in ("Documents remaining after each stage", "Share of kept characters per language",
+                  "Findings per entity type"):
+        assert re.search(re.escape(chart) + r".*?</figcaption><svg ", html), chart
+
+
+def test_report_numbers_come_from_the_run(run_dir):
+    facts = _facts(run_dir)
+    stats = json.loads((run_dir / "stats.json").read_text())
+    o, w = facts["overview"], facts["waterfall"]
+    assert (o["records_read"], o["documents_kept"]) == (stats["records_read"], stats["kept"])
+    # per-source waterfall balances with the ledger: every record is somewhere
+    assert sum(s["records_read"] for s in w["per_source"]) == stats["records_read"]
+    assert sum(s["documents_kept"] for s in w["per_source"]) == stats["kept"]
+    planted = next(s for s in w["per_source"] if s["source"] == "planted.jsonl")
+    assert (planted["records_read"], planted["documents_kept"]) == (41, 40)
+    assert planted["reasons"] == [{"stage": "length", "reason": "too_few_words", "documents": 1}]
+    langs = {r["language"]: r["documents"] for r in facts["languages"]["rows"]}
+    assert langs == {"en": 30, "de": 10}
+    assert facts["quality"]["signals"]["quality_score"]["documents"] == 40
+    assert [(c["size_low"], c["documents"], c["clusters"]) for c in facts["dedup"]["clusters"]] == [(1, 34, 34),
+                                                                                                   (3, 6, 2)]
+    domains = {r["domain"]: r["documents"] for r in facts["domains"]["rows"]}
+    assert domains["bbc.co.uk"] == 20 and domains["thresher-test.org"] == 16 and domains["(no registered domain)"] == 4
+    kept_pii = {r["entity"]: (r["count"], r["per_1000_documents"]) for r in facts["pii"]["kept_findings"]}
+    kept = o["documents_kept"]
+    assert kept_pii["EMAIL_ADDRESS"] == (40, round(40_000 / kept, 3))
+    licences = {r["licence"]: r["documents"] for r in facts["licences"]["rows"]}
+    assert (licences["cc-by-4.0"], licences["odc-by"]) == (26, 14)  # the demo corpus brings others
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert facts["lineage"]["merkle_root"] == manifest["merkle_root"]
+
+
+def test_no_planted_personal_data_in_any_report_file(run_dir):
+    demo_text = b"".join(p.read_bytes() for p in (REPO / "corpus" / "demo" / "data").glob("*.jsonl"))
+    demo_emails = set(re.findall(rb"[\w.+-]+@[\w-]+\.[\w.-]+", demo_text))
+    assert demo_emails, "the demo corpus plants e-mail addresses"
+    for name in REPORT_FILES:
+        data = (run_dir / "report" / name).read_bytes()
+        for value in PLANTED:
+            assert value.encode() not in data, (name, value)
+        for email in demo_emails:
+            assert email not in data, (name, email)
+
+
+def test_eu_summary_dataset_card_and_croissant(run_dir):
+    eu = (run_dir / "report" / "eu_training_summary.md").read_text()
+    headings = re.findall(r"^## (.+)$", eu, re.M)
+    assert headings == ["1. General information", "2. List of data sources", "3. Data processing aspects"]
+    assert "pseudonymisation measures, not anonymisation" in eu
+    assert "TO BE COMPLETED BY THE PROVIDER" in eu
+    domains = _facts(run_dir)["domains"]
+    top = [r["domain"] for r in domains["rows"]]
+    n = -(-domains["distinct_registered_domains"] // 10)  # the top 10% of domains by content, rounded up
+    assert all(f"| {d} |" in eu for d in top[:n]) and not any(f"| {d} |" in eu for d in top[n:])
+
+    card = (run_dir / "report" / "dataset_card.md").read_text()
+    header = yaml.safe_load(card.split("---\n")[1])
+    assert header["language"] == ["en", "de"]
+    assert header["license"] == ["cc-by-4.0", "odc-by", "other", "unknown"]  # "public-domain" is no Hub id
+    assert header["size_categories"] == ["n<1K"] and header["source_datasets"] == ["original"]
+    assert "### Personal and Sensitive Information" in card
+
+    cr = json.loads((run_dir / "report" / "croissant.json").read_text())
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    files = {d["contentUrl"]: d["sha256"] for d in cr["distribution"] if d["@type"] == "cr:FileObject"}
+    assert files == {o["path"]: o["sha256"] for o in manifest["outputs"]}
+    assert all(sha256_file(run_dir / p) == s for p, s in files.items())
+    for key in ("rai:dataCollection", "rai:dataPreprocessingProtocol", "rai:personalSensitiveInformation"):
+        assert cr[key], key
+    assert "http://mlcommons.org/croissant/1.0" in cr["conformsTo"]
+
+
+def test_html_is_self_contained(run_dir):
+    html = (run_dir / "report" / "report.html").read_text()
+    assert "<script" not in html and "<link" not in html and "<img" not in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", html)
+    assert "default-src 'none'" in html  # the browser itself refuses any external load
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--enable-logging=stderr", "--v=0")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs it)")
+def test_report_opens_in_headless_chromium(run_dir, tmp_path):
+    page = (run_dir / "report" / "report.html").as_uri()
+    shot = tmp_path / "report.png"
+    r = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+                        "--window-size=1280,2400", f"--screenshot={shot}", page],
+                       capture_output=True, text=True, timeout=120)
+    console = [line for line in r.stderr.splitlines() if ":CONSOLE" in line]
+    assert not console, console  # no script errors, no blocked loads, nothing logged by the page
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    dom = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile2'}", "--dump-dom", page],
+                         capture_output=True, text=True, timeout=120)
+    assert "Filter waterfall" in dom.stdout and dom.stdout.count("<svg") >= 5
+
+
+def _tokenize_into(run_dir: Path) -> None:
+    """Token shards written by the real shard writer, with the tokens manifest fields verify reads."""
+    import numpy as np
+
+    from corpus.tokens import ShardWriter
+
+    w = ShardWriter(run_dir / "tokens" / "shard-000", np.uint16)
+    for i in range(5):
+        w.add(np.arange(i + 3), f"doc-{i}")
+    shard = w.close()
+    (run_dir / "tokens" / "manifest.json").write_bytes(orjson.dumps(
+        {"shards": [shard], "totals": {"tokens": shard["tokens"]}, "vocab_size": 100, "dtype": "uint16"}))
+
+
+def test_verify_passes_on_a_fresh_run_and_fails_on_tampering(run_dir, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    _tokenize_into(run)
+    r = thresher("verify", str(run))
+    assert r.returncode == 0, r.stderr
+    assert "every hash matches" in r.stdout
+
+    shard = run / json.loads((run / "manifest.json").read_text())["outputs"][0]["path"]
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    idx = run / "tokens" / "shard-000.idx"
+    idx.write_bytes(idx.read_bytes() + b"\0")
+    r = thresher("verify", str(run))
+    assert r.returncode == 1
+    rel = str(shard.relative_to(run))
+    assert f"MISMATCH {rel}: sha256" in r.stderr
+    assert "MISMATCH merkle root" in r.stderr and "MISMATCH tokens/shard-000.idx" in r.stderr
+
+
+def test_model_lineage_report_traces_back_to_the_run(run_dir, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    _tokenize_into(run)
+    merkle = json.loads((run / "manifest.json").read_text())["merkle_root"]
+    tokens_sha = sha256_file(run / "tokens" / "manifest.json")
+    model = tmp_path / "ckpt" / "step-000010"
+    model.mkdir(parents=True)
+    lineage = {"tokens_manifest_sha256": tokens_sha, "tokens_dir": str(run / "tokens"), "merkle_root": merkle,
+               "seed": 1234, "samples_consumed": 80, "tokens_consumed": 40960}
+    (model / "lineage.json").write_text(json.dumps(lineage))
+    r = thresher("report", str(model), "--format", "md,json")
+    assert r.returncode == 0, r.stderr
+    facts = json.loads((model / "report" / "report.json").read_text())
+    [link] = facts["corpus_runs"]
+    assert (link["merkle_root_check"], link["tokens_manifest_check"]) == ("matches", "matches")
+    assert "| tokens_consumed | 40,960 |" in (model / "report" / "report.md").read_text()
+
+    lineage["merkle_root"] = "0" * 64
+    (model / "lineage.json").write_text(json.dumps(lineage))
+    assert thresher("report", str(model), "--format", "json").returncode == 0
+    [link] = json.loads((model / "report" / "report.json").read_text())["corpus_runs"]
+    assert link["merkle_root_check"].startswith("DIFFERS")
+
+
+def test_unannotated_run_says_not_measured(tmp_path):
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps({"id": str(i), "text": f"plain words number {i} here"}) + "\n"
+                                               for i in range(5)))
+    cfg = write_pipeline(tmp_path / "p.yaml", name="plain", output="run", workers=1, input={"paths": ["in.jsonl"]},
+                         stages=[{"stage": "normalize"}])
+    build.run(config.load(cfg), quiet=True)
+    r = thresher("report", str(tmp_path / "run"), "--format", "md")
+    assert r.returncode == 0, r.stderr
+    md = (tmp_path / "run" / "report" / "report.md").read_text()
+    assert md.count("Not measured in this run") == 6  # languages, quality, dedup, PII, domains, licences
+    assert not (tmp_path / "run" / "report" / "report.html").exists()
+    assert (tmp_path / "run" / "report" / "eu_training_summary.md").exists()
+
+
+def test_report_and_verify_user_errors(tmp_path):
+    r = thresher("report", str(tmp_path / "missing"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    r = thresher("report", str(tmp_path), "--format", "pdf")
+    assert r.returncode == 2 and "--format" in r.stderr
+    r = thresher("verify", str(tmp_path))
+    assert r.returncode == 2 and "manifest.json" in r.stderr
