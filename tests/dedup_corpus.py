@@ -1,0 +1,88 @@
+"""Real near-duplicates for dedup tests and benchmarks: public-domain speeches, edited at known Jaccard.
+
+Base documents are slices of the NLTK ``state_union`` and ``inaugural`` speeches in
+``../shared/data/prose/`` (public domain). An edited copy replaces, deletes or inserts tokens at
+random positions; the number of edits is searched so that the copy's exact Jaccard with its original
+(on the same shingles the stage uses) lands just at or above a target, and that exact value is
+returned with it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from corpus.stages.dedup.shingles import jaccard, shingle_set, shingles
+
+
+def prose_text(shared: Path) -> str:
+    """All speeches, in file order (a few files are Latin-1, not UTF-8)."""
+    parts = []
+    for p in sorted((shared / "prose").glob("*/*.txt")):
+        raw = p.read_bytes()
+        try:
+            parts.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            parts.append(raw.decode("latin-1"))
+    return "\n".join(parts)
+
+
+def word_slices(text: str, words: int, limit: int | None = None) -> list[str]:
+    """Consecutive non-overlapping slices of ``words`` words (distinct documents, near-zero Jaccard)."""
+    toks = text.split()
+    out = [" ".join(toks[i:i + words]) for i in range(0, len(toks) - words + 1, words)]
+    return out[:limit]
+
+
+def sentence_mixes(text: str, n: int, chars: int, rng: np.random.Generator) -> list[str]:
+    """``n`` documents of about ``chars`` characters, each random sentences of the speeches, so that
+    many distinct documents come from a small corpus while random pairs stay dissimilar."""
+    sentences = [s.strip() + "." for s in text.replace("\n", " ").split(". ") if len(s.split()) >= 4]
+    lengths = np.array([len(s) + 1 for s in sentences])
+    per_doc = max(1, int(chars / lengths.mean()))
+    return [" ".join(sentences[i] for i in rng.choice(len(sentences), per_doc, replace=False)) for _ in range(n)]
+
+
+def _tokens(text: str, unit: str) -> list[str]:
+    return text.split() if unit == "words" else list(text)
+
+
+def _join(tokens: list[str], unit: str) -> str:
+    return " ".join(tokens) if unit == "words" else "".join(tokens)
+
+
+def edited_copy(text: str, target: float, rng: np.random.Generator, ngram: int = 5,
+                unit: str = "words") -> tuple[str, float]:
+    """A copy of ``text`` with exact shingle Jaccard >= ``target`` and as close to it as edits allow."""
+    base = shingle_set(shingles(text, ngram, unit))
+    toks = _tokens(text, unit)
+    order = rng.permutation(len(toks))
+    ops = rng.integers(0, 3, len(toks))  # 0 replace, 1 delete, 2 insert
+    fresh = [f"q{rng.integers(1 << 40):x}" if unit == "words" else chr(0x4E00 + int(rng.integers(20000)))
+             for _ in range(len(toks))]
+
+    def apply(k: int) -> str:
+        edits = {int(order[i]): (int(ops[i]), fresh[i]) for i in range(k)}
+        out: list[str] = []
+        for pos, tok in enumerate(toks):
+            op, new = edits.get(pos, (-1, ""))
+            if op == 0:
+                out.append(new)
+            elif op == 2:
+                out.extend((new, tok))
+            elif op != 1:
+                out.append(tok)
+        return _join(out, unit)
+
+    def jac(k: int) -> float:
+        return jaccard(base, shingle_set(shingles(apply(k), ngram, unit)))
+
+    lo, hi = 0, len(toks)  # jac(lo) >= target; find the most edits that keep it so
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if jac(mid) >= target:
+            lo = mid
+        else:
+            hi = mid - 1
+    return apply(lo), jac(lo)
