@@ -48,8 +48,9 @@ SHARD_FILES = ("bin", "idx", "ids")
 
 
 def dtype_for_vocab(vocab_size: int) -> np.dtype:
-    """uint16 when every id (``0 .. vocab_size - 1``) fits, else int32: half the disk for most vocabularies."""
-    return np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.int32)
+    """uint16 for vocabularies under 65,500 tokens, else int32: Megatron's ``DType.optimal_dtype`` rule
+    (its margin below 2**16 included), so a shard is what ``preprocess_data.py`` would write."""
+    return np.dtype(np.uint16) if vocab_size < 65500 else np.dtype(np.int32)
 
 
 def clean_id(doc_id: str) -> str:
@@ -312,7 +313,7 @@ class TokenCorpus:
     def verify(self) -> list[str]:
         """Problems found re-hashing every shard file against the manifest (empty when all is well)."""
         problems = []
-        for entry, shard in zip(self.manifest["shards"], self.shards):
+        for entry, shard in zip(self.manifest["shards"], self.shards, strict=True):
             for ext, want in entry["sha256"].items():
                 path = self.dir / f"{entry['name']}.{ext}"
                 if not path.exists():

@@ -27,6 +27,11 @@ def _die_with_parent() -> None:
         pass
 
 
+# How many worker processes share the machine: stages with their own thread pools (the tokenizers
+# Rust pool) give each worker cores / workers threads instead of every core.
+WORKERS_ENV = "THRESHER_WORKERS"
+
+
 def stage_env() -> dict[str, str]:
     """The environment stages read (caches, model hubs, tldextract), passed on to every worker."""
     return {k: v for k, v in os.environ.items() if k.startswith(("THRESHER_", "TLDEXTRACT_", "HF_"))}
@@ -52,7 +57,7 @@ class LocalExecutor:
             ctx = mp.get_context("spawn")
             self._queue = ctx.Queue()
             self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                             initargs=(self._queue, stage_env()))
+                                             initargs=(self._queue, {**stage_env(), WORKERS_ENV: str(self.workers)}))
             self._drain = threading.Thread(target=self._drain_queue, daemon=True)
             self._drain.start()
         return self._pool
