@@ -18,9 +18,30 @@ from corpus.stages.base import Stage, register
 
 # C0/C1 controls except tab, newline and carriage return; plus zero-width and BOM characters.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u2060\ufeff]")
-_SPACES = re.compile(r"[^\S\n]+")
-_TRAILING = re.compile(r" *\n *")
-_BLANKS = re.compile(r"\n{3,}")
+# Substrings whose absence in an ASCII text proves there is no whitespace to collapse.
+_ASCII_WS_SIGNS = ("  ", "\t", " \n", "\n ", "\n\n\n", "\x0b", "\x0c")
+
+
+def collapse_whitespace(text: str) -> str:
+    """Runs of spaces and tabs become one space, lines are trimmed, blank-line runs become one.
+
+    ``str.split`` does the work in C; most clean ASCII documents return at the first check.
+    """
+    if text.isascii() and not any(s in text for s in _ASCII_WS_SIGNS) and text == text.strip():
+        return text
+    out: list[str] = []
+    blank = False
+    for line in text.split("\n"):
+        line = " ".join(line.split())
+        if line:
+            out.append(line)
+            blank = False
+        elif out and not blank:
+            out.append("")
+            blank = True
+    if out and not out[-1]:
+        out.pop()
+    return "\n".join(out)
 
 
 @dataclass
@@ -50,12 +71,13 @@ class Normalize(Stage):
                 text = unicodedata.normalize(p.form, text)
                 ctx.count("unicode_normalized")
             if p.strip_control:
-                stripped = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+                stripped = text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+                stripped = _CONTROL.sub("", stripped)
                 if len(stripped) != len(text):
                     ctx.count("control_stripped")
                 text = stripped
             if p.collapse_whitespace:
-                collapsed = _BLANKS.sub("\n\n", _TRAILING.sub("\n", _SPACES.sub(" ", text))).strip()
+                collapsed = collapse_whitespace(text)
                 if collapsed != text:
                     ctx.count("whitespace_collapsed")
                 text = collapsed
