@@ -53,21 +53,31 @@ class _CounterSink:
 
     def __init__(self, counter: Any) -> None:
         self._counter = counter
+        self.last: Any = None
 
     def put(self, n: int) -> None:
-        self._counter.add.remote(n)
+        self.last = self._counter.add.remote(n)
 
 
 @ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=[OSError])
 def _run(fn: Callable[[Any], Any], job: Any, counter: Any) -> Any:
-    progress.set_queue(_CounterSink(counter) if counter is not None else None)
+    sink = _CounterSink(counter) if counter is not None else None
+    progress.set_queue(sink)
     result = fn(job)
     progress.flush()
+    if sink is not None and sink.last is not None:
+        # an actor runs one caller's calls in order: once the last is in, this task's count is, so
+        # the driver's total is exact when the task's result arrives
+        ray.get(sink.last)
     return result
 
 
 def _connect(workers: int, address: str | None) -> None:
-    """Join the cluster at ``address`` (or ``RAY_ADDRESS``), else start a local instance of ``workers`` CPUs."""
+    """Join the cluster at ``address`` (or ``RAY_ADDRESS``), else start a local instance of ``workers`` CPUs.
+
+    Without an address the instance is always a new one (Ray's ``"local"``), never a cluster that
+    happens to run on this machine: joining one takes ``--ray-address auto``, said explicitly.
+    """
     address = address or os.environ.get("RAY_ADDRESS")
     env = stage_env()
     # Ray's notice that it turned token authentication on for a new instance is noise for a build.
@@ -77,7 +87,7 @@ def _connect(workers: int, address: str | None) -> None:
     if address:
         ray.init(address=address, **options)
     else:
-        ray.init(num_cpus=workers, include_dashboard=False, **options)
+        ray.init(address="local", num_cpus=workers, include_dashboard=False, **options)
 
 
 def _result(ref: Any) -> Any:
