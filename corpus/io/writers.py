@@ -70,7 +70,7 @@ class ShardWriter:
         if self.fmt == "jsonl.zst":
             self._buf += dumps(doc.to_dict())
             self._buf += b"\n"
-            if len(self._buf) >= _FLUSH_BYTES:
+            if len(self._buf) >= min(_FLUSH_BYTES, self.limit // 4 + 1):
                 self._flush()
         else:
             self._rows.append({"id": doc.id, "text": doc.text, "source": doc.source,
