@@ -80,16 +80,22 @@ def is_val(doc_id: str, fraction: float) -> bool:
 
 
 class Mixer:
-    """Per-source weights from ``mix`` (first matching glob or exact name wins; unmatched sources weigh 1)."""
+    """Per-source weights from ``mix`` (the first pattern naming a source wins; unmatched sources weigh 1)."""
 
     def __init__(self, weights: dict[str, float], seed: int):
         self.weights, self.seed = dict(weights), seed
         self._rules: dict[str, tuple[str | None, float]] = {}
 
+    @staticmethod
+    def matches(pattern: str, source: str) -> bool:
+        """A pattern names a source whole (``data/web.jsonl``, ``data/*``) or by its file name (``web-*``)."""
+        return fnmatch.fnmatchcase(source, pattern) or fnmatch.fnmatchcase(source.rsplit("/", 1)[-1], pattern)
+
     def rule(self, source: str) -> tuple[str | None, float]:
+        """``(pattern, weight)`` of the first pattern naming ``source``, or ``(None, 1.0)``."""
         if source not in self._rules:
-            self._rules[source] = next(((p, float(w)) for p, w in self.weights.items()
-                                        if p == source or fnmatch.fnmatchcase(source, p)), (None, 1.0))
+            self._rules[source] = next(((p, float(w)) for p, w in self.weights.items() if self.matches(p, source)),
+                                       (None, 1.0))
         return self._rules[source]
 
     def copies(self, doc_id: str, weight: float) -> int:

@@ -1,0 +1,87 @@
+"""A real tokenizer and real documents for tokenizer, tokenization and trainer tests.
+
+``trained_tokenizer`` (session-scoped) is a byte-level BPE trained once per session by the real
+``thresher tokenizer train`` command on public-domain speeches (``shared/data/prose``); import it into a
+test module with ``from tokenizer_fixtures import trained_tokenizer  # noqa: F401``.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+VOCAB_SIZE = 1024
+
+
+def speech_text(path: Path) -> str:
+    """A speech's text: most files are UTF-8, a few are Latin-1."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def write_speech_pieces(out: Path, folder: str, chars: int = 3000) -> list[dict]:
+    """Write ``prose/<folder>`` as JSONL documents, each speech cut at paragraph breaks into pieces
+    of about ``chars`` characters; returns the records."""
+    records = []
+    for path in sorted((SHARED_DATA / "prose" / folder).glob("*.txt")):
+        piece, n = "", 0
+        for para in re.split(r"\n\s*\n", speech_text(path)):
+            piece = f"{piece}\n\n{para.strip()}" if piece else para.strip()
+            if len(piece) >= chars:
+                records.append({"id": f"{folder}/{path.stem}#{n}", "text": piece})
+                piece, n = "", n + 1
+        if piece.strip():
+            records.append({"id": f"{folder}/{path.stem}#{n}", "text": piece})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    return records
+
+
+@pytest.fixture(scope="session")
+def trained_tokenizer(tmp_path_factory) -> Path:
+    """A tokenizer folder (vocabulary 1024) trained by ``thresher tokenizer train`` on the inaugural addresses."""
+    from conftest import thresher
+
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    base = tmp_path_factory.mktemp("tokenizer")
+    corpus = base / "inaugural.jsonl"
+    write_speech_pieces(corpus, "inaugural")
+    out = base / "tok"
+    r = thresher("tokenizer", "train", "--input", str(corpus), "--vocab-size", str(VOCAB_SIZE), "--output", str(out))
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def read_megatron_index(idx: Path) -> dict:
+    """An independent reader of Megatron's ``.idx`` (``MMIDIDX`` v1), field by field, from its layout."""
+    data = idx.read_bytes()
+    magic, version, code, n, n_docs = struct.unpack_from("<9sQBQQ", data, 0)
+    off = struct.calcsize("<9sQBQQ")
+    lengths = np.frombuffer(data, "<i4", n, off)
+    pointers = np.frombuffer(data, "<i8", n, off + 4 * n)
+    doc_index = np.frombuffer(data, "<i8", n_docs, off + 12 * n)
+    return {"magic": magic, "version": version, "code": code, "n": n, "n_docs": n_docs, "lengths": lengths,
+            "pointers": pointers, "doc_index": doc_index, "size": len(data), "end": off + 12 * n + 8 * n_docs}
+
+
+def read_sequences(prefix: Path) -> tuple[list[list[int]], list[str]]:
+    """Every sequence of a shard (via ``read_megatron_index`` and the raw ``.bin``) and its ``.ids`` lines."""
+    index = read_megatron_index(Path(f"{prefix}.idx"))
+    dtype = {8: "<u2", 4: "<i4"}[index["code"]]
+    raw = Path(f"{prefix}.bin").read_bytes()
+    itemsize = np.dtype(dtype).itemsize
+    seqs = [np.frombuffer(raw, dtype, int(length), int(ptr)).tolist()
+            for length, ptr in zip(index["lengths"], index["pointers"], strict=True)]
+    ids = Path(f"{prefix}.ids").read_bytes().decode("utf-8").split("\n")[:-1]
+    assert len(raw) == int(index["lengths"].sum()) * itemsize
+    return seqs, ids
