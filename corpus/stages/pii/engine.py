@@ -1,0 +1,104 @@
+"""The analyzer, built once per worker: pre-screened pattern regions plus batched NER, offline.
+
+`PiiEngine.analyze` takes a batch of documents and returns, per document, non-overlapping
+`RecognizerResult`s with offsets into that document. Pattern recognizers (Presidio's, phone shapes,
+secrets) run through one Presidio `AnalyzerEngine` on the regions the pre-screen found, so long
+documents are analysed in pieces with offsets shifted back; the NER backend runs over every document
+of the batch at once, in token windows.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")  # tldextract goes online otherwise
+
+from collections.abc import Sequence  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+from presidio_analyzer import AnalyzerEngine, RecognizerResult  # noqa: E402
+
+from corpus.stages.pii.ner import NerBackend  # noqa: E402
+from corpus.stages.pii.prescreen import Prescreen  # noqa: E402
+from corpus.stages.pii.recognizers import WindowContextEnhancer, offline_nlp_engine, pattern_registry  # noqa: E402
+
+for _name in ("presidio-analyzer", "presidio-anonymizer", "tldextract"):
+    logging.getLogger(_name).setLevel(logging.ERROR)  # their warnings can quote input text
+
+
+@dataclass
+class EngineStats:
+    """How much work the pre-screen saved, for the ledger."""
+
+    docs: int = 0
+    docs_screened_out: int = 0
+    chars: int = 0
+    chars_analyzed: int = 0
+
+
+class PiiEngine:
+    """Pattern analysis on pre-screened regions plus one NER backend; results filtered by ``accept``."""
+
+    def __init__(self, entities: Sequence[str], context: dict[str, list[str]], ner: NerBackend | None,
+                 disabled_recognizers: Sequence[str] = (), context_words: tuple[int, int] = (6, 3),
+                 margin: int = 80):
+        self.ner = ner
+        ner_entities = ner.entities if ner else set()
+        self.pattern_entities = sorted(set(entities) - ner_entities)
+        registry = pattern_registry(self.pattern_entities, context, disabled_recognizers)
+        self.pattern_entities = sorted(set(self.pattern_entities) & {e for r in registry.recognizers
+                                                                     for e in r.supported_entities})
+        self.analyzer = AnalyzerEngine(
+            registry=registry, nlp_engine=offline_nlp_engine(), supported_languages=["en"],
+            context_aware_enhancer=WindowContextEnhancer(prefix_words=context_words[0],
+                                                         suffix_words=context_words[1]))
+        self.prescreen = Prescreen(self.pattern_entities, margin=margin)
+        self.ner_entities = sorted(set(entities) & ner_entities)
+        self.stats = EngineStats()
+
+    @property
+    def entities(self) -> list[str]:
+        return sorted({*self.pattern_entities, *self.ner_entities})
+
+    def analyze(self, texts: Sequence[str]) -> list[list[RecognizerResult]]:
+        """Candidate spans per document (every score; thresholds are the policy's business)."""
+        found = [self._patterns(t) for t in texts]
+        if self.ner is not None and self.ner_entities:
+            wanted = set(self.ner_entities)
+            for i, results in enumerate(self.ner.find(texts)):
+                found[i].extend(r for r in results if r.entity_type in wanted)
+        return found
+
+    def _patterns(self, text: str) -> list[RecognizerResult]:
+        st = self.stats
+        st.docs += 1
+        st.chars += len(text)
+        regions = self.prescreen.regions(text)
+        if not regions:
+            st.docs_screened_out += 1
+            return []
+        out: list[RecognizerResult] = []
+        for reg in regions:
+            st.chars_analyzed += reg.end - reg.start
+            for r in self.analyzer.analyze(text[reg.start:reg.end], language="en", entities=sorted(reg.entities),
+                                           score_threshold=0.0):
+                r.start += reg.start
+                r.end += reg.start
+                out.append(r)
+        return out
+
+
+def resolve_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Keep the best of overlapping spans: higher score, then longer; returned in text order."""
+    ranked = sorted(results, key=lambda r: (-r.score, -(r.end - r.start), r.start, r.entity_type))
+    starts: list[int] = []  # kept spans never overlap, so sorted by start they are sorted by end too
+    kept: list[RecognizerResult] = []
+    for r in ranked:
+        i = bisect.bisect_right(starts, r.start)
+        if (i and kept[i - 1].end > r.start) or (i < len(kept) and kept[i].start < r.end):
+            continue
+        starts.insert(i, r.start)
+        kept.insert(i, r)
+    return kept

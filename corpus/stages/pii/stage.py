@@ -1,0 +1,126 @@
+"""``pii``: find personal data and secrets with Presidio, and redact, mask, hash, pseudonymize or drop.
+
+Defaults come from ``rules/pii/default.yaml``. Each document gets ``metadata.pii`` (counts per entity
+type, never values); the ledger counts spans per entity and action (``pii.EMAIL_ADDRESS.redact``)
+and how much text the pre-screen let through. A document over an entity's ``max_count`` under
+``drop_document`` is excluded (filter mode) or flagged (annotate mode) with ``pii_drop_document``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from corpus import rules
+from corpus.document import Document
+from corpus.engine.context import RunContext, StageContext
+from corpus.errors import UserError
+from corpus.stages.base import Stage, register
+from corpus.stages.pii import review
+from corpus.stages.pii.engine import PiiEngine, resolve_overlaps
+from corpus.stages.pii.policy import Policy, key_from_env, parse_rules
+from corpus.stages.pii.surrogates import Surrogates, load_words
+
+REASON = "pii_drop_document"
+
+
+@dataclass
+class PiiParams:
+    entities: dict[str, Any] = field(default_factory=dict)
+    default_threshold: float = 0.5
+    key_env: str = "THRESHER_PII_KEY"
+    ner: dict[str, Any] = field(default_factory=dict)
+    ner_labels: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, list] = field(default_factory=dict)
+    context_words: list = field(default_factory=lambda: [6, 3])
+    disabled_recognizers: list = field(default_factory=list)
+    surrogates: str = "pii/surrogates.yaml"
+    batch_size: int = 64
+    review_sample: int = 0
+    review_context_chars: int = 80
+
+    def check(self) -> None:
+        parse_rules(self.entities, self.default_threshold)
+        if not self.entities:
+            raise UserError("stage 'pii': entities is empty: nothing would be looked for")
+        if self.batch_size < 1 or self.review_sample < 0:
+            raise UserError("stage 'pii': batch_size must be >= 1 and review_sample >= 0")
+        if len(self.context_words) != 2:
+            raise UserError("stage 'pii': context_words is [words before, words after]")
+
+
+def build(p: PiiParams) -> tuple[PiiEngine, Policy]:
+    """The analyzer and the policy for ``p``: what setup() builds once per worker, and pii-eval too."""
+    from corpus.stages.pii.ner import make_backend
+
+    entity_rules = parse_rules(p.entities, p.default_threshold)
+    key = key_from_env(p.key_env, entity_rules)
+    surrogates = Surrogates(key, load_words(rules.load(p.surrogates))) if key else None
+    engine = PiiEngine(list(entity_rules), p.context, make_backend(p.ner, p.ner_labels),
+                       p.disabled_recognizers, tuple(p.context_words))
+    missing = sorted(set(entity_rules) - set(engine.entities))
+    if missing:
+        raise UserError(f"stage 'pii': no recognizer for {', '.join(missing)} (check entities and ner)")
+    return engine, Policy(entity_rules, surrogates)
+
+
+def accepted(engine: PiiEngine, policy: Policy, texts: list[str]) -> list[list]:
+    """Spans per text that pass the policy's thresholds and allow-lists, overlaps resolved."""
+    return [resolve_overlaps([r for r in found if policy.accepts(r, text)])
+            for text, found in zip(texts, engine.analyze(texts))]
+
+
+@register
+class Pii(Stage):
+    name = "pii"
+    Params = PiiParams
+    rules = "pii/default.yaml"
+    doc = "PII and secrets (Presidio + offline NER): redact, mask, hash, pseudonymize, drop or keep per entity."
+
+    def setup(self) -> None:
+        self.engine, self.policy = build(self.p)
+
+    def process(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
+        p: PiiParams = self.p
+        sampler = review.ReviewSampler(p.review_sample, p.review_context_chars) if p.review_sample else None
+        actions = {e: r.action for e, r in self.policy.rules.items()}
+        it = iter(docs)
+        while batch := list(itertools.islice(it, p.batch_size)):
+            before = (self.engine.stats.docs_screened_out, self.engine.stats.chars_analyzed)
+            found = accepted(self.engine, self.policy, [d.text for d in batch])
+            ctx.count("pii.docs_screened_out", self.engine.stats.docs_screened_out - before[0])
+            ctx.count("pii.chars_analyzed_by_patterns", self.engine.stats.chars_analyzed - before[1])
+            for doc, results in zip(batch, found):
+                if sampler is not None:
+                    sampler.observe(doc, results, actions)
+                outcome = self.policy.apply(doc.text, results)
+                doc.metadata["pii"] = {e: n for e, n in sorted(_per_entity(outcome.counts).items())}
+                for (ent, action), n in sorted(outcome.counts.items()):
+                    ctx.count(f"pii.{ent}.{action}", n)
+                if results:
+                    ctx.count("pii.docs_with_pii")
+                doc.text = outcome.text
+                if not outcome.drop:
+                    yield doc
+                    continue
+                doc.flag(self.label, REASON)
+                if self.mode == "annotate":
+                    ctx.flagged(REASON)
+                    yield doc
+                else:
+                    ctx.exclude(doc, REASON)
+        if sampler is not None:
+            sampler.write(ctx.run_dir / "review" / "pii", ctx.task_id)
+
+    def finalize(self, ctx: RunContext) -> None:
+        if self.p.review_sample and (ctx.run_dir / "review" / "pii" / "parts").is_dir():
+            review.merge(ctx.run_dir / "review" / "pii", self.p.review_sample)
+
+
+def _per_entity(counts: dict[tuple[str, str], int]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for (ent, _), n in counts.items():
+        out[ent] = out.get(ent, 0) + n
+    return out
