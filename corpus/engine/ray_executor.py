@@ -22,7 +22,7 @@ import ray  # without Ray this raises ImportError, which the engine turns into h
 from ray.exceptions import RayTaskError
 
 from corpus.engine import progress
-from corpus.engine.executor import stage_env
+from corpus.engine.executor import WORKERS_ENV, stage_env
 
 MAX_RETRIES = 3
 """Reruns of a task whose worker died (crash, OOM kill, lost node) or that raised `OSError` (a shared
@@ -59,8 +59,16 @@ class _CounterSink:
         self.last = self._counter.add.remote(n)
 
 
+def _node_cpus() -> int:
+    """Ray CPUs of this worker's node: how many one-CPU tasks share its cores at once."""
+    node = ray.get_runtime_context().get_node_id()
+    return next((int(n["Resources"].get("CPU", 1)) for n in ray.nodes() if n["NodeID"] == node), 1)
+
+
 @ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=[OSError])
 def _run(fn: Callable[[Any], Any], job: Any, counter: Any) -> Any:
+    if WORKERS_ENV not in os.environ:  # once per worker process; nodes of a cluster differ in size
+        os.environ[WORKERS_ENV] = str(_node_cpus())
     sink = _CounterSink(counter) if counter is not None else None
     progress.set_queue(sink)
     result = fn(job)
