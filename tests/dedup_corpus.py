@@ -41,7 +41,8 @@ def sentence_mixes(text: str, n: int, chars: int, rng: np.random.Generator) -> l
     sentences = [s.strip() + "." for s in text.replace("\n", " ").split(". ") if len(s.split()) >= 4]
     lengths = np.array([len(s) + 1 for s in sentences])
     per_doc = max(1, int(chars / lengths.mean()))
-    return [" ".join(sentences[i] for i in rng.choice(len(sentences), per_doc, replace=False)) for _ in range(n)]
+    picks = rng.integers(0, len(sentences), (n, per_doc))
+    return [" ".join(sentences[i] for i in row) for row in picks.tolist()]
 
 
 def _tokens(text: str, unit: str) -> list[str]:

@@ -1,0 +1,238 @@
+"""MinHash dedup, Thresher vs datatrove's four MinHash steps, on the same corpus in the same run.
+
+Corpus: ``--docs`` documents of about 2.9 KB, each a random mix of sentences from the public-domain
+speeches in ``../shared/data/prose/`` (distinct documents, low pairwise Jaccard), of which
+``--copies`` are edited copies of others at known exact Jaccard, spread evenly over the bands
+0.5-0.6 ... 0.9-1.0 and shuffled through the input. Both tools read the same JSONL files with the same
+number of worker processes; each runs as a subprocess whose process tree is sampled for peak RSS.
+
+Figures: wall seconds, documents/s, peak RSS (sum over the process tree, and the largest single
+process), and recall per Jaccard band: an injected pair counts as found when the tool did not keep
+both documents. ``--scaling`` also runs Thresher alone at several corpus sizes with the same injected
+copies (so about the same candidate pairs) and a small ``partition_mb``, and reports the peak RSS of
+its bucket and cluster phases from the ledger: the evidence that memory does not grow with corpus size.
+
+    .venv/bin/python benchmarks/bench_dedup.py --docs 50000 --workers 2 --work /tmp/bench-dedup
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+import psutil
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
+
+from dedup_corpus import edited_copy, prose_text, sentence_mixes  # noqa: E402
+
+BANDS = [(0.5, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.01)]
+DATATROVE_SCRIPT = r'''
+import sys
+
+import datatrove.utils.hashes.xxhash as dt_xxhash
+
+
+# datatrove 0.10.1 passes str to xxhash, which xxhash >= 4 refuses; encode as xxhash 3 did (UTF-8).
+# (The import is inside because datatrove ships these functions to its workers by value.)
+def _xxh64(data):
+    import xxhash
+    return xxhash.xxh64_intdigest(data.encode() if isinstance(data, str) else data)
+
+
+def _xxh32(data):
+    import xxhash
+    return xxhash.xxh32_intdigest(data.encode() if isinstance(data, str) else data)
+
+
+dt_xxhash.xxhash64, dt_xxhash.xxhash32 = _xxh64, _xxh32
+from datatrove.executor import LocalPipelineExecutor
+from datatrove.pipeline.dedup import MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature
+from datatrove.pipeline.dedup.minhash import MinhashConfig
+from datatrove.pipeline.readers import JsonlReader
+from datatrove.pipeline.writers import JsonlWriter
+from datatrove.utils.hashing import HashConfig
+
+inp, work, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+cfg = MinhashConfig(hash_config=HashConfig(precision=64), n_grams=5, num_buckets=14, hashes_per_bucket=8)
+tasks = workers
+sig = LocalPipelineExecutor(pipeline=[JsonlReader(inp), MinhashDedupSignature(f"{work}/signatures", config=cfg)],
+                            tasks=tasks, workers=workers, logging_dir=f"{work}/logs/sig")
+buckets = LocalPipelineExecutor(pipeline=[MinhashDedupBuckets(f"{work}/signatures", f"{work}/buckets", config=cfg)],
+                                tasks=cfg.num_buckets, workers=workers, logging_dir=f"{work}/logs/buckets", depends=sig)
+cluster = LocalPipelineExecutor(pipeline=[MinhashDedupCluster(f"{work}/buckets", f"{work}/remove_ids", config=cfg)],
+                                tasks=1, logging_dir=f"{work}/logs/cluster", depends=buckets)
+filt = LocalPipelineExecutor(pipeline=[JsonlReader(inp), MinhashDedupFilter(f"{work}/remove_ids"),
+                                       JsonlWriter(f"{work}/out", compression=None)],
+                             tasks=tasks, workers=workers, logging_dir=f"{work}/logs/filter", depends=cluster)
+filt.run()
+'''
+
+
+def build_corpus(shared: Path, n_docs: int, n_copies: int, out: Path, seed: int = 0) -> list[tuple[str, str, float]]:
+    """Write ``out/{a,b}.jsonl``; returns the injected pairs ``(original id, copy id, exact Jaccard)``."""
+    rng = np.random.default_rng(seed)
+    text = prose_text(shared)
+    base = sentence_mixes(text, n_docs - n_copies, 2900, rng)
+    docs = [{"id": f"d{i}", "text": t} for i, t in enumerate(base)]
+    pairs = []
+    per_band = n_copies // len(BANDS)
+    for b, (lo, hi) in enumerate(BANDS):
+        for k in range(per_band):
+            i = b * per_band + k
+            target = rng.uniform(lo, min(hi, 1.0))
+            copy, j = edited_copy(base[i], target, rng)
+            docs.append({"id": f"c{i}", "text": copy})
+            pairs.append((f"d{i}", f"c{i}", j))
+    docs = [docs[i] for i in rng.permutation(len(docs))]
+    out.mkdir(parents=True, exist_ok=True)
+    half = len(docs) // 2
+    for name, part in (("a.jsonl", docs[:half]), ("b.jsonl", docs[half:])):
+        (out / name).write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in part))
+    return pairs
+
+
+def measured_run(cmd: list[str], cwd: Path) -> dict:
+    """Run ``cmd``; wall seconds and peak RSS of its process tree (sampled every 50 ms)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    peak_sum = peak_one = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_sum, peak_one
+        root = psutil.Process(proc.pid)
+        while not done.is_set():
+            try:
+                rss = [p.memory_info().rss for p in [root, *root.children(recursive=True)]]
+            except psutil.Error:
+                rss = []
+            if rss:
+                peak_sum, peak_one = max(peak_sum, sum(rss)), max(peak_one, max(rss))
+            time.sleep(0.05)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    out, _ = proc.communicate()
+    done.set()
+    th.join()
+    if proc.returncode:
+        raise SystemExit(f"{cmd[:4]} failed:\n{out.decode(errors='replace')[-3000:]}")
+    return {"seconds": round(time.perf_counter() - t0, 1), "peak_rss_mb_tree": round(peak_sum / 2**20),
+            "peak_rss_mb_process": round(peak_one / 2**20)}
+
+
+def read_ids(files: list[Path]) -> set[str]:
+    from corpus.io.jsonl import open_compressed
+
+    ids = set()
+    for p in files:
+        with open_compressed(str(p)) as f:
+            ids.update(orjson.loads(line)["id"] for line in f)
+    return ids
+
+
+def recall_by_band(pairs: list[tuple[str, str, float]], kept: set[str]) -> dict[str, float]:
+    out = {}
+    for lo, hi in BANDS:
+        inside = [(a, b) for a, b, j in pairs if lo <= j < hi]
+        found = sum(not (a in kept and b in kept) for a, b in inside)
+        out[f"{lo:.1f}-{min(hi, 1.0):.1f}"] = round(found / len(inside), 3) if inside else None
+    return out
+
+
+def run_thresher(corpus: Path, work: Path, workers: int, **stage) -> tuple[dict, set[str], dict]:
+    out = work / "thresher"
+    shutil.rmtree(out, ignore_errors=True)
+    pipeline = work / "thresher.yaml"
+    pipeline.write_text(yaml.safe_dump({"name": "bench-dedup", "input": {"paths": [str(corpus / "a.jsonl"),
+                                        str(corpus / "b.jsonl")]}, "output": str(out), "workers": workers,
+                                        "stages": [{"stage": "dedup_minhash", **stage}]}))
+    fig = measured_run([sys.executable, "-m", "corpus.cli", "build", str(pipeline), "--quiet"], REPO)
+    stats = orjson.loads((out / "stats.json").read_bytes())
+    st = next(s for s in stats["stages"] if s["stage"] == "dedup_minhash")
+    return fig, read_ids(sorted((out / "data").glob("*.jsonl.zst"))), st
+
+
+def run_datatrove(corpus: Path, work: Path, workers: int) -> tuple[dict, set[str]]:
+    out = work / "datatrove"
+    shutil.rmtree(out, ignore_errors=True)
+    inp = work / "datatrove-input"  # datatrove reads a folder: link the same two files
+    shutil.rmtree(inp, ignore_errors=True)
+    inp.mkdir(parents=True)
+    for name in ("a.jsonl", "b.jsonl"):
+        os.symlink(corpus / name, inp / name)
+    fig = measured_run([sys.executable, "-c", DATATROVE_SCRIPT, str(inp), str(out), str(workers)], work)
+    return fig, read_ids(sorted((out / "out").glob("*.jsonl")))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--docs", type=int, default=50_000)
+    ap.add_argument("--copies", type=int, default=2_500, help="injected near-duplicates (spread over 5 bands)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/bench-dedup"))
+    ap.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--skip-datatrove", action="store_true")
+    ap.add_argument("--scaling", type=str, default="", help="comma-separated corpus sizes for the memory test")
+    args = ap.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    report: dict = {"docs": args.docs, "copies": args.copies, "workers": args.workers, "cpus": os.cpu_count(),
+                    "load_avg_before": os.getloadavg()}
+
+    corpus = args.work / f"corpus-{args.docs}"
+    t0 = time.perf_counter()
+    pairs = build_corpus(args.shared, args.docs, args.copies, corpus)
+    report["corpus_mb"] = round(sum((corpus / n).stat().st_size for n in ("a.jsonl", "b.jsonl")) / 2**20, 1)
+    report["corpus_seconds"] = round(time.perf_counter() - t0, 1)
+    print(f"corpus: {args.docs} docs, {report['corpus_mb']} MB, built in {report['corpus_seconds']} s", flush=True)
+
+    fig, kept, st = run_thresher(corpus, args.work, args.workers)
+    fig.update(docs_per_s=round(args.docs / fig["seconds"]), removed=args.docs - len(kept),
+               recall=recall_by_band(pairs, kept), phases=st["phases"])
+    report["thresher"] = fig
+    print("thresher:", json.dumps({k: v for k, v in fig.items() if k != "phases"}), flush=True)
+    if not args.skip_datatrove:
+        fig, kept = run_datatrove(corpus, args.work, args.workers)
+        fig.update(docs_per_s=round(args.docs / fig["seconds"]), removed=args.docs - len(kept),
+                   recall=recall_by_band(pairs, kept))
+        report["datatrove"] = fig
+        report["speedup"] = round(report["datatrove"]["seconds"] / report["thresher"]["seconds"], 2)
+        print("datatrove:", json.dumps(fig), flush=True)
+
+    scaling = []
+    for n in [int(x) for x in args.scaling.split(",") if x]:
+        cdir = args.work / f"corpus-{n}"
+        if not (cdir / "b.jsonl").exists():
+            build_corpus(args.shared, n, args.copies, cdir)
+        fig, kept, st = run_thresher(cdir, args.work, args.workers, partition_mb=1)
+        ph = st["phases"]
+        row = {"docs": n, "band_entries": ph["buckets"]["band_entries"], "partitions": ph["buckets"]["partitions"],
+               "candidate_pairs": ph["candidate_pairs"]["candidate_pairs"],
+               "peak_rss_mb_band_runs": ph["buckets"]["peak_rss_mb"]["band_runs"],
+               "peak_rss_mb_partitions": ph["buckets"]["peak_rss_mb"]["partitions"],
+               "peak_rss_mb_pairs": ph["candidate_pairs"]["peak_rss_mb"]["unique"],
+               "peak_rss_mb_clusters": ph["clusters"]["peak_rss_mb"], "seconds": fig["seconds"]}
+        scaling.append(row)
+        print("scaling:", json.dumps(row), flush=True)
+    if scaling:
+        report["scaling"] = scaling
+    report["load_avg_after"] = os.getloadavg()
+    (args.work / "report.json").write_text(json.dumps(report, indent=2))
+    print(f"report: {args.work / 'report.json'}")
+
+
+if __name__ == "__main__":
+    main()
