@@ -83,6 +83,7 @@ class MinHashParams:
                  "keep_per_cluster must be a number >= 1 or a list of {min_size: N, keep: K} with N, K >= 1")
         need(self.partition_mb > 0, "partition_mb must be > 0")
         need(all(isinstance(a, str) for a in self.against), "against must be a list of run directories")
+        need(len(self.against) < runs.MAX_SOURCES, f"against takes at most {runs.MAX_SOURCES - 1} runs")
         for ref in self.against:
             state.check_compatible(ref, self.signature_params(), self.verify)
 

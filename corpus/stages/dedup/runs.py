@@ -22,6 +22,7 @@ KEY_SPACE = 1 << 64
 # uid = source << 56 | task << 32 | position: sources are the earlier runs given in `against` (in
 # order) and then this run, so sorting uids sorts documents by global input order.
 _SRC_SHIFT, _TASK_SHIFT = 56, 32
+MAX_SOURCES = 1 << (64 - _SRC_SHIFT)
 
 
 def uid(source: int, task: int, pos: np.ndarray | int) -> np.ndarray | int:
