@@ -1,0 +1,98 @@
+"""Checkpoints: ``torch.distributed.checkpoint`` directories ``step-000010/``, complete or absent.
+
+Every rank writes its shards into ``.step-000010.tmp/``; once all have finished, rank 0 adds
+``lineage.json`` and ``train_config.json`` and renames the folder to ``step-000010/``. A process killed
+at any moment leaves at most a ``.tmp`` folder, which `latest` never returns and the next save
+replaces. DCP stores sharded (FSDP) tensors by their global shape, so a checkpoint loads on any number
+of processes, and on none (export, trace).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from collections.abc import Iterator
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch.distributed.checkpoint as dcp
+from torch.distributed.checkpoint.stateful import Stateful
+
+from corpus.errors import UserError
+from corpus.io.atomic import read_json, write_json
+from trainer import lineage
+from trainer.parallel import Dist, barrier
+
+STEP = re.compile(r"^step-(\d{6,})$")
+CONFIG_FILE = "train_config.json"
+
+
+def step_dir(root: Path, step: int) -> Path:
+    return Path(root) / f"step-{step:06d}"
+
+
+def complete(root: Path) -> list[tuple[int, Path]]:
+    """The finished checkpoints under ``root``, oldest first."""
+    if not Path(root).is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in Path(root).iterdir() if (m := STEP.match(p.name)) and p.is_dir()]
+    return sorted((s, p) for s, p in found if (p / lineage.FILE).is_file())
+
+
+def latest(root: Path) -> Path | None:
+    done = complete(root)
+    return done[-1][1] if done else None
+
+
+def save(state: Stateful, root: Path, step: int, lin: dict[str, Any], config: dict[str, Any],
+         keep: int, d: Dist) -> Path:
+    """Write ``state`` (collectively, every rank) as ``root/step-NNNNNN`` and keep the newest ``keep``."""
+    final = step_dir(root, step)
+    tmp = final.with_name(f".{final.name}.tmp")
+    if d.is_main:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    barrier()
+    with single_process_quiet():
+        dcp.save({"trainer": state}, checkpoint_id=str(tmp))
+    barrier()
+    if d.is_main:
+        lineage.write(tmp, lin)
+        write_json(tmp / CONFIG_FILE, config)
+        if final.exists():  # a finished step written again (a rerun that changed nothing): replace it
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        for _, old in complete(root)[:-keep]:
+            shutil.rmtree(old)
+    barrier()
+    return final
+
+
+def load(state: Stateful, path: Path) -> None:
+    """Load ``path`` into ``state`` in place (collectively, resharding to this run's world size)."""
+    with single_process_quiet():
+        dcp.load({"trainer": state}, checkpoint_id=str(path))
+
+
+def load_model(model_state: dict[str, Any], path: Path) -> None:
+    """Load only the model's tensors into ``model_state``, in this process alone (export, trace, tests)."""
+    with single_process_quiet():
+        dcp.load({"trainer": {"model": model_state}}, checkpoint_id=str(path), no_dist=True)
+
+
+@contextlib.contextmanager
+def single_process_quiet() -> Iterator[None]:
+    """DCP warns when used without a process group; for a single process that is the intent."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+        yield
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    f = Path(path) / CONFIG_FILE
+    if not f.is_file():
+        raise UserError(f"{path}: no {CONFIG_FILE}; not a Thresher checkpoint (expected a step-NNNNNN folder)")
+    return read_json(f)

@@ -1,0 +1,245 @@
+"""The trainer YAML: loaded, checked key by key, with every default filled.
+
+Every section is a dataclass whose fields are the allowed keys, so the dataclass *is* the schema:
+an unknown key, a wrong type or an impossible value is a `UserError` (one line, exit 2) naming the
+key, before any process group or model exists. Relative paths are relative to the YAML file, so a
+config means the same thing from any working directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from corpus.errors import UserError
+
+TASKS = ("pretrain", "sft")
+ARCHS = ("llama", "gpt2")
+SFT_FORMATS = ("messages", "prompt_response")
+SCHEDULES = ("cosine", "linear", "constant")
+PRECISIONS = ("auto", "fp32", "bf16")
+STRATEGIES = ("ddp", "fsdp")
+
+
+@dataclass
+class LoraConfig:
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.0
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "llama"
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    num_kv_heads: int | None = None  # None: as many as num_heads (no grouped-query attention)
+    intermediate_size: int | None = None  # None: 4 * hidden_size for gpt2, 8/3 rounded up to 32 for llama
+    max_position_embeddings: int | None = None  # None: data.seq_len
+    tie_embeddings: bool = False
+    dropout: float = 0.0
+    from_pretrained: str | None = None  # a transformers folder: continued pretraining or fine-tuning
+    lora: LoraConfig | None = None
+
+
+@dataclass
+class DataConfig:
+    seq_len: int = 64
+    tokens: str | None = None  # pretrain: the pipeline's RUN/tokens/ folder
+    path: str | None = None  # sft: a JSONL file
+    format: str = "messages"  # sft: messages | prompt_response
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 30
+    micro_batch_size: int = 4
+    grad_accum: int = 1
+    lr: float = 3e-3
+    min_lr: float | None = None  # None: lr / 10
+    warmup_steps: int = 0
+    seed: int = 0
+    schedule: str = "cosine"
+    weight_decay: float = 0.1
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
+    grad_clip: float = 1.0  # 0 disables clipping
+    precision: str = "auto"
+
+
+@dataclass
+class ParallelConfig:
+    strategy: str = "ddp"
+    activation_checkpointing: bool = False
+    compile: bool = False
+
+
+@dataclass
+class CheckpointConfig:
+    dir: str | None = None  # None: output.dir/ckpt
+    every: int = 100  # 0: only at the end
+    keep: int = 3
+
+
+@dataclass
+class EvalConfig:
+    every: int = 0  # 0: no evaluation during training
+    batches: int = 5
+
+
+@dataclass
+class OutputConfig:
+    dir: str = "out"
+    export: bool = True  # write output.dir/hf/ at the end
+    tensorboard: bool = False
+    progress: bool = True  # a tqdm bar when stderr is a terminal
+
+
+@dataclass
+class Config:
+    tokenizer: str
+    data: DataConfig
+    task: str = "pretrain"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    parallel: ParallelConfig = field(default_factory=ParallelConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def sha256(self) -> str:
+        """Hash of the resolved config (paths absolute, defaults filled), as lineage records it."""
+        return hashlib.sha256(orjson.dumps(self.to_dict(), option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _check_type(where: str, value: Any, hint: Any) -> Any:
+    """Check one value against a field's annotation; nested dataclasses are parsed recursively."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        return _check_type(where, value, args[0])
+    if dataclasses.is_dataclass(hint):
+        return _section(where, value, hint)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise UserError(f"{where} must be a list")
+        return [_check_type(f"{where}[{i}]", v, item) for i, v in enumerate(value)]
+    ok = {
+        bool: lambda v: isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        str: lambda v: isinstance(v, str) and v != "",
+    }[hint]
+    if not ok(value):
+        name = {bool: "true or false", int: "a whole number", float: "a number", str: "a non-empty string"}[hint]
+        raise UserError(f"{where} must be {name}, got {value!r}")
+    return float(value) if hint is float else value
+
+
+def _section(where: str, data: Any, cls: type) -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise UserError(f"{where} must be a mapping of keys")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            raise UserError(f"unknown key {key!r} in {where} (allowed: {', '.join(names)})")
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            values[f.name] = _check_type(f"{where}.{f.name}" if where != "config" else f.name, data[f.name], hints[f.name])
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise UserError(f"{where}: missing required key {f.name!r}")
+    return cls(**values)
+
+
+def _require(cond: bool, msg: str) -> None:
+    if not cond:
+        raise UserError(msg)
+
+
+def _check_values(c: Config) -> None:
+    _require(c.task in TASKS, f"task must be one of {', '.join(TASKS)}, got {c.task!r}")
+    m, d, t = c.model, c.data, c.train
+    if m.from_pretrained is None:
+        _require(m.arch in ARCHS, f"model.arch must be one of {', '.join(ARCHS)}, got {m.arch!r}")
+        _require(m.hidden_size % m.num_heads == 0, "model.hidden_size must be a multiple of model.num_heads")
+        _require(m.num_kv_heads is None or m.num_heads % m.num_kv_heads == 0,
+                 "model.num_heads must be a multiple of model.num_kv_heads")
+    for name, v in (("model.hidden_size", m.hidden_size), ("model.num_layers", m.num_layers),
+                    ("model.num_heads", m.num_heads), ("data.seq_len", d.seq_len), ("train.steps", t.steps),
+                    ("train.micro_batch_size", t.micro_batch_size), ("train.grad_accum", t.grad_accum),
+                    ("checkpoint.keep", c.checkpoint.keep), ("eval.batches", c.eval.batches)):
+        _require(v >= 1, f"{name} must be >= 1, got {v}")
+    for name, v in (("train.warmup_steps", t.warmup_steps), ("train.seed", t.seed),
+                    ("checkpoint.every", c.checkpoint.every), ("eval.every", c.eval.every),
+                    ("train.weight_decay", t.weight_decay), ("train.grad_clip", t.grad_clip),
+                    ("model.dropout", m.dropout)):
+        _require(v >= 0, f"{name} must be >= 0, got {v}")
+    _require(t.lr > 0, f"train.lr must be > 0, got {t.lr}")
+    _require(len(t.betas) == 2 and all(0 <= b < 1 for b in t.betas), "train.betas must be two numbers in [0, 1)")
+    _require(t.schedule in SCHEDULES, f"train.schedule must be one of {', '.join(SCHEDULES)}")
+    _require(t.precision in PRECISIONS, f"train.precision must be one of {', '.join(PRECISIONS)}")
+    _require(c.parallel.strategy in STRATEGIES, f"parallel.strategy must be one of {', '.join(STRATEGIES)}")
+    if c.task == "pretrain":
+        _require(d.tokens is not None, "data.tokens is required for task: pretrain (the pipeline's tokens/ folder)")
+        _require(d.path is None, "data.path is for task: sft; pretraining reads data.tokens")
+    else:
+        _require(d.path is not None, "data.path is required for task: sft (a JSONL file)")
+        _require(d.tokens is None, "data.tokens is for task: pretrain; fine-tuning reads data.path")
+        _require(d.format in SFT_FORMATS, f"data.format must be one of {', '.join(SFT_FORMATS)}")
+
+
+def _absolute(base: Path, p: str | None) -> str | None:
+    return None if p is None else str((base / os.path.expanduser(p)).resolve())
+
+
+def parse(data: Any, base_dir: Path, where: str = "config") -> Config:
+    """Build a `Config` from parsed YAML; paths become absolute against `base_dir`."""
+    if not isinstance(data, dict):
+        raise UserError(f"{where}: the top level must be a mapping of keys")
+    try:
+        c = _section("config", data, Config)
+    except UserError as e:
+        raise UserError(f"{where}: {e}") from None
+    _check_values(c)
+    tok = base_dir / os.path.expanduser(c.tokenizer)
+    if tok.exists() or c.tokenizer.startswith((".", "/", "~")):  # else a hub name, used as given
+        c.tokenizer = str(tok.resolve())
+    c.data.tokens = _absolute(base_dir, c.data.tokens)
+    c.data.path = _absolute(base_dir, c.data.path)
+    c.model.from_pretrained = _absolute(base_dir, c.model.from_pretrained)
+    c.output.dir = _absolute(base_dir, c.output.dir)
+    c.checkpoint.dir = _absolute(base_dir, c.checkpoint.dir) or str(Path(c.output.dir) / "ckpt")
+    return c
+
+
+def load(path: str | os.PathLike) -> Config:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"trainer config not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise UserError(f"{p}: invalid YAML{at}: {getattr(e, 'problem', None) or e}") from None
+    return parse(data, p.resolve().parent, where=str(p))

@@ -1,0 +1,250 @@
+"""Training data: sequences packed into windows, in one global order that no rank count can change.
+
+Packing. Each epoch puts every sequence (a document + EOS, or a rendered chat example) once into a
+stream, in an order drawn from ``(seed, epoch)``, and cuts the stream into windows of ``seq_len + 1``
+tokens with stride ``seq_len`` (inputs are ``window[:-1]``, labels ``window[1:]``), so windows cross
+document boundaries and no token is padding. The tail shorter than a window is dropped for that epoch.
+
+Order. Window ``g`` of the whole run is window ``g % W`` of epoch ``g // W`` (``W`` windows per
+epoch): sampling is without replacement inside an epoch and the order is a pure function of
+``(seed, g)``. A step consumes the next ``global_batch`` windows from a cursor, and rank ``r`` takes the
+``r``-th contiguous slice of them. The cursor, not the step, is what a checkpoint stores, so a run
+resumed on another number of processes continues the same stream from the same window.
+
+SFT. Chat examples are rendered with the tokenizer's chat template; the tokens of each assistant turn
+are found by rendering the conversation up to and after that turn and diffing the text, then mapping
+characters to tokens through the tokenizer's offsets. Labels outside assistant turns are -100. An
+example that would contribute no label at all is an error naming it: silently training on nothing is
+how SFT runs go wrong unnoticed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import orjson
+import torch
+
+from corpus.errors import UserError
+from corpus.tokens import TokenCorpus, open_tokens
+from trainer.config import Config
+
+IGNORE = -100
+ROLES = ("system", "user", "assistant")
+
+
+class Sequences(Protocol):
+    """What packing needs from a data source: lengths up front, tokens and label masks on demand."""
+
+    def lengths(self) -> np.ndarray: ...
+    def tokens(self, i: int) -> np.ndarray: ...
+    def mask(self, i: int) -> np.ndarray | None: ...  # None: every token is a label
+    def doc_id(self, i: int) -> str: ...
+
+
+class TokenSequences:
+    """The pipeline's memory-mapped token shards (pretraining)."""
+
+    def __init__(self, corpus: TokenCorpus):
+        self.corpus = corpus
+        self._lengths = corpus.lengths().astype(np.int64)
+
+    def lengths(self) -> np.ndarray:
+        return self._lengths
+
+    def tokens(self, i: int) -> np.ndarray:
+        return self.corpus[i]
+
+    def mask(self, i: int) -> None:
+        return None
+
+    def doc_id(self, i: int) -> str:
+        return self.corpus.doc_id(i)
+
+
+@dataclass
+class SftSequences:
+    """Rendered chat examples held in memory (SFT sets are small next to pretraining corpora)."""
+
+    ids: list[str]
+    token_lists: list[np.ndarray]
+    masks: list[np.ndarray]
+    sha256: str  # of the JSONL file, for lineage
+
+    def lengths(self) -> np.ndarray:
+        return np.array([len(t) for t in self.token_lists], dtype=np.int64)
+
+    def tokens(self, i: int) -> np.ndarray:
+        return self.token_lists[i]
+
+    def mask(self, i: int) -> np.ndarray:
+        return self.masks[i]
+
+    def doc_id(self, i: int) -> str:
+        return self.ids[i]
+
+
+class PackedOrder:
+    """Window ``g`` -> the pieces of sequences that form it, for a fixed seed (see the module docstring)."""
+
+    def __init__(self, lengths: np.ndarray, seq_len: int, seed: int, shuffle: bool = True):
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.seq_len = seq_len
+        self.seed = seed
+        self.shuffle = shuffle
+        self.windows_per_epoch = max(0, (int(self.lengths.sum()) - 1) // seq_len)
+        self._epoch: int | None = None
+        self._perm = self._ends = np.zeros(0, np.int64)
+
+    def _load_epoch(self, epoch: int) -> None:
+        if epoch != self._epoch:
+            n = len(self.lengths)
+            self._perm = np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle else np.arange(n)
+            self._ends = np.cumsum(self.lengths[self._perm])
+            self._epoch = epoch
+
+    def pieces(self, g: int) -> list[tuple[int, int, int]]:
+        """``(sequence index, start, end)`` slices, in order, that concatenate to window ``g``."""
+        epoch, k = divmod(g, self.windows_per_epoch)
+        self._load_epoch(epoch)
+        start, stop = k * self.seq_len, k * self.seq_len + self.seq_len + 1
+        p = int(np.searchsorted(self._ends, start, side="right"))
+        out = []
+        while start < stop:
+            seq = int(self._perm[p])
+            begin = int(self._ends[p] - self.lengths[seq])
+            end = min(int(self._ends[p]), stop)
+            out.append((seq, start - begin, end - begin))
+            start = end
+            p += 1
+        return out
+
+
+class PackedData:
+    """Packed windows of a sequence source, as numpy arrays or batched tensors."""
+
+    def __init__(self, source: Sequences, seq_len: int, seed: int, shuffle: bool = True):
+        self.source = source
+        self.order = PackedOrder(source.lengths(), seq_len, seed, shuffle)
+        if self.order.windows_per_epoch == 0:
+            raise UserError(f"the data holds {int(source.lengths().sum())} tokens: fewer than one window of "
+                            f"seq_len + 1 = {seq_len + 1}")
+
+    def window(self, g: int) -> tuple[np.ndarray, np.ndarray]:
+        toks, labels = [], []
+        for seq, a, b in self.order.pieces(g):
+            t = np.asarray(self.source.tokens(seq)[a:b], dtype=np.int64)
+            m = self.source.mask(seq)
+            toks.append(t)
+            labels.append(t if m is None else np.where(m[a:b], t, IGNORE))
+        w, lab = np.concatenate(toks), np.concatenate(labels)
+        return w[:-1], lab[1:]
+
+    def batch(self, windows: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Input ids and labels of the given windows, both ``[len(windows), seq_len]``."""
+        pairs = [self.window(g) for g in windows]
+        return (torch.from_numpy(np.stack([p[0] for p in pairs])),
+                torch.from_numpy(np.stack([p[1] for p in pairs])))
+
+    def doc_ids(self, windows: Sequence[int]) -> list[list[dict]]:
+        """For each window, the documents in it with token ranges: what ``thresher trace`` prints."""
+        return [[{"doc_id": self.source.doc_id(s), "start": a, "end": b} for s, a, b in self.order.pieces(g)]
+                for g in windows]
+
+
+def open_data(cfg: Config, tok) -> tuple[PackedData, PackedData | None, str]:
+    """Training windows, validation windows (pretraining with ``tokens/val/``) and the data's sha256."""
+    seq_len, seed = cfg.data.seq_len, cfg.train.seed
+    if cfg.task == "sft":
+        seqs = open_sft(cfg.data.path, cfg.data.format, tok)
+        return PackedData(seqs, seq_len, seed), None, seqs.sha256
+    try:
+        corpus = open_tokens(cfg.data.tokens)
+    except (FileNotFoundError, ValueError) as e:
+        raise UserError(str(e)) from None
+    if len(corpus) == 0:
+        raise UserError(f"{cfg.data.tokens}: the tokens manifest lists no sequences")
+    if corpus.vocab_size > len(tok) or corpus.eos_id != tok.eos_token_id:
+        raise UserError(f"{cfg.data.tokens} was tokenized with another tokenizer than {cfg.tokenizer} "
+                        f"(vocab {corpus.vocab_size} vs {len(tok)}, eos {corpus.eos_id} vs {tok.eos_token_id})")
+    val = corpus.val
+    val_data = PackedData(TokenSequences(val), seq_len, seed, shuffle=False) if val is not None and int(val.lengths().sum()) > seq_len else None
+    return PackedData(TokenSequences(corpus), seq_len, seed), val_data, corpus.manifest_sha256
+
+
+def _messages(record: dict, fmt: str, where: str) -> list[dict]:
+    if fmt == "prompt_response":
+        if not (isinstance(record.get("prompt"), str) and isinstance(record.get("response"), str)):
+            raise UserError(f"{where}: format prompt_response needs string fields 'prompt' and 'response'")
+        system = [{"role": "system", "content": record["system"]}] if record.get("system") else []
+        return system + [{"role": "user", "content": record["prompt"]},
+                         {"role": "assistant", "content": record["response"]}]
+    msgs = record.get("messages")
+    if not isinstance(msgs, list) or not msgs:
+        raise UserError(f"{where}: format messages needs a non-empty list 'messages'")
+    for m in msgs:
+        if not (isinstance(m, dict) and m.get("role") in ROLES and isinstance(m.get("content"), str)):
+            raise UserError(f"{where}: every message needs a role ({', '.join(ROLES)}) and a string content")
+    return msgs
+
+
+def render(tok, messages: list[dict], where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids of the rendered conversation and a mask that is True on assistant-turn tokens."""
+    def text(msgs: list[dict], prompt: bool = False) -> str:
+        return tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=prompt) if msgs else ""
+
+    full = text(messages)
+    spans = []
+    for i, m in enumerate(messages):
+        if m["role"] == "assistant":
+            before, after = text(messages[:i], prompt=True), text(messages[: i + 1])
+            if not (after.startswith(before) and full.startswith(after)):
+                raise UserError(f"{where}: the tokenizer's chat template does not render a conversation as "
+                                "the prefix of its continuation, so assistant turns cannot be located")
+            spans.append((len(before), len(after)))
+    enc = tok(full, add_special_tokens=False, return_offsets_mapping=True)
+    ids = np.asarray(enc["input_ids"], dtype=np.int64)
+    starts = np.asarray([o[0] for o in enc["offset_mapping"]], dtype=np.int64)
+    mask = np.zeros(len(ids), dtype=bool)
+    for a, b in spans:
+        mask |= (starts >= a) & (starts < b)
+    if ids.size == 0 or ids[-1] != tok.eos_token_id:  # EOS separates examples once packed
+        mask = np.append(mask, mask[-1] if mask.size else False)
+        ids = np.append(ids, tok.eos_token_id)
+    return ids, mask
+
+
+def open_sft(path: str, fmt: str, tok) -> SftSequences:
+    """Read and render every example; an unreadable line or an example with no labels is a `UserError`."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"SFT data not found: {p}")
+    if tok.chat_template is None:
+        raise UserError("task: sft needs a tokenizer with a chat template (tokenizer_config.json 'chat_template')")
+    raw = p.read_bytes()
+    ids, token_lists, masks = [], [], []
+    for n, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            raise UserError(f"{p}:{n}: not valid JSON ({e})") from None
+        if not isinstance(record, dict):
+            raise UserError(f"{p}:{n}: each line must be a JSON object")
+        name = str(record.get("id", f"line {n}"))
+        where = f"{p}:{n} (example {name})"
+        toks, mask = render(tok, _messages(record, fmt, where), where)
+        if not mask.any():
+            raise UserError(f"{where}: no assistant tokens, so every label would be -100; fix or drop the example")
+        ids.append(name)
+        token_lists.append(toks)
+        masks.append(mask)
+    if not ids:
+        raise UserError(f"{p}: no examples")
+    return SftSequences(ids, token_lists, masks, hashlib.sha256(raw).hexdigest())

@@ -1,0 +1,52 @@
+"""Export a checkpoint as a Hugging Face folder that ``AutoModelForCausalLM.from_pretrained`` loads.
+
+The checkpoint's own ``train_config.json`` rebuilds the very model class that was trained (a stock
+`transformers` model, so no conversion of names or layouts is needed), DCP loads the weights into it
+on one process whatever world size wrote them, LoRA adapters are merged, and ``save_pretrained``
+writes safetensors and config beside the tokenizer and ``lineage.json``. The folder is written under
+a temporary name and renamed, so a half-written export never looks finished.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from torch.distributed.checkpoint.state_dict import get_model_state_dict, set_model_state_dict
+
+from corpus.errors import UserError
+from trainer import checkpoint, config, lineage
+from trainer.model import build_model, load_tokenizer, tokenizer_sha256
+
+
+def load_checkpoint_model(ckpt: str | os.PathLike):
+    """The trained model (fp32, CPU, LoRA merged), its tokenizer and lineage, from a ``step-NNNNNN`` folder."""
+    ckpt = Path(ckpt)
+    if not ckpt.is_dir():
+        raise UserError(f"checkpoint not found: {ckpt}")
+    cfg = config.parse(checkpoint.read_config(ckpt), Path("/"), where=str(ckpt / checkpoint.CONFIG_FILE))
+    lin = lineage.read(ckpt)
+    if tokenizer_sha256(cfg.tokenizer) != lin["tokenizer_sha256"]:
+        raise UserError(f"the tokenizer at {cfg.tokenizer} is not the one {ckpt} was trained with (sha256 differs)")
+    tok = load_tokenizer(cfg.tokenizer)
+    model = build_model(cfg, tok)
+    state = get_model_state_dict(model)
+    checkpoint.load_model(state, ckpt)
+    set_model_state_dict(model, state)
+    if cfg.model.lora is not None:
+        model = model.merge_and_unload()
+    return model.eval(), tok, lin
+
+
+def export(ckpt: str | os.PathLike, out: str | os.PathLike) -> Path:
+    model, tok, lin = load_checkpoint_model(ckpt)
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    lineage.write(tmp, lin)
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    return out

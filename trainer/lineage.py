@@ -1,0 +1,94 @@
+"""Lineage: what a checkpoint or an exported model was trained on, precisely enough to replay it.
+
+``lineage.json`` (in every checkpoint and in ``hf/``) names the data by hash (the tokens manifest,
+or the SFT file), the tokenizer and the resolved config by hash, the data-order seed, and how much
+was consumed. ``batch_schedule`` records the global batch size from each step on (it changes only
+when a run is resumed with another batch shape), which with the seed is enough to say which windows,
+and so which documents, formed any step: ``thresher trace``.
+"""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import transformers
+
+import corpus
+from corpus.errors import UserError
+from corpus.io.atomic import read_json, write_json
+
+FILE = "lineage.json"
+
+
+def new(task: str, data_sha256: str, data_path: str, tokenizer_sha256: str, config_sha256: str,
+        seed: int, seq_len: int) -> dict[str, Any]:
+    """The lineage of a run that has not taken a step yet."""
+    return {
+        "task": task,
+        "tokens_manifest_sha256": data_sha256 if task == "pretrain" else None,
+        "data_sha256": data_sha256,
+        "data": data_path,
+        "tokenizer_sha256": tokenizer_sha256,
+        "config_sha256": config_sha256,
+        "seed": seed,
+        "seq_len": seq_len,
+        "step": 0,
+        "samples_consumed": 0,
+        "tokens_consumed": 0,
+        "batch_schedule": [],
+        "versions": {"thresher": corpus.__version__, "torch": torch.__version__,
+                     "transformers": transformers.__version__, "numpy": np.__version__,
+                     "python": platform.python_version()},
+    }
+
+
+def start_segment(lin: dict[str, Any], step: int, global_batch: int, world_size: int) -> None:
+    """Record that steps from ``step`` on take ``global_batch`` windows each, split over ``world_size`` ranks."""
+    sched = lin["batch_schedule"]
+    if not sched or (sched[-1]["global_batch"], sched[-1]["world_size"]) != (global_batch, world_size):
+        sched.append({"step": step, "samples": lin["samples_consumed"], "global_batch": global_batch,
+                      "world_size": world_size})
+
+
+def advance(lin: dict[str, Any], step: int, samples: int, tokens: int) -> None:
+    lin["step"] = step
+    lin["samples_consumed"] += samples
+    lin["tokens_consumed"] += tokens
+
+
+def step_windows(lin: dict[str, Any], step: int) -> tuple[int, int, int]:
+    """``(first window, count, world size)`` of step ``step``'s global batch (steps count from 1)."""
+    segs = [s for s in lin["batch_schedule"] if s["step"] <= step]
+    if step < 1 or not segs:
+        raise UserError(f"step {step} is not a step of this run (steps count from 1)")
+    seg = segs[-1]
+    return seg["samples"] + (step - seg["step"]) * seg["global_batch"], seg["global_batch"], seg["world_size"]
+
+
+def check_resume(saved: dict[str, Any], current: dict[str, Any], where: Path) -> None:
+    """Refuse to continue a checkpoint on other data or another tokenizer: the ids would mean something else."""
+    for key, what in (("data_sha256", "tokens manifest" if current["task"] == "pretrain" else "SFT data file"),
+                      ("tokenizer_sha256", "tokenizer")):
+        if saved.get(key) != current[key]:
+            raise UserError(f"cannot resume from {where}: the {what} differs from the checkpoint's "
+                            f"(sha256 {str(saved.get(key))[:12]} there, {current[key][:12]} now); use a new "
+                            "checkpoint.dir, or restore the original")
+    for key in ("task", "seed", "seq_len"):
+        if saved.get(key) != current[key]:
+            raise UserError(f"cannot resume from {where}: {key} was {saved.get(key)!r}, now {current[key]!r}; the "
+                            "data order would change")
+
+
+def write(directory: Path, lin: dict[str, Any]) -> None:
+    write_json(Path(directory) / FILE, lin)
+
+
+def read(directory: Path) -> dict[str, Any]:
+    path = Path(directory) / FILE
+    if not path.is_file():
+        raise UserError(f"{directory}: no {FILE}; not a Thresher checkpoint or export")
+    return read_json(path)

@@ -1,0 +1,211 @@
+"""The training loop. `Trainer.train` reads top to bottom, nanoGPT style; the rest is setup.
+
+One step: take this rank's slice of the step's global batch, run ``grad_accum`` micro-steps (gradient
+sync only on the last), clip, step AdamW and the schedule, log, maybe evaluate, maybe checkpoint.
+
+The loss is normalised by the number of label tokens in the whole global batch (summed over ranks
+before the forward pass), not averaged per micro-batch: with masked SFT labels the two differ, and
+only the first gives every token the same weight whatever the accumulation or world size.
+
+`Trainer` is a torch ``Stateful``: its ``state_dict`` is what a checkpoint holds (model, optimizer,
+scheduler, data cursor, RNG states, step), and DCP loads into it in place.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+import time
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+from torch.distributed.checkpoint.stateful import Stateful
+
+from corpus.errors import UserError
+from trainer import checkpoint, data, lineage, parallel
+from trainer.config import Config
+from trainer.metrics import Metrics, peak_flops
+from trainer.model import build_model, flops_per_token, load_tokenizer, tokenizer_sha256
+
+
+def lr_multiplier(i: int, warmup: int, total: int, min_ratio: float, schedule: str) -> float:
+    """Learning rate of step index ``i`` (0-based) as a fraction of the peak: linear warmup, then decay."""
+    if i < warmup:
+        return (i + 1) / warmup
+    if schedule == "constant" or total <= warmup:
+        return 1.0
+    progress = min(1.0, (i - warmup) / max(1, total - warmup))
+    decay = 0.5 * (1.0 + math.cos(math.pi * progress)) if schedule == "cosine" else 1.0 - progress
+    return min_ratio + (1.0 - min_ratio) * decay
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Trainer(Stateful):
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.dist = parallel.init()
+        t, d = cfg.train, cfg.data
+        seed_everything(t.seed)  # the same on every rank: replicas start identical, RNG states stay equal
+        self.tok = load_tokenizer(cfg.tokenizer)
+        self.data, self.val, data_sha = data.open_data(cfg, self.tok)
+        self.model = build_model(cfg, self.tok).to(self.dist.device)
+        self.flops_per_token = flops_per_token(self.model, d.seq_len)
+        self.train_model = parallel.parallelize(self.model, cfg, self.dist)
+        self.autocast = parallel.autocast_dtype(cfg, self.dist.device)
+
+        decay = [p for p in self.model.parameters() if p.requires_grad and p.dim() >= 2]  # matmuls, embeddings
+        no_decay = [p for p in self.model.parameters() if p.requires_grad and p.dim() < 2]  # biases, norms
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=t.lr, betas=tuple(t.betas), fused=self.dist.device.type == "cuda")
+        min_lr = t.lr / 10 if t.min_lr is None else t.min_lr
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, functools.partial(
+            lr_multiplier, warmup=t.warmup_steps, total=t.steps, min_ratio=min_lr / t.lr, schedule=t.schedule))
+
+        self.per_rank = t.micro_batch_size * t.grad_accum  # windows per rank per step
+        self.global_batch = self.per_rank * self.dist.world_size
+        self.step = 0
+        self.cursor = 0  # windows consumed: where the next step's global batch starts
+        self.lineage = lineage.new(cfg.task, data_sha, d.tokens or d.path, tokenizer_sha256(cfg.tokenizer),
+                                   cfg.sha256(), t.seed, d.seq_len)
+
+    # ---- Stateful: what a checkpoint holds -------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        model_sd, optim_sd = get_state_dict(self.model, self.optimizer)
+        return {"model": model_sd, "optimizer": optim_sd, "scheduler": self.scheduler.state_dict(),
+                "data": {"cursor": self.cursor}, "rng": rng_state(), "step": self.step}
+
+    def load_state_dict(self, sd: dict[str, Any]) -> None:
+        set_state_dict(self.model, self.optimizer, model_state_dict=sd["model"], optim_state_dict=sd["optimizer"])
+        self.scheduler.load_state_dict(sd["scheduler"])
+        self.cursor = sd["data"]["cursor"]
+        set_rng_state(sd["rng"])
+        self.step = sd["step"]
+
+    def resume(self) -> None:
+        """Continue from the newest complete checkpoint, if any, after checking it is the same data."""
+        path = checkpoint.latest(self.cfg.checkpoint.dir)
+        if path is None:
+            return
+        saved = lineage.read(path)
+        lineage.check_resume(saved, self.lineage, path)
+        checkpoint.load(self, path)
+        self.lineage = {**saved, "config_sha256": self.lineage["config_sha256"], "versions": self.lineage["versions"]}
+        if self.dist.is_main:
+            print(f"thresher: resuming from {path} (step {self.step})", flush=True)
+
+    # ---- the loop -------------------------------------------------------------------------------------
+    def train(self) -> None:
+        cfg, t, d = self.cfg, self.cfg.train, self.dist
+        self.resume()
+        lineage.start_segment(self.lineage, self.step + 1, self.global_batch, d.world_size)
+        metrics = Metrics(cfg.output.dir, d.is_main, self.step, t.steps, cfg.output.progress, cfg.output.tensorboard)
+        peak = peak_flops(d.device)
+        mbs, seq_len = t.micro_batch_size, cfg.data.seq_len
+        self.train_model.train()
+        while self.step < t.steps:
+            t0 = time.perf_counter()
+            step = self.step + 1
+            # This rank's slice of the step's global batch, and the label count of the whole batch.
+            first = self.cursor + d.rank * self.per_rank
+            inputs, labels = self.data.batch(range(first, first + self.per_rank))
+            inputs, labels = inputs.to(d.device), labels.to(d.device)
+            n_labels = parallel.all_reduce_sum((labels != data.IGNORE).sum()).clamp(min=1)
+            loss_sum = torch.zeros((), device=d.device)
+            for micro in range(t.grad_accum):
+                x, y = inputs[micro * mbs:(micro + 1) * mbs], labels[micro * mbs:(micro + 1) * mbs]
+                with parallel.grad_sync(self.train_model, sync=micro == t.grad_accum - 1), \
+                        torch.autocast(d.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+                    logits = self.train_model(input_ids=x).logits
+                    loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), ignore_index=data.IGNORE,
+                                           reduction="sum")
+                    # DDP and FSDP average gradients over ranks; scaling by world_size / n_labels makes the
+                    # result the gradient of (sum of token losses) / (label tokens in the global batch).
+                    (loss * d.world_size / n_labels).backward()
+                loss_sum += loss.detach()
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip or float("inf"))
+            lr = self.scheduler.get_last_lr()[0]
+            self.optimizer.step()
+            self.scheduler.step()
+            self.optimizer.zero_grad(set_to_none=True)
+
+            self.step, self.cursor = step, self.cursor + self.global_batch
+            lineage.advance(self.lineage, step, self.global_batch, self.global_batch * seq_len)
+            loss_value = (parallel.all_reduce_sum(loss_sum) / n_labels).item()
+            norm = grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm
+            tokens_per_s = self.global_batch * seq_len / (time.perf_counter() - t0)
+            metrics.log({"step": step, "loss": loss_value, "lr": lr, "grad_norm": norm.item(),
+                         "tokens_per_s": tokens_per_s, "tokens": self.lineage["tokens_consumed"],
+                         "mfu": self.flops_per_token * tokens_per_s / (peak * d.world_size) if peak else None})
+
+            last = step == t.steps
+            if self.val is not None and cfg.eval.every and (step % cfg.eval.every == 0 or last):
+                val_loss = self.evaluate()
+                metrics.log({"step": step, "val_loss": val_loss, "perplexity": math.exp(min(val_loss, 80.0))})
+            if (cfg.checkpoint.every and step % cfg.checkpoint.every == 0) or last:
+                checkpoint.save(self, cfg.checkpoint.dir, step, self.lineage, cfg.to_dict(), cfg.checkpoint.keep, d)
+        metrics.close()
+
+    @torch.no_grad()
+    def evaluate(self) -> float:
+        """Mean token loss on the first ``eval.batches * micro_batch_size`` validation windows.
+
+        The windows are the same for any world size; ranks split them and every rank runs the same
+        number of forward passes (FSDP's all-gathers are collective), a spare one weighted zero.
+        """
+        d, mbs = self.dist, self.cfg.train.micro_batch_size
+        count = min(self.cfg.eval.batches * mbs, self.val.order.windows_per_epoch)
+        mine = list(range(d.rank, count, d.world_size))
+        rounds = math.ceil(math.ceil(count / d.world_size) / mbs)
+        total = torch.zeros(2, device=d.device)  # loss sum, label count
+        self.model.eval()
+        for r in range(rounds):
+            chunk = mine[r * mbs:(r + 1) * mbs]
+            x, y = self.val.batch(chunk or [0])
+            with torch.autocast(d.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+                logits = self.model(input_ids=x.to(d.device)).logits
+            loss = F.cross_entropy(logits.float().flatten(0, 1), y.to(d.device).flatten(), reduction="sum")
+            if chunk:
+                total += torch.stack([loss, torch.tensor(float(y.numel()), device=d.device)])
+        self.model.train()
+        parallel.all_reduce_sum(total)
+        return (total[0] / total[1]).item()
+
+
+def run(cfg: Config) -> None:
+    """Train (resuming if checkpoints exist), then export ``output.dir/hf/`` from the final checkpoint."""
+    trainer = Trainer(cfg)
+    try:
+        trainer.train()
+        if cfg.output.export and trainer.dist.is_main:
+            from trainer.export import export
+
+            out = export(checkpoint.step_dir(cfg.checkpoint.dir, trainer.step), f"{cfg.output.dir}/hf")
+            print(f"thresher: exported {out}", flush=True)
+        parallel.barrier()
+    finally:
+        parallel.close()

@@ -1,0 +1,84 @@
+"""Metrics: ``output.dir/metrics.jsonl`` (one JSON object a line), a progress bar, TensorBoard if asked.
+
+Step lines: ``step``, ``loss``, ``lr``, ``grad_norm``, ``tokens_per_s`` (all ranks), ``mfu`` and
+``tokens`` (consumed so far). Eval lines: ``step``, ``val_loss``, ``perplexity``.
+
+MFU is model FLOPs per second over the hardware's peak: FLOPs per token from
+`trainer.model.flops_per_token` (6N plus PaLM's attention term), times tokens per second, over the
+dense bf16 peak of the GPU model (the table below) times the number of GPUs. On a CPU there is no
+dependable peak, so ``mfu`` is null there (``benchmarks/bench_train.py`` measures a matmul peak instead).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import torch
+
+# Dense bf16 tensor-core peak FLOP/s from the vendors' data sheets (SXM parts where there are two).
+PEAK_BF16 = {
+    "B200": 2.25e15, "H200": 989e12, "H100": 989e12, "H800": 989e12, "GH200": 989e12, "A100": 312e12,
+    "A800": 312e12, "L40S": 362e12, "L40": 181e12, "L4": 121e12, "A10G": 70e12, "A10": 125e12, "RTX 4090": 165e12,
+    "MI300X": 1.307e15, "MI250X": 383e12,
+}
+
+
+def peak_flops(device: torch.device) -> float | None:
+    """The device's bf16 peak FLOP/s, or None on a CPU or a GPU missing from the table."""
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    for key in sorted(PEAK_BF16, key=len, reverse=True):  # "GH200" before "H200"
+        if key in name:
+            return PEAK_BF16[key]
+    return None
+
+
+class Metrics:
+    """Writes on the main process only; a resumed run first drops lines past its checkpoint."""
+
+    def __init__(self, out_dir: str, enabled: bool, start_step: int, total_steps: int,
+                 progress: bool, tensorboard: bool):
+        self.enabled = enabled
+        self.path = Path(out_dir) / "metrics.jsonl"
+        self.bar = self.tb = self.file = None
+        if not enabled:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():  # keep the history up to the step we resume from, not a replayed tail
+            kept = [ln for ln in self.path.read_bytes().splitlines() if ln and orjson.loads(ln)["step"] <= start_step]
+            self.path.write_bytes(b"".join(ln + b"\n" for ln in kept))
+        self.file = open(self.path, "ab")
+        if progress and sys.stderr.isatty():
+            from tqdm import tqdm
+            self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True)
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                from corpus.errors import UserError
+                raise UserError("output.tensorboard needs the 'tensorboard' package: pip install tensorboard") from None
+            self.tb = SummaryWriter(str(Path(out_dir) / "tensorboard"))
+
+    def log(self, record: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        self.file.write(orjson.dumps(record) + b"\n")
+        self.file.flush()
+        if self.tb:
+            for k, v in record.items():
+                if k != "step" and v is not None:
+                    self.tb.add_scalar(k, v, record["step"])
+        if self.bar and "loss" in record:
+            self.bar.update(record["step"] - self.bar.n)
+            self.bar.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{record['lr']:.2e}")
+        elif self.bar:
+            self.bar.write(f"step {record['step']}: val_loss {record['val_loss']:.4f}")
+
+    def close(self) -> None:
+        for h in (self.bar, self.tb, self.file):
+            if h:
+                h.close()

@@ -1,0 +1,119 @@
+"""Models: stock `transformers` causal LMs built from the config, so the export is the model itself.
+
+Llama-style is the default, GPT-2 the alternative; the vocabulary size and the special-token ids come
+from the tokenizer, never from the config, so the embedding table always matches the data. Weights
+are kept in fp32 (bf16 arrives through autocast or FSDP's mixed-precision policy), which keeps CPU
+runs bit-reproducible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+from torch import nn
+from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, LlamaConfig, PreTrainedTokenizerBase
+
+from corpus.errors import UserError
+from trainer.config import Config, ModelConfig
+
+TOKENIZER_FILE = "tokenizer.json"
+
+
+def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
+    try:
+        tok = AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot load tokenizer {name!r}: {str(e).splitlines()[0]}") from None
+    if tok.eos_token_id is None:
+        raise UserError(f"tokenizer {name!r} has no EOS token: documents could not be separated when packing")
+    return tok
+
+
+def tokenizer_sha256(name: str) -> str:
+    """sha256 of the tokenizer's ``tokenizer.json``: the file that decides every token id.
+
+    Resume compares this against the checkpoint's lineage, so a changed vocabulary or merge list is
+    caught before a single step runs on ids that mean something else.
+    """
+    path = Path(name) / TOKENIZER_FILE
+    if not path.is_file():
+        raise UserError(f"tokenizer {name!r}: no {TOKENIZER_FILE} (a fast tokenizer folder is required)")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _hf_config(m: ModelConfig, tok: PreTrainedTokenizerBase, seq_len: int):
+    common = dict(vocab_size=len(tok), bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                  pad_token_id=tok.pad_token_id, tie_word_embeddings=m.tie_embeddings)
+    positions = m.max_position_embeddings or seq_len
+    if m.arch == "gpt2":
+        return GPT2Config(n_embd=m.hidden_size, n_layer=m.num_layers, n_head=m.num_heads, n_positions=positions,
+                          n_inner=m.intermediate_size, resid_pdrop=m.dropout, embd_pdrop=m.dropout,
+                          attn_pdrop=m.dropout, **common)
+    # SwiGLU's customary 8/3 expansion, rounded up to a multiple of 32 for friendly matmul shapes.
+    inter = m.intermediate_size or 32 * -(-(8 * m.hidden_size // 3) // 32)
+    return LlamaConfig(hidden_size=m.hidden_size, intermediate_size=inter, num_hidden_layers=m.num_layers,
+                       num_attention_heads=m.num_heads, num_key_value_heads=m.num_kv_heads or m.num_heads,
+                       max_position_embeddings=positions, attention_dropout=m.dropout, **common)
+
+
+def build_model(cfg: Config, tok: PreTrainedTokenizerBase) -> nn.Module:
+    """The model before any parallelism: built (seeded, identical on every rank) or loaded."""
+    m = cfg.model
+    torch.manual_seed(cfg.train.seed)
+    if m.from_pretrained:
+        try:
+            model = AutoModelForCausalLM.from_pretrained(m.from_pretrained, dtype=torch.float32,
+                                                         attn_implementation="sdpa")
+        except OSError as e:
+            raise UserError(f"model.from_pretrained: {str(e).splitlines()[0]}") from None
+        if model.get_input_embeddings().num_embeddings < len(tok):
+            model.resize_token_embeddings(len(tok))
+    else:
+        model = AutoModelForCausalLM.from_config(_hf_config(m, tok, cfg.data.seq_len), dtype=torch.float32,
+                                                 attn_implementation="sdpa")
+    if m.lora is not None:
+        model = _add_lora(model, m)
+    return model
+
+
+def _add_lora(model: nn.Module, m: ModelConfig) -> nn.Module:
+    try:
+        import peft
+    except ImportError:
+        raise UserError("model.lora needs the 'peft' package: pip install 'thresher[lora]'") from None
+    lc = peft.LoraConfig(r=m.lora.r, lora_alpha=m.lora.alpha, lora_dropout=m.lora.dropout,
+                         target_modules=m.lora.target_modules, task_type="CAUSAL_LM")
+    try:
+        return peft.get_peft_model(model, lc)
+    except ValueError as e:
+        raise UserError(f"model.lora: {str(e).splitlines()[0]}") from None
+
+
+def decoder_layers(model: nn.Module) -> list[nn.Module]:
+    """The transformer blocks, found by the class names transformers itself declares unsplittable."""
+    names = set(getattr(model, "_no_split_modules", None) or
+                getattr(getattr(model, "base_model", model), "_no_split_modules", None) or [])
+    if hasattr(model, "get_base_model"):  # peft wraps the transformers model
+        names |= set(model.get_base_model()._no_split_modules or [])
+    return [mod for mod in model.modules() if type(mod).__name__ in names]
+
+
+def flops_per_token(model: nn.Module, seq_len: int) -> float:
+    """Training FLOPs per token: 6N for the weight matmuls plus 12 * layers * hidden * seq_len for attention.
+
+    N counts the parameters that take part in a matmul: everything except embedding lookups (token and,
+    for GPT-2, position tables), with the output projection counted even when it shares the input
+    table. The attention term is PaLM's (appendix B), counting the full score matrix as nanoGPT does.
+    """
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    cfg = base.config
+    total = sum(p.numel() for p in base.parameters())
+    lookups = sum(mod.weight.numel() for mod in base.modules() if isinstance(mod, nn.Embedding))
+    out = base.get_output_embeddings()
+    tied = out is not None and out.weight is base.get_input_embeddings().weight
+    n = total - lookups + (out.weight.numel() if tied else 0)
+    layers = getattr(cfg, "num_hidden_layers", None) or cfg.n_layer
+    hidden = getattr(cfg, "hidden_size", None) or cfg.n_embd
+    return 6.0 * n + 12.0 * layers * hidden * seq_len

@@ -1,0 +1,36 @@
+"""``thresher trace CKPT --step N``: which documents formed step N's batch, by replaying the order.
+
+The data order is a pure function of the seed and the window index (`trainer.data`), and the
+checkpoint's lineage records which windows each step took, so nothing per step needs to be logged:
+reopening the same data (checked by hash) and asking for those windows answers exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from corpus.errors import UserError
+from trainer import checkpoint, config, data, lineage
+from trainer.model import load_tokenizer
+
+
+def trace(ckpt: str | os.PathLike, step: int) -> dict[str, Any]:
+    """``{"step", "windows": [{"window", "rank", "pieces": [{"doc_id", "start", "end"}]}]}`` for one step."""
+    ckpt = Path(ckpt)
+    cfg = config.parse(checkpoint.read_config(ckpt), Path("/"), where=str(ckpt / checkpoint.CONFIG_FILE))
+    lin = lineage.read(ckpt)
+    packed, _, sha = data.open_data(cfg, load_tokenizer(cfg.tokenizer))
+    if sha != lin["data_sha256"]:
+        raise UserError(f"{lin['data']} changed since {ckpt} was written (sha256 differs): the order cannot be replayed")
+    first, count, world_size = lineage.step_windows(lin, step)
+    windows = range(first, first + count)
+    per_rank = count // world_size
+    return {"step": step, "windows": [{"window": g, "rank": (g - first) // per_rank, "pieces": pieces}
+                                      for g, pieces in zip(windows, packed.doc_ids(windows))]}
+
+
+def doc_ids(result: dict[str, Any]) -> list[str]:
+    """The distinct document ids of a trace, in the order they first appear in the batch."""
+    return list(dict.fromkeys(p["doc_id"] for w in result["windows"] for p in w["pieces"]))
