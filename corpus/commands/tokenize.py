@@ -91,7 +91,7 @@ def _resumable(tokens_dir: Path, settings, tok, overwrite: bool) -> None:
 def cmd_tokenize(args) -> int:
     from corpus.engine.executor import LocalExecutor
     from corpus.token_shards import Settings, task_summary, write_manifests
-    from corpus.tokenizer import load, rayon_threads
+    from corpus.tokenizer import load, rayon_threads, set_threads
 
     run_dir = Path(args.run_dir)
     tasks = data_tasks(run_dir)
@@ -108,10 +108,12 @@ def cmd_tokenize(args) -> int:
     settings.check()
     if args.workers < 1 or args.batch_size < 1:
         raise UserError("--workers and --batch-size must be >= 1")
+    threads = args.threads or rayon_threads(args.workers)
+    set_threads(threads)
     tok = load(settings.tokenizer, settings.eos_token)
+    _LOADED[(settings.tokenizer, settings.eos_token)] = tok  # one worker runs in this process: load once
     tokens_dir = Path(args.output) if args.output else run_dir / "tokens"
     _resumable(tokens_dir, settings, tok, args.overwrite)
-    threads = args.threads or rayon_threads(args.workers)
     jobs = [{"tokens_dir": str(tokens_dir), "task": t, "files": [str(f) for f in files],
              "settings": dataclasses.asdict(settings), "batch_size": args.batch_size, "threads": threads}
             for t, files in tasks.items() if task_summary(tokens_dir, t) is None]
