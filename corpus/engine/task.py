@@ -144,26 +144,22 @@ def _metered(stage: base.Stage, docs: Iterable[Document], ctx: StageContext) -> 
 
 
 def _scan(stage: base.GlobalStage, docs: Iterable[Document], writer: ShardWriter, ctx: StageContext) -> None:
-    """Feed ``stage.scan`` while saving the stream for the next pass; the scan's own seconds (not the
-    upstream stages' nor the writer's) go to the ledger like a metered stage's."""
-    feeding = 0.0
+    """Feed ``stage.scan`` while saving the stream for the next pass; the scan's own seconds (between
+    taking a document and asking for the next, and after the last) go to the ledger, not the upstream
+    stages' nor the writer's."""
+    inside, finished = 0.0, None
 
     def tee() -> Iterator[Document]:
-        nonlocal feeding
-        it = iter(docs)
-        while True:
+        nonlocal inside, finished
+        for doc in docs:
+            writer.write(doc)
             t0 = time.perf_counter()
-            doc = next(it, None)
-            if doc is not None:
-                writer.write(doc)
-            feeding += time.perf_counter() - t0
-            if doc is None:
-                return
             yield doc
+            inside += time.perf_counter() - t0
+        finished = time.perf_counter()
 
-    t0 = time.perf_counter()
     stage.scan(tee(), ctx)
-    ctx.stats.seconds += time.perf_counter() - t0 - feeding
+    ctx.stats.seconds += inside + (time.perf_counter() - finished if finished is not None else 0.0)
 
 
 def clean_task_outputs(run_dir: Path, task_id: str, dirs: list[Path]) -> None:

@@ -61,17 +61,11 @@ class Stage:
     def finalize(self, ctx: RunContext) -> None:
         """Called once after every task has finished (e.g. to write a manifest of side outputs)."""
 
-
-class Filter(Stage):
-    """A stage that keeps or rejects each document on its own."""
-
-    def decide(self, doc: Document) -> str | None:
-        raise NotImplementedError
-
-    def process(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
+    def route(self, decided: Iterable[tuple[Document, str | None]], ctx: StageContext) -> Iterator[Document]:
+        """Yield each document whose decision is ``None``; flag the others with their reason code and,
+        in filter mode, send them to ``excluded/<label>/`` (annotate mode keeps them, flagged)."""
         annotate = self.mode == "annotate"
-        for doc in docs:
-            reason = self.decide(doc)
+        for doc, reason in decided:
             if reason is None:
                 yield doc
                 continue
@@ -81,6 +75,16 @@ class Filter(Stage):
                 yield doc
             else:
                 ctx.exclude(doc, reason)
+
+
+class Filter(Stage):
+    """A stage that keeps or rejects each document on its own."""
+
+    def decide(self, doc: Document) -> str | None:
+        raise NotImplementedError
+
+    def process(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
+        return self.route(((doc, self.decide(doc)) for doc in docs), ctx)
 
 
 class GlobalStage(Stage):

@@ -26,7 +26,6 @@ from corpus.errors import UserError
 from corpus.stages.base import GlobalStage, register
 from corpus.stages.dedup import runs
 from corpus.stages.dedup.memory import measured
-from corpus.stages.dedup.route import route
 from corpus.stages.dedup.shingles import strip_separators
 
 REASON = "exact_duplicate"
@@ -127,4 +126,4 @@ class DedupExact(GlobalStage):
 
     def process(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         repeats = self._repeats(ctx)
-        return route(self, ((doc, pos in repeats) for pos, doc in enumerate(docs)), REASON, ctx)
+        return self.route(((doc, REASON if pos in repeats else None) for pos, doc in enumerate(docs)), ctx)

@@ -34,7 +34,6 @@ from corpus.io import atomic
 from corpus.stages.base import GlobalStage, register
 from corpus.stages.dedup import clusters, lsh, runs, state
 from corpus.stages.dedup.memory import peak_mb, reset_peak
-from corpus.stages.dedup.route import route
 from corpus.stages.dedup.shingles import UNITS, shingle_set, shingles
 
 REASON = "near_duplicate"
@@ -203,13 +202,13 @@ class DedupMinHash(GlobalStage):
             c = atomic.read_json(path)
             members = {pos: (rep, size, drop)
                        for pos, rep, size, drop in zip(c["pos"], c["rep"], c["size"], c["drop"], strict=True)}
-        return route(self, self._annotated(docs, members), REASON, ctx)
+        return self.route(self._annotated(docs, members), ctx)
 
     @staticmethod
     def _annotated(docs: Iterable[Document], members: dict[int, tuple[str, int, bool]]
-                   ) -> Iterator[tuple[Document, bool]]:
+                   ) -> Iterator[tuple[Document, str | None]]:
         for pos, doc in enumerate(docs):
             rep, size, drop = members.get(pos, (doc.id, 1, False))
             doc.metadata["dedup_cluster"] = rep
             doc.metadata["dedup_cluster_size"] = size
-            yield doc, drop
+            yield doc, REASON if drop else None
