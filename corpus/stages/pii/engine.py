@@ -91,8 +91,13 @@ class PiiEngine:
 
 
 def resolve_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
-    """Keep the best of overlapping spans: higher score, then longer; returned in text order."""
-    ranked = sorted(results, key=lambda r: (-r.score, -(r.end - r.start), r.start, r.entity_type))
+    """Keep the best of overlapping spans; returned in text order.
+
+    Best is context-supported first (``fax 223-087-9502`` is a phone even though the number also
+    passes the NHS checksum), then higher score, then longer.
+    """
+    ranked = sorted(results, key=lambda r: (not _context_backed(r), -r.score, -(r.end - r.start), r.start,
+                                            r.entity_type))
     starts: list[int] = []  # kept spans never overlap, so sorted by start they are sorted by end too
     kept: list[RecognizerResult] = []
     for r in ranked:
@@ -102,3 +107,7 @@ def resolve_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
         starts.insert(i, r.start)
         kept.insert(i, r)
     return kept
+
+
+def _context_backed(r: RecognizerResult) -> bool:
+    return bool((r.recognition_metadata or {}).get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY))

@@ -55,15 +55,23 @@ def build(p: PiiParams) -> tuple[PiiEngine, Policy]:
     """The analyzer and the policy for ``p``: what setup() builds once per worker, and pii-eval too."""
     from corpus.stages.pii.ner import make_backend
 
-    entity_rules = parse_rules(p.entities, p.default_threshold)
-    key = key_from_env(p.key_env, entity_rules)
-    surrogates = Surrogates(key, load_words(rules.load(p.surrogates))) if key else None
-    engine = PiiEngine(list(entity_rules), p.context, make_backend(p.ner, p.ner_labels),
-                       p.disabled_recognizers, tuple(p.context_words))
-    missing = sorted(set(entity_rules) - set(engine.entities))
+    policy = policy_for(p)
+    ner = make_backend(p.ner, p.ner_labels)
+    engine = PiiEngine(list(policy.rules), p.context, ner, p.disabled_recognizers, tuple(p.context_words))
+    if ner is None:  # `backend: none` means patterns only: entities only a model finds are not looked for
+        model_only = {e for labels in p.ner_labels.values() for e in labels.values()} - set(engine.entities)
+        policy.rules = {e: r for e, r in policy.rules.items() if e not in model_only}
+    missing = sorted(set(policy.rules) - set(engine.entities))
     if missing:
         raise UserError(f"stage 'pii': no recognizer for {', '.join(missing)} (check entities and ner)")
-    return engine, Policy(entity_rules, surrogates)
+    return engine, policy
+
+
+def policy_for(p: PiiParams) -> Policy:
+    """The policy alone: entity rules, and the key (from the environment) when an action needs one."""
+    entity_rules = parse_rules(p.entities, p.default_threshold)
+    key = key_from_env(p.key_env, entity_rules)
+    return Policy(entity_rules, Surrogates(key, load_words(rules.load(p.surrogates))) if key else None)
 
 
 def accepted(engine: PiiEngine, policy: Policy, texts: list[str]) -> list[list]:

@@ -1,0 +1,151 @@
+"""The pii stage's pattern side on real formats: generated secrets of the right shape are found, and
+look-alikes that are not personal data (bad checksums, versions, ISBNs, dates) are left alone."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import string
+
+import pytest
+
+from corpus.stages import base
+from corpus.stages.pii.stage import accepted, build
+
+
+@pytest.fixture(scope="module")
+def find():
+    stage, _ = base.build({"stage": "pii", "ner": {"backend": "none"}})
+    engine, policy = build(stage.p)
+
+    def run(text: str) -> list[tuple[str, str]]:
+        return [(r.entity_type, text[r.start:r.end]) for r in accepted(engine, policy, [text])[0]]
+
+    return run
+
+
+def rand(alphabet: str, n: int) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+ALNUM = string.ascii_letters + string.digits
+B64URL = ALNUM + "-_"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def make_jwt() -> str:
+    header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    payload = b64url(json.dumps({"sub": rand(string.digits, 10), "name": "x", "iat": 1516239022}).encode())
+    sig = b64url(hmac.new(secrets.token_bytes(32), f"{header}.{payload}".encode(), hashlib.sha256).digest())
+    return f"{header}.{payload}.{sig}"
+
+
+def make_pem() -> str:
+    body = base64.b64encode(secrets.token_bytes(600)).decode()
+    lines = "\n".join(body[i:i + 64] for i in range(0, len(body), 64))
+    return f"-----BEGIN RSA PRIVATE KEY-----\n{lines}\n-----END RSA PRIVATE KEY-----"
+
+
+SECRETS = {
+    "AWS_ACCESS_KEY": lambda: "AKIA" + rand(string.ascii_uppercase + "234567", 16),
+    "GITHUB_TOKEN": lambda: "ghp_" + rand(ALNUM, 36),
+    "SLACK_TOKEN": lambda: f"xoxb-{rand(string.digits, 11)}-{rand(string.digits, 13)}-{rand(ALNUM, 24)}",
+    "GOOGLE_API_KEY": lambda: "AIza" + rand(B64URL, 35),
+    "OPENAI_API_KEY": lambda: "sk-proj-" + rand(B64URL, 48),
+    "JWT": make_jwt,
+    "PRIVATE_KEY": make_pem,
+}
+
+
+@pytest.mark.parametrize("entity", sorted(SECRETS))
+def test_generated_secret_is_found_whole(find, entity: str) -> None:
+    value = SECRETS[entity]()
+    text = f"Deploy notes.\nThe value below was committed by mistake:\n{value}\nRotate it today."
+    assert (entity, value) in find(text)
+
+
+def test_fine_grained_github_token_and_slack_webhook(find) -> None:
+    pat = f"github_pat_{rand(ALNUM, 22)}_{rand(ALNUM, 59)}"
+    hook = f"https://hooks.slack.com/services/T{rand(string.ascii_uppercase, 8)}/B{rand(string.ascii_uppercase, 8)}/{rand(ALNUM, 24)}"
+    found = find(f"token={pat} and webhook {hook} end")
+    assert ("GITHUB_TOKEN", pat) in found and ("SLACK_TOKEN", hook) in found
+
+
+def test_aws_secret_key_after_its_name(find) -> None:
+    secret = rand(ALNUM + "/+", 40)
+    found = find(f'[default]\naws_access_key_id = AKIA{rand("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)}\n'
+                 f'aws_secret_access_key = {secret}\n')
+    assert ("AWS_SECRET_KEY", secret) in found
+
+
+def test_password_in_url_only_the_password(find) -> None:
+    found = find("DATABASE_URL=postgres://admin:Tr0ub4dor-3x@db.internal:5432/app")
+    assert found == [("URL_PASSWORD", "Tr0ub4dor-3x")]
+
+
+@pytest.mark.parametrize("text", [
+    "DATABASE_URL=postgres://user:${DB_PASSWORD}@localhost/app",
+    "see https://user:****@example.org/ for the syntax",
+    "AKIA is the prefix of AWS access key ids; akiaiosfodnn7examplex is not one",
+    "the header eyJhbGciOiJIUzI1NiJ9 alone, or eyJub3QganNvbg.eyJub3QganNvbg.c2lnbmF0dXJlc2lnbmF0dXJl",
+    "use sk-... as your key; the flag is --sk-mode",
+])
+def test_secret_placeholders_and_fragments_are_not_secrets(find, text: str) -> None:
+    assert find(text) == []
+
+
+STRUCTURED = {
+    "EMAIL_ADDRESS": "You can write to maria.keller@posteo.de about it.",
+    "PHONE_NUMBER": "Call me on (415) 555-0132 after six.",
+    "CREDIT_CARD": "Card number 4532 0151 1283 0366 expires soon.",
+    "IBAN_CODE": "Pay to GB33BUKB20201555555555 before Friday.",
+    "US_SSN": "His SSN is 536-90-4399 according to the form.",
+    "IP_ADDRESS": "Login from 203.0.113.77 and 2001:db8:85a3::8a2e:370:7334 was blocked.",
+}
+
+
+@pytest.mark.parametrize("entity", sorted(STRUCTURED))
+def test_structured_entities(find, entity: str) -> None:
+    assert entity in {e for e, _ in find(STRUCTURED[entity])}
+
+
+@pytest.mark.parametrize("text", [
+    "Phone: 089 72 63 41",
+    "They're not answering at 785 8949",
+    "06-10446904 office",
+    "fax +44 20 7946 0958",
+    "mobile 001-748-088-2851x818",
+])
+def test_local_and_international_phone_shapes_with_context(find, text: str) -> None:
+    assert [e for e, _ in find(text)] == ["PHONE_NUMBER"]
+
+
+@pytest.mark.parametrize("text", [
+    "Card 4111 1111 1111 1112 was declined (the Luhn check fails).",
+    "Upgrade from Python 3.11.7 to 3.12.1, or Windows 10.0.19041.1 to 10.0.22631.2861.",
+    "The book has ISBN 978-0-306-40615-7 (ISBN-10 0-306-40615-2).",
+    "Call the office on 2021-03-04 or on 12/03/2021 at 10:30, or 04.05.2023.",
+    "Transfer to GB34BUKB20201555555555 bounced: the IBAN check digits are wrong.",
+    "The population grew from 1,234,567 to 2,345,678 between 1990 and 2000.",
+])
+def test_tricky_negatives_are_left_alone(find, text: str) -> None:
+    assert find(text) == []
+
+
+def test_allow_lists_keep_example_and_role_addresses(find) -> None:
+    found = find("Mail jane@example.com or press@un.org, not jane.doe@gmail.com; ping 127.0.0.1")
+    assert found == [("EMAIL_ADDRESS", "jane.doe@gmail.com")]
+
+
+def test_entities_across_a_long_document_keep_their_offsets(find) -> None:
+    filler = "Nothing personal in this sentence at all. " * 400
+    text = f"{filler}Reach Ana at ana.silva@posteo.pt. {filler}Her card 4532 0151 1283 0366. {filler}"
+    found = find(text)
+    assert ("EMAIL_ADDRESS", "ana.silva@posteo.pt") in found
+    assert ("CREDIT_CARD", "4532 0151 1283 0366") in found
