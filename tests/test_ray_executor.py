@@ -37,7 +37,8 @@ STAGES = [
 
 @pytest.fixture(scope="module")
 def ray_address() -> Any:
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING,
+             _system_config={"worker_niceness": 0})  # as the executor's own instances: a fair share of a busy CI box
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 
@@ -114,6 +115,8 @@ def test_killed_ray_build_resumes_to_the_same_bytes(ray_address: str, corpus_dir
         assert time.monotonic() < deadline, "no task finished in 4 minutes"
         time.sleep(0.02)
     started = _ray_processes_of(proc.pid)  # its own Ray instance: raylet, GCS, workers
+    workers = [p for p in started if p.name() in ("ray::_run", "ray::IDLE")]
+    assert workers and all(p.nice() == os.nice(0) for p in workers), "workers must run at the user's priority"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     proc.stderr.close()

@@ -84,7 +84,10 @@ def _connect(workers: int, address: str | None) -> None:
     """Join the cluster at ``address`` (or ``RAY_ADDRESS``), else start a local instance of ``workers`` CPUs.
 
     Without an address the instance is always a new one (Ray's ``"local"``), never a cluster that
-    happens to run on this machine: joining one takes ``--ray-address auto``, said explicitly.
+    happens to run on this machine: joining one takes ``--ray-address auto``, said explicitly. Its
+    workers run at the user's priority, like the local executor's, not at Ray's default nice 15,
+    which on a machine shared with other work leaves them only the CPU that work does not want
+    (``RAY_worker_niceness`` in the environment overrides this).
     """
     address = address or os.environ.get("RAY_ADDRESS")
     env = stage_env()
@@ -95,7 +98,8 @@ def _connect(workers: int, address: str | None) -> None:
     if address:
         ray.init(address=address, **options)
     else:
-        ray.init(address="local", num_cpus=workers, include_dashboard=False, **options)
+        niceness = {} if "RAY_worker_niceness" in os.environ else {"worker_niceness": 0}
+        ray.init(address="local", num_cpus=workers, include_dashboard=False, _system_config=niceness, **options)
 
 
 def _result(ref: Any) -> Any:
