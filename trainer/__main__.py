@@ -17,10 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__.splitlines()[0])
     parser.add_argument("config", help="trainer YAML (rerun the same command to resume)")
     args = parser.parse_args(argv)
-    from trainer import config, loop
+    from trainer import config
 
     try:
-        loop.run(config.load(args.config))
+        cfg = config.load(args.config)
+        from trainer import loop  # torch and transformers load only once the config is known to be good
+
+        loop.run(cfg)
     except UserError as e:
         rank = os.environ.get("RANK", "0")
         print(f"thresher: error{'' if rank == '0' else f' (rank {rank})'}: {e}", file=sys.stderr)

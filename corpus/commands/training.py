@@ -6,33 +6,32 @@ each command imports it inside its function, and a missing torch is one clear li
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 from corpus.errors import UserError
 
 
-def _trainer():
-    try:
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-    except ImportError as e:
-        raise UserError(f"the trainer needs torch and transformers ({e.name} is missing): "
-                        "pip install 'thresher' with its default dependencies") from None
-    import trainer
-
-    return trainer
+def _need_torch() -> None:
+    """Fail in one line, before any slow import, when the training stack is not installed."""
+    for name in ("torch", "transformers"):
+        if importlib.util.find_spec(name) is None:
+            raise UserError(f"the trainer needs {name}, which is not installed: pip install torch transformers")
 
 
 def cmd_train(args) -> int:
-    _trainer()
-    from trainer import config, loop
+    from trainer import config  # config checks need no torch: mistakes are reported at once
 
-    loop.run(config.load(args.config))
+    cfg = config.load(args.config)
+    _need_torch()
+    from trainer import loop
+
+    loop.run(cfg)
     return 0
 
 
 def cmd_export(args) -> int:
-    _trainer()
+    _need_torch()
     from trainer.export import export
 
     print(export(args.checkpoint, args.output))
@@ -40,7 +39,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_trace(args) -> int:
-    _trainer()
+    _need_torch()
     from trainer.trace import doc_ids, trace
 
     result = trace(args.checkpoint, args.step)
