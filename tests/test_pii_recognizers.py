@@ -103,7 +103,7 @@ def test_secret_placeholders_and_fragments_are_not_secrets(find, text: str) -> N
 STRUCTURED = {
     "EMAIL_ADDRESS": "You can write to maria.keller@posteo.de about it.",
     "PHONE_NUMBER": "Call me on (415) 555-0132 after six.",
-    "CREDIT_CARD": "Card number 4532 0151 1283 0366 expires soon.",
+    "CREDIT_CARD": "Card number 4532 0151 1283 0366 expires soon; the other is 2223 0000 4841 0010.",
     "IBAN_CODE": "Pay to GB33BUKB20201555555555 before Friday.",
     "US_SSN": "His SSN is 536-90-4399 according to the form.",
     "IP_ADDRESS": "Login from 203.0.113.77 and 2001:db8:85a3::8a2e:370:7334 was blocked.",

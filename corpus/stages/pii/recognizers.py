@@ -20,6 +20,7 @@ import regex
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts, NoOpNlpEngine
+from presidio_analyzer.predefined_recognizers import CreditCardRecognizer
 from presidio_analyzer.recognizer_registry import RecognizerRegistry
 
 from corpus.stages.pii.secrets import secret_recognizers
@@ -103,6 +104,16 @@ class WindowContextEnhancer(ContextAwareEnhancer):
         return any(w.startswith(c) for w in near for c in wanted)
 
 
+def card_series_2() -> CreditCardRecognizer:
+    """Mastercard's 2221-2720 range (issued since 2017), which Presidio's card pattern does not cover.
+
+    Same Luhn validation as Presidio's card recognizer, whose class it is.
+    """
+    pattern = r"\b2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)[- ]?\d{4}[- ]?\d{4}[- ]?\d{4}\b"
+    return CreditCardRecognizer(patterns=[Pattern("mastercard 2-series", pattern, 0.3)],
+                                name="CardSeries2Recognizer")
+
+
 def offline_nlp_engine() -> NoOpNlpEngine:
     """Presidio's NLP engine that loads nothing: context comes from `WindowContextEnhancer` instead."""
     engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
@@ -119,7 +130,8 @@ def pattern_registry(entities: Iterable[str], context: dict[str, list[str]],
     wanted, off = set(entities), set(disabled)
     registry = RecognizerRegistry(supported_languages=["en"])
     registry.load_predefined_recognizers(languages=["en"], nlp_engine=offline_nlp_engine())
-    extra: list[EntityRecognizer] = [PhoneShapeRecognizer(context.get("PHONE_NUMBER", [])), *secret_recognizers()]
+    extra: list[EntityRecognizer] = [PhoneShapeRecognizer(context.get("PHONE_NUMBER", [])), card_series_2(),
+                                     *secret_recognizers()]
     keep: list[EntityRecognizer] = []
     for rec in [*registry.recognizers, *extra]:
         ents = set(rec.supported_entities) & wanted

@@ -42,7 +42,7 @@ class PiiParams:
     review_context_chars: int = 80
 
     def check(self) -> None:
-        parse_rules(self.entities, self.default_threshold)
+        key_from_env(self.key_env, parse_rules(self.entities, self.default_threshold))  # fail before any work
         if not self.entities:
             raise UserError("stage 'pii': entities is empty: nothing would be looked for")
         if self.batch_size < 1 or self.review_sample < 0:
