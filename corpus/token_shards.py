@@ -281,7 +281,8 @@ def _split_manifest(tok: LoadedTokenizer, settings: Settings, summaries: list[di
 
 def write_manifests(tokens_dir: Path, task_ids: Sequence[str], settings: Settings,
                     tok: LoadedTokenizer | None = None) -> dict[str, Any]:
-    """Join every task's summary into ``val/manifest.json`` then ``manifest.json``; copy the tokenizer beside."""
+    """Join every task's summary into ``val/manifest.json`` (with a split) then ``manifest.json``; copy the
+    tokenizer beside them."""
     tok = tok or load(settings.tokenizer, settings.eos_token)
     summaries = []
     for task_id in task_ids:
@@ -296,8 +297,9 @@ def write_manifests(tokens_dir: Path, task_ids: Sequence[str], settings: Setting
     tok.copy_to(copy)
     if folder_sha256(copy) != tok.sha256:
         raise InvariantError(f"tokens: the tokenizer copied to {copy} does not hash like its source")
-    val = _split_manifest(tok, settings, summaries, "val", f"../{TOKENIZER_DIR}")
-    atomic.write_json(tokens_dir / VAL_DIR / MANIFEST, val)
+    if settings.val_fraction > 0:  # no val/ at all without a split: the reader's ``val`` is then None
+        val = _split_manifest(tok, settings, summaries, "val", f"../{TOKENIZER_DIR}")
+        atomic.write_json(tokens_dir / VAL_DIR / MANIFEST, val)
     train = _split_manifest(tok, settings, summaries, "train", TOKENIZER_DIR)
     atomic.write_json(tokens_dir / MANIFEST, train)
     return train

@@ -24,11 +24,11 @@ VAL = 0.1
 
 
 def pipeline(tmp: Path, inputs: Path, tok: Path, output: str, *, workers: int = 2, tokenize: bool = True,
-             task_size_mb: float = 0.4, **extra) -> Path:
+             task_size_mb: float = 0.2, **extra) -> Path:
     stages = [{"stage": "normalize"}]
     if tokenize:
         stages.append({"stage": "tokenize", "tokenizer": str(tok), "val_fraction": VAL, "mix": MIX,
-                       "shard_size_mb": 0.25, **extra})
+                       "shard_size_mb": 0.1, **extra})
     return write_pipeline(tmp / f"{output}.yaml", name="tok", output=output, workers=workers, stages=stages,
                           input={"paths": [str(inputs / "*.jsonl")], "task_size_mb": task_size_mb})
 
@@ -37,7 +37,7 @@ def pipeline(tmp: Path, inputs: Path, tok: Path, output: str, *, workers: int = 
 def inputs(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("inputs")
     write_speech_pieces(d / "inaugural.jsonl", "inaugural")
-    write_speech_pieces(d / "state_union.jsonl", "state_union")
+    write_speech_pieces(d / "state_union.jsonl", "state_union", files=25)
     return d
 
 
@@ -148,7 +148,7 @@ def test_command_on_a_run_writes_what_the_stage_writes(tmp_path, built, inputs, 
     assert thresher("build", str(plain), "--quiet").returncode == 0
     mix_args = [a for p, w in MIX.items() for a in ("--mix", f"{p}={w}")]
     r = thresher("tokenize", str(tmp_path / "plain"), "--tokenizer", str(trained_tokenizer), "--val-fraction",
-                 str(VAL), "--shard-size-mb", "0.25", *mix_args)
+                 str(VAL), "--shard-size-mb", "0.1", *mix_args)
     assert r.returncode == 0, r.stderr
     assert tree_bytes(tmp_path / "plain" / "tokens") == tree_bytes(built / "tokens")
     again = thresher("tokenize", str(tmp_path / "plain"), "--tokenizer", str(trained_tokenizer))

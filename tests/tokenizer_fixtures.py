@@ -28,11 +28,11 @@ def speech_text(path: Path) -> str:
         return data.decode("latin-1")
 
 
-def write_speech_pieces(out: Path, folder: str, chars: int = 3000) -> list[dict]:
-    """Write ``prose/<folder>`` as JSONL documents, each speech cut at paragraph breaks into pieces
-    of about ``chars`` characters; returns the records."""
+def write_speech_pieces(out: Path, folder: str, chars: int = 3000, files: int | None = None) -> list[dict]:
+    """Write ``prose/<folder>`` (its first ``files`` speeches) as JSONL documents, each speech cut at
+    paragraph breaks into pieces of about ``chars`` characters; returns the records."""
     records = []
-    for path in sorted((SHARED_DATA / "prose" / folder).glob("*.txt")):
+    for path in sorted((SHARED_DATA / "prose" / folder).glob("*.txt"))[:files]:
         piece, n = "", 0
         for para in re.split(r"\n\s*\n", speech_text(path)):
             piece = f"{piece}\n\n{para.strip()}" if piece else para.strip()
