@@ -72,7 +72,7 @@ def tokens_total(tokens: dict[str, Any] | None) -> int | None:
 
 
 def _tokens_per_source(tokens: dict[str, Any] | None) -> dict[str, int]:
-    per = (tokens or {}).get("per_source") or {}
+    per = ((tokens or {}).get("totals") or {}).get("per_source") or {}
     return {str(k): int(v["tokens"] if isinstance(v, dict) else v) for k, v in per.items()
             if isinstance(v, (int, dict)) and (not isinstance(v, dict) or isinstance(v.get("tokens"), int))}
 
@@ -245,8 +245,9 @@ def lineage(run_dir: Path, manifest: dict, tokens: dict | None) -> dict[str, Any
         "tokens": None,
     }
     if tokens is not None:
+        tokenizer = tokens.get("tokenizer") or {}
         out["tokens"] = {"manifest_sha256": _sha256(run_dir / "tokens" / "manifest.json"),
-                         "tokenizer": tokens.get("tokenizer"), "tokenizer_sha256": tokens.get("tokenizer_sha256"),
+                         "tokenizer": tokenizer.get("name"), "tokenizer_sha256": tokenizer.get("sha256"),
                          "vocab_size": tokens.get("vocab_size"), "dtype": tokens.get("dtype"),
                          "shards": [{"name": s.get("name"), "sequences": s.get("sequences"),
                                      "tokens": s.get("tokens"), "sha256": s.get("sha256")}
