@@ -4,6 +4,7 @@ two cores."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -18,6 +19,8 @@ import psutil
 import pytest
 import torch
 import yaml
+
+from corpus.tokenizer import folder_sha256
 
 import trainer_data as td
 from conftest import thresher
@@ -111,10 +114,9 @@ def test_ddp_loss_falls_with_metrics_checkpoints_and_lineage(ddp, fx):
     assert lin["step"] == 8 and lin["samples_consumed"] == 8 * global_batch
     assert lin["tokens_consumed"] == 8 * global_batch * 32 and lin["seed"] == 0
     manifest = (fx["tokens"] / "manifest.json").read_bytes()
-    import hashlib
-
     assert lin["tokens_manifest_sha256"] == hashlib.sha256(manifest).hexdigest()
-    assert lin["tokenizer_sha256"] == hashlib.sha256((fx["tok"] / "tokenizer.json").read_bytes()).hexdigest()
+    assert lin["tokenizer_sha256"] == folder_sha256(fx["tok"])  # as the tokens manifest names it
+    assert lin["tokenizer_sha256"] == json.loads(manifest)["tokenizer"]["sha256"]
     assert len(lin["config_sha256"]) == 64
     hf_lin = json.loads((ddp / "hf" / "lineage.json").read_text())
     assert hf_lin["step"] == STEPS and hf_lin["samples_consumed"] == STEPS * global_batch
@@ -306,7 +308,7 @@ def test_resume_refuses_other_tokens_or_tokenizer(ddp, fx, tmp_path):
 
     tok2 = td.build_tokenizer(tmp_path / "tok2", vocab_size=520)
     path = write_config(fx, "refuse", tokenizer=str(tok2))
-    with pytest.raises(UserError, match="tokenizer differs"):
+    with pytest.raises(UserError, match="tokenized by another tokenizer"):  # caught by the manifest's hash
         loop.Trainer(tconfig.load(path)).train()
 
 

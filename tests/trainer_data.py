@@ -7,12 +7,12 @@ artefacts directly: a Hugging Face tokenizer folder and a ``tokens/`` folder wit
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
 import orjson
 
+from corpus.tokenizer import folder_sha256
 from corpus.tokens import FORMAT, MANIFEST, ShardWriter, dtype_for_vocab
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -71,8 +71,7 @@ def write_tokens(out: Path, tok_dir: Path, docs: list[tuple[str, str]], shards: 
             entries.append(w.close())
     manifest = {"format": FORMAT, "shards": entries, "vocab_size": len(tok), "dtype": dtype.name,
                 "eos_id": tok.eos_token_id, "bos_id": tok.bos_token_id, "pad_id": tok.pad_token_id,
-                "tokenizer": {"name": str(tok_dir),
-                              "sha256": hashlib.sha256((tok_dir / "tokenizer.json").read_bytes()).hexdigest()}}
+                "tokenizer": {"name": str(tok_dir), "sha256": folder_sha256(tok_dir)}}
     (out / MANIFEST).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     return out
 

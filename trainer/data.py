@@ -157,8 +157,12 @@ class PackedData:
                 for g in windows]
 
 
-def open_data(cfg: Config, tok) -> tuple[PackedData, PackedData | None, str]:
-    """Training windows, validation windows (pretraining with ``tokens/val/``) and the data's sha256."""
+def open_data(cfg: Config, tok, tok_sha256: str) -> tuple[PackedData, PackedData | None, str]:
+    """Training windows, validation windows (pretraining with ``tokens/val/``) and the data's sha256.
+
+    Pretraining refuses tokens that another tokenizer made (by the manifest's tokenizer hash, and by
+    vocabulary size and EOS id for manifests without one): the ids would mean other text.
+    """
     seq_len, seed = cfg.data.seq_len, cfg.train.seed
     if cfg.task == "sft":
         seqs = open_sft(cfg.data.path, cfg.data.format, tok)
@@ -169,6 +173,10 @@ def open_data(cfg: Config, tok) -> tuple[PackedData, PackedData | None, str]:
         raise UserError(str(e)) from None
     if len(corpus) == 0:
         raise UserError(f"{cfg.data.tokens}: the tokens manifest lists no sequences")
+    made_by = corpus.manifest.get("tokenizer", {}).get("sha256")
+    if made_by not in (None, tok_sha256):
+        raise UserError(f"{cfg.data.tokens} was tokenized by another tokenizer than {cfg.tokenizer} (sha256 "
+                        f"{made_by[:12]} in its manifest, {tok_sha256[:12]} here)")
     if corpus.vocab_size > len(tok) or corpus.eos_id != tok.eos_token_id:
         raise UserError(f"{cfg.data.tokens} was tokenized with another tokenizer than {cfg.tokenizer} "
                         f"(vocab {corpus.vocab_size} vs {len(tok)}, eos {corpus.eos_id} vs {tok.eos_token_id})")

@@ -70,8 +70,8 @@ class Trainer(Stateful):
         self.dist = parallel.init()
         t, d = cfg.train, cfg.data
         seed_everything(t.seed)  # the same on every rank: replicas start identical, RNG states stay equal
-        self.tok = load_tokenizer(cfg.tokenizer)
-        self.data, self.val, data_sha = data.open_data(cfg, self.tok)
+        self.tok, tok_sha = load_tokenizer(cfg.tokenizer), tokenizer_sha256(cfg.tokenizer)
+        self.data, self.val, data_sha = data.open_data(cfg, self.tok, tok_sha)
         self.model = build_model(cfg, self.tok).to(self.dist.device)
         self.flops_per_token = flops_per_token(self.model, d.seq_len)
         self.train_model = parallel.parallelize(self.model, cfg, self.dist)
@@ -81,7 +81,7 @@ class Trainer(Stateful):
         no_decay = [p for p in self.model.parameters() if p.requires_grad and p.dim() < 2]  # biases, norms
         self.optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=t.lr, betas=tuple(t.betas), fused=self.dist.device.type == "cuda")
+            lr=t.lr, betas=tuple(t.betas), fused=True)  # one kernel for all parameters, on CPU and GPU alike
         min_lr = t.lr / 10 if t.min_lr is None else t.min_lr
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, functools.partial(
             lr_multiplier, warmup=t.warmup_steps, total=t.steps, min_ratio=min_lr / t.lr, schedule=t.schedule))
@@ -90,7 +90,7 @@ class Trainer(Stateful):
         self.global_batch = self.per_rank * self.dist.world_size
         self.step = 0
         self.cursor = 0  # windows consumed: where the next step's global batch starts
-        self.lineage = lineage.new(cfg.task, data_sha, d.tokens or d.path, tokenizer_sha256(cfg.tokenizer),
+        self.lineage = lineage.new(cfg.task, data_sha, d.tokens or d.path, tok_sha,
                                    cfg.sha256(), t.seed, d.seq_len)
 
     # ---- Stateful: what a checkpoint holds -------------------------------------------------------------

@@ -8,22 +8,19 @@ runs bit-reproducible.
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import torch
 from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, LlamaConfig, PreTrainedTokenizerBase
 
 from corpus.errors import UserError
+from corpus.tokenizer import folder_sha256, resolve
 from trainer.config import Config, ModelConfig
 
-TOKENIZER_FILE = "tokenizer.json"
-
-
 def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
+    """A folder, or a hub name fetched as its tokenizer files only (as the ``tokenize`` stage does)."""
+    folder = resolve(name)
     try:
-        tok = AutoTokenizer.from_pretrained(name)
+        tok = AutoTokenizer.from_pretrained(folder)
     except (OSError, ValueError) as e:
         raise UserError(f"cannot load tokenizer {name!r}: {str(e).splitlines()[0]}") from None
     if tok.eos_token_id is None:
@@ -32,15 +29,12 @@ def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
 
 
 def tokenizer_sha256(name: str) -> str:
-    """sha256 of the tokenizer's ``tokenizer.json``: the file that decides every token id.
+    """The tokenizer's hash exactly as the tokens manifest records it (`corpus.tokenizer.folder_sha256`).
 
-    Resume compares this against the checkpoint's lineage, so a changed vocabulary or merge list is
-    caught before a single step runs on ids that mean something else.
+    One definition for the pipeline and the trainer, so a run can check that its tokens were made by
+    its tokenizer, and a resume that the ids still mean what they meant.
     """
-    path = Path(name) / TOKENIZER_FILE
-    if not path.is_file():
-        raise UserError(f"tokenizer {name!r}: no {TOKENIZER_FILE} (a fast tokenizer folder is required)")
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return folder_sha256(resolve(name))
 
 
 def _hf_config(m: ModelConfig, tok: PreTrainedTokenizerBase, seq_len: int):

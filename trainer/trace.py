@@ -21,7 +21,7 @@ def trace(ckpt: str | os.PathLike, step: int) -> dict[str, Any]:
     ckpt = Path(ckpt)
     cfg = config.parse(checkpoint.read_config(ckpt), Path("/"), where=str(ckpt / checkpoint.CONFIG_FILE))
     lin = lineage.read(ckpt)
-    packed, _, sha = data.open_data(cfg, load_tokenizer(cfg.tokenizer))
+    packed, _, sha = data.open_data(cfg, load_tokenizer(cfg.tokenizer), lin["tokenizer_sha256"])
     if sha != lin["data_sha256"]:
         raise UserError(f"{lin['data']} changed since {ckpt} was written (sha256 differs): the order cannot be replayed")
     first, count, world_size = lineage.step_windows(lin, step)

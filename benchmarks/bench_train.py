@@ -1,0 +1,168 @@
+"""Trainer throughput on CPU: Thresher's loop vs Hugging Face `Trainer`, same model, data and batch shape, same run.
+
+Data: a byte-level BPE (``--vocab``) trained on the public-domain speeches in ``../shared/data/prose/``,
+the speeches tokenized into a ``tokens/`` folder through `corpus.tokens`, packed into windows of
+``--seq-len``. Model: a Llama built from the same config for both (about 7.3M parameters with the
+defaults). Both take ``--batch`` windows a step, fp32, AdamW with weight decay, warmup + cosine, one
+process with ``--threads`` threads; HF `Trainer` gets the very same windows (``input_ids`` = ``labels``).
+
+Figures: median tokens/s over the steps after ``--warmup``, and MFU = FLOPs/token (6N + attention, as
+`trainer.model.flops_per_token` documents) x tokens/s over a measured fp32 matmul peak on the same
+threads. ``--compile`` adds a Thresher run with per-block ``torch.compile``.
+
+    .venv/bin/python benchmarks/bench_train.py --steps 30 --threads 2 --work /tmp/bench-train
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
+
+import trainer_data as td  # noqa: E402
+
+
+def prepare(work: Path, vocab: int) -> tuple[Path, Path]:
+    """Tokenizer folder and ``tokens/`` folder from all the speeches (built once per ``work``)."""
+    tok, tokens = work / "tok", work / "tokens"
+    docs = td.documents("state_union") + td.documents("inaugural")
+    if not (tok / "tokenizer.json").exists():
+        td.build_tokenizer(tok, vocab_size=vocab, folder="state_union")
+    if not (tokens / "manifest.json").exists():
+        td.build_tokens(work, docs, tok)
+    return tok, tokens
+
+
+def thresher_config(work: Path, name: str, tok: Path, tokens: Path, model: dict, args, **extra) -> Path:
+    out = work / name
+    cfg = {"task": "pretrain", "tokenizer": str(tok), "model": model,
+           "data": {"tokens": str(tokens), "seq_len": args.seq_len},
+           "train": {"steps": args.steps, "micro_batch_size": args.batch, "grad_accum": 1, "lr": 1e-3,
+                     "warmup_steps": 2, "weight_decay": 0.1, "precision": args.precision},
+           "checkpoint": {"every": 0, "keep": 1}, "output": {"dir": str(out), "export": False, "progress": False},
+           **extra}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train.yaml").write_text(yaml.safe_dump(cfg))
+    return out / "train.yaml"
+
+
+def run_thresher(config: Path, warmup: int) -> float:
+    from trainer import config as tconfig
+    from trainer import loop
+
+    loop.run(tconfig.load(config))
+    rows = [json.loads(ln) for ln in (config.parent / "metrics.jsonl").read_text().splitlines()]
+    return statistics.median(r["tokens_per_s"] for r in rows if "loss" in r and r["step"] > warmup)
+
+
+def run_hf_trainer(config: Path, warmup: int, gpu_bf16: bool = False) -> tuple[float, str]:
+    """HF `Trainer` on the windows Thresher's data module yields, with the model Thresher would build."""
+    from transformers import Trainer, TrainerCallback, TrainingArguments
+
+    from trainer import config as tconfig
+    from trainer.data import open_data
+    from trainer.model import build_model, load_tokenizer, tokenizer_sha256
+
+    cfg = tconfig.load(config)
+    tok = load_tokenizer(cfg.tokenizer)
+    packed, _, _ = open_data(cfg, tok, tokenizer_sha256(cfg.tokenizer))
+    t = cfg.train
+    n = t.steps * t.micro_batch_size
+
+    class Windows(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return n
+
+        def __getitem__(self, g: int) -> dict:
+            x, _ = packed.batch([g])
+            return {"input_ids": x[0], "labels": x[0]}
+
+    class StepTimes(TrainerCallback):
+        times: list[float] = []
+
+        def on_step_begin(self, *a, **k):
+            self.t0 = time.perf_counter()
+
+        def on_step_end(self, *a, **k):
+            self.times.append(time.perf_counter() - self.t0)
+
+    timer = StepTimes()
+    args = TrainingArguments(output_dir=str(config.parent), per_device_train_batch_size=t.micro_batch_size,
+                             max_steps=t.steps, learning_rate=t.lr, weight_decay=t.weight_decay,
+                             warmup_steps=t.warmup_steps, lr_scheduler_type="cosine", max_grad_norm=t.grad_clip,
+                             adam_beta1=t.betas[0], adam_beta2=t.betas[1], use_cpu=not gpu_bf16, bf16=gpu_bf16,
+                             report_to=[],
+                             save_strategy="no", logging_steps=10 ** 9, dataloader_num_workers=0,
+                             disable_tqdm=True, seed=t.seed)
+    hf = Trainer(model=build_model(cfg, tok), args=args, train_dataset=Windows(), callbacks=[timer])
+    hf.train()
+    step_time = statistics.median(timer.times[warmup:])
+    return t.micro_batch_size * cfg.data.seq_len / step_time, args.optim
+
+
+def matmul_peak(n: int = 2048, reps: int = 10) -> float:
+    """Measured fp32 FLOP/s of a square matmul: the most this CPU does on the model's main operation."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        torch.mm(a, b)
+    return 2 * n ** 3 * reps / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--work", type=Path, default=Path("/tmp/bench-train"))
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=5, help="steps left out of the median")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--seq-len", type=int, default=256)
+    p.add_argument("--vocab", type=int, default=8192)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--precision", default="fp32")
+    p.add_argument("--compile", action="store_true", help="also time Thresher with parallel.compile")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    args.work.mkdir(parents=True, exist_ok=True)
+    tok, tokens = prepare(args.work, args.vocab)
+    model = {"arch": "llama", "hidden_size": args.hidden, "num_layers": args.layers, "num_heads": 8,
+             "intermediate_size": 704}
+
+    from trainer import config as tconfig
+    from trainer.model import build_model, flops_per_token, load_tokenizer
+
+    base = thresher_config(args.work, "thresher", tok, tokens, model, args)
+    cfg = tconfig.load(base)
+    m = build_model(cfg, load_tokenizer(cfg.tokenizer))
+    params, fpt = sum(q.numel() for q in m.parameters()), flops_per_token(m, args.seq_len)
+    peak = matmul_peak()
+    results = {}
+    results["hf_trainer"], optim = run_hf_trainer(thresher_config(args.work, "hf", tok, tokens, model, args),
+                                                  args.warmup)
+    results["thresher"] = run_thresher(base, args.warmup)
+    if args.compile:
+        results["thresher_compile"] = run_thresher(
+            thresher_config(args.work, "compiled", tok, tokens, model, args, parallel={"compile": True}),
+            args.warmup)
+    print(f"model: llama, {params / 1e6:.2f}M parameters, vocab {m.config.vocab_size}, seq {args.seq_len}, "
+          f"batch {args.batch}, {args.threads} threads, {args.precision}; HF optimizer {optim}")
+    print(f"measured fp32 matmul peak: {peak / 1e9:.1f} GFLOP/s; {fpt / 1e6:.1f} MFLOP per token")
+    print("| trainer | tokens/s | MFU vs matmul peak |\n| --- | ---: | ---: |")
+    for name, tps in results.items():
+        print(f"| {name} | {tps:,.0f} | {fpt * tps / peak:.1%} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Trainer MFU on one GPU: a ~350M-parameter Llama in bf16 (goal: >= 40% MFU on an H100/H200-class card).
+
+Needs a CUDA GPU; there is none on the development machines, so run it wherever one exists and record
+the figure in docs/benchmarks.md. Data as in ``bench_train.py``: a byte-level BPE (``--vocab``) trained
+on the public-domain speeches, which are tokenized and packed into ``--seq-len`` windows (the corpus
+is small, so the run cycles through epochs; throughput does not depend on the text). The model is
+hidden 1024, 24 layers, 16 heads, SwiGLU 2816: about 350M parameters with a 32k vocabulary.
+
+Thresher's loop runs with ``precision: auto`` (bf16 autocast), fused AdamW and per-block
+``torch.compile``; MFU is the trainer's own ``mfu`` metric (6N + attention FLOPs per token over the
+card's dense bf16 peak from `trainer.metrics.PEAK_BF16`), median over the steps after ``--warmup``.
+``--hf`` also times HF `Trainer` (bf16) on the same model, windows and batch.
+
+    .venv/bin/python benchmarks/bench_train_gpu.py --steps 40 --work /tmp/bench-train-gpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+import torch
+
+from bench_train import prepare, run_hf_trainer, thresher_config
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--work", type=Path, default=Path("/tmp/bench-train-gpu"))
+    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--warmup", type=int, default=10, help="steps left out of the median (compilation)")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--seq-len", type=int, default=2048)
+    p.add_argument("--vocab", type=int, default=32000)
+    p.add_argument("--activation-checkpointing", action="store_true")
+    p.add_argument("--no-compile", action="store_true")
+    p.add_argument("--hf", action="store_true", help="also time HF Trainer")
+    args = p.parse_args()
+    if not torch.cuda.is_available():
+        raise SystemExit("bench_train_gpu.py needs a CUDA GPU; see bench_train.py for the CPU comparison")
+    args.precision = "auto"
+    args.work.mkdir(parents=True, exist_ok=True)
+    tok, tokens = prepare(args.work, args.vocab)
+    model = {"arch": "llama", "hidden_size": 1024, "num_layers": 24, "num_heads": 16, "intermediate_size": 2816}
+    parallel = {"compile": not args.no_compile, "activation_checkpointing": args.activation_checkpointing}
+    config = thresher_config(args.work, "thresher", tok, tokens, model, args, parallel=parallel)
+
+    from trainer import config as tconfig
+    from trainer import loop
+
+    loop.run(tconfig.load(config))
+    rows = [json.loads(ln) for ln in (config.parent / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if "loss" in r and r["step"] > args.warmup]
+    tps = statistics.median(r["tokens_per_s"] for r in rows)
+    mfu = statistics.median(r["mfu"] for r in rows) if rows[0]["mfu"] is not None else None
+    print(f"{torch.cuda.get_device_name()}: seq {args.seq_len}, batch {args.batch}, {parallel}")
+    print(f"thresher: {tps:,.0f} tokens/s, MFU {mfu:.1%}" if mfu else f"thresher: {tps:,.0f} tokens/s (GPU not in "
+          "the peak table: no MFU)")
+    if args.hf:
+        hf_tps, optim = run_hf_trainer(thresher_config(args.work, "hf", tok, tokens, model, args), args.warmup,
+                                       gpu_bf16=True)
+        print(f"hf_trainer ({optim}): {hf_tps:,.0f} tokens/s" + (f", MFU {mfu * hf_tps / tps:.1%}" if mfu else ""))
+
+
+if __name__ == "__main__":
+    main()
