@@ -22,7 +22,6 @@ import statistics
 from pathlib import Path
 
 import torch
-
 from bench_train import prepare, run_hf_trainer, thresher_config
 
 

@@ -18,12 +18,11 @@ import numpy as np
 import psutil
 import pytest
 import torch
+import trainer_data as td
 import yaml
+from conftest import thresher
 
 from corpus.tokenizer import folder_sha256
-
-import trainer_data as td
-from conftest import thresher
 
 torch.set_num_threads(1)
 MODEL = {"arch": "llama", "hidden_size": 32, "num_layers": 2, "num_heads": 4, "intermediate_size": 64}
@@ -233,7 +232,7 @@ def test_sft_labels_are_exactly_the_assistant_tokens(fx, tmp_path, fmt):
     records = [json.loads(ln) for ln in path.read_text().splitlines()]
     seqs = open_sft(str(path), fmt, tok)
     end = tok.convert_tokens_to_ids("<|im_end|>")
-    for rec, ids, mask in zip(records, seqs.token_lists, seqs.masks):
+    for rec, ids, mask in zip(records, seqs.token_lists, seqs.masks, strict=True):
         response = rec["messages"][1]["content"] if fmt == "messages" else rec["response"]
         # Token by token: the masked-in tokens are the assistant turn (its text and end marker), in one run.
         on = np.flatnonzero(mask)

@@ -25,7 +25,6 @@ import torch.nn.functional as F
 from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
 from torch.distributed.checkpoint.stateful import Stateful
 
-from corpus.errors import UserError
 from trainer import checkpoint, data, lineage, parallel
 from trainer.config import Config
 from trainer.metrics import Metrics, peak_flops

@@ -16,6 +16,7 @@ from corpus.errors import UserError
 from corpus.tokenizer import folder_sha256, resolve
 from trainer.config import Config, ModelConfig
 
+
 def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
     """A folder, or a hub name fetched as its tokenizer files only (as the ``tokenize`` stage does)."""
     folder = resolve(name)

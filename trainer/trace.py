@@ -28,7 +28,7 @@ def trace(ckpt: str | os.PathLike, step: int) -> dict[str, Any]:
     windows = range(first, first + count)
     per_rank = count // world_size
     return {"step": step, "windows": [{"window": g, "rank": (g - first) // per_rank, "pieces": pieces}
-                                      for g, pieces in zip(windows, packed.doc_ids(windows))]}
+                                      for g, pieces in zip(windows, packed.doc_ids(windows), strict=True)]}
 
 
 def doc_ids(result: dict[str, Any]) -> list[str]:
