@@ -221,3 +221,11 @@ def test_without_ray_the_error_says_how_to_install(corpus_dir: Path) -> None:
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "pip install 'thresher[ray]'" in lines[0], r.stderr
+
+
+def test_unreachable_cluster_is_a_one_line_error(corpus_dir: Path) -> None:
+    r = thresher("build", "p.yaml", "--output", "unreachable", "--executor", "ray", "--ray-address", "127.0.0.1:1",
+                 cwd=corpus_dir, timeout=120)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot reach the Ray cluster at 127.0.0.1:1" in lines[0], r.stderr

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from ray.exceptions import RayTaskError
 
 from corpus.engine import progress
 from corpus.engine.executor import WORKERS_ENV, stage_env
+from corpus.errors import UserError
 
 MAX_RETRIES = 3
 """Reruns of a task whose worker died (crash, OOM kill, lost node) or that raised `OSError` (a shared
@@ -80,6 +82,18 @@ def _run(fn: Callable[[Any], Any], job: Any, counter: Any) -> Any:
     return result
 
 
+def _check_reachable(address: str) -> None:
+    """Fail fast, in one line, on a ``HOST:PORT`` nobody listens on: Ray itself retries for minutes."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or "://" in address:
+        return  # "auto", a ray:// client address: Ray resolves those itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except OSError as e:
+        raise UserError(f"cannot reach the Ray cluster at {address} ({e.strerror or e}); "
+                        "start it with `ray start --head` or check --ray-address") from None
+
+
 def _connect(workers: int, address: str | None) -> None:
     """Join the cluster at ``address`` (or ``RAY_ADDRESS``), else start a local instance of ``workers`` CPUs.
 
@@ -96,7 +110,11 @@ def _connect(workers: int, address: str | None) -> None:
     options: dict[str, Any] = {"logging_level": logging.WARNING,
                                "runtime_env": {"env_vars": env} if env else None}
     if address:
-        ray.init(address=address, **options)
+        _check_reachable(address)
+        try:
+            ray.init(address=address, **options)
+        except ConnectionError as e:  # something listens there, but not a Ray GCS
+            raise UserError(f"{e}; is --ray-address the head node's `ray start --head` address (port 6379)?") from None
     else:
         niceness = {} if "RAY_worker_niceness" in os.environ else {"worker_niceness": 0}
         ray.init(address="local", num_cpus=workers, include_dashboard=False, _system_config=niceness, **options)
