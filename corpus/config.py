@@ -114,6 +114,9 @@ def parse(data: Any, base_dir: Path, where: str = "pipeline") -> PipelineConfig:
     _require(isinstance(stages, list), f"{where}: stages must be a list of {{stage: NAME, ...}} entries")
     for s in stages:
         _require(isinstance(s, dict), f"{where}: every entry under stages must be a mapping, got {s!r}")
+    from corpus.stages.base import resolve_paths
+
+    stages = [resolve_paths(s, base_dir) for s in stages]
     writer = {"format": "jsonl.zst", "shard_size_mb": 256.0, **(data.get("writer") or {})}
     _check_keys("writer", writer, WRITER_KEYS)
     _require(writer["format"] in FORMATS, f"{where}: writer.format must be one of {', '.join(FORMATS)}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from pathlib import Path
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -46,6 +47,9 @@ class Stage:
     Params: ClassVar[type] = NoParams
     rules: ClassVar[str | None] = None
     doc: ClassVar[str] = ""
+    # Parameters that name files or folders: a relative value that exists beside the pipeline YAML
+    # is resolved against the YAML's folder, like input paths (hub names and the like stay as given).
+    path_params: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: Any, mode: str = "filter", label: str | None = None):
         self.p = params
@@ -165,6 +169,22 @@ def param_defaults(cls: type[Stage]) -> dict[str, Any]:
         if unknown:
             raise UserError(f"rules file {cls.rules}: unknown keys {sorted(unknown)} for stage {cls.name!r}")
         out.update(data)
+    return out
+
+
+def resolve_paths(spec: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """``spec`` with its stage's path parameters made absolute where they exist under ``base_dir``."""
+    cls = get(spec.get("stage")) if isinstance(spec.get("stage"), str) else None
+    if cls is None:
+        return spec
+    out = dict(spec)
+    for key in cls.path_params:
+        values = out.get(key)
+        items = values if isinstance(values, list) else [values]
+        fixed = [str((base_dir / v).resolve()) if isinstance(v, str) and v and not Path(v).is_absolute()
+                 and (base_dir / v).exists() else v for v in items]
+        if values is not None:
+            out[key] = fixed if isinstance(values, list) else fixed[0]
     return out
 
 

@@ -43,6 +43,7 @@ class TokenizeParams(Settings):
 class Tokenize(Stage):
     name = "tokenize"
     Params = TokenizeParams
+    path_params = ("tokenizer",)
     doc = "Last stage: each document also becomes tokens + EOS in Megatron shards under RUN/tokens/ (with .ids)."
 
     def setup(self) -> None:
