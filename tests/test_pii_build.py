@@ -12,8 +12,8 @@ from pathlib import Path
 import orjson
 import pytest
 import zstandard
-
 from conftest import read_docs, thresher, write_pipeline
+
 from corpus.stages import base
 
 KEY = "test-key-" + "0123456789abcdef"
@@ -38,7 +38,7 @@ def planted_corpus(shared: Path) -> tuple[list[dict], dict[str, list[str]]]:
                 f"to {email}. The card {card} was charged; refunds go to IBAN {iban}. "
                 f"Our records list SSN {ssn} and a login from {ip}.\n"
                 f"Build log: AWS_ACCESS_KEY_ID={key} GITHUB_TOKEN={token}")
-        for k, v in zip(values, (name, email, phone, card, iban, ssn, ip)):
+        for k, v in zip(values, (name, email, phone, card, iban, ssn, ip), strict=False):
             values[k].append(v)
         values["secret"] += [key, token]
         docs.append({"id": f"p{i}", "text": text})

@@ -58,7 +58,7 @@ def score(dataset: list[dict[str, Any]], predictions: list[list[tuple[str, int, 
     """Per-entity counts and metrics, structured recall, and the untouched-word share."""
     gold_n, gold_hit, pred_n, pred_hit = Counter(), Counter(), Counter(), Counter()
     outside = untouched = 0
-    for rec, preds in zip(dataset, predictions):
+    for rec, preds in zip(dataset, predictions, strict=True):
         gold = rec["spans"]
         for g, gs, ge in gold:
             gold_n[g] += 1
@@ -122,8 +122,8 @@ def cmd_pii_eval(args) -> int:
                        "backend": args.ner}
     if args.limit is not None and args.limit < 0:
         raise UserError("--limit must be >= 0")
+    dataset = load_dataset(args.data, args.limit)  # before the engine: a bad file fails at once
     stage, _ = base.build(spec)
-    dataset = load_dataset(args.data, args.limit)
     engine, policy = build(stage.p)
     t0 = time.perf_counter()
     predictions: list[list[tuple[str, int, int]]] = []

@@ -43,10 +43,43 @@ def _result(entity: str, start: int, end: int, score: float, recognizer: str) ->
         RecognizerResult.RECOGNIZER_NAME_KEY: recognizer, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer})
 
 
-class RampartNer:
-    """A BERT token classifier in ONNX (Rampart by default), run in token windows batched across documents.
+_HARD_BREAK = re.compile(r"\n[ \t]*\n\s*")
+_SOFT_BREAK = re.compile(r"\n\s*|(?<=[.!?;:])\s+")
 
-    Long documents are cut into windows of ``window`` tokens overlapping by ``overlap``; each token
+
+def segments(text: str, limit: int) -> list[tuple[int, int]]:
+    """``[start, end)`` pieces of ``text``: paragraphs, packed by whole lines or sentences up to ``limit`` chars.
+
+    Rampart finds names best in short passages: a record of presidio-research's set loses a third of
+    its PERSON recall when 1,500 characters of unrelated prose precede it in the same window. A piece
+    never crosses a blank line; a longer paragraph is cut after a line or sentence end. A single
+    sentence longer than ``limit`` stays whole (the token windows then cut it).
+    """
+    out: list[tuple[int, int]] = []
+    para = 0
+    for m in [*_HARD_BREAK.finditer(text), None]:
+        end = m.start() if m else len(text)
+        start = para
+        cut = None
+        for b in _SOFT_BREAK.finditer(text, para, end):
+            if b.start() - start > limit and cut is not None:
+                out.append((start, cut[0]))
+                start = cut[1]
+            cut = (b.start(), b.end())
+        if end - start > limit and cut is not None and cut[1] < end:
+            out.append((start, cut[0]))
+            start = cut[1]
+        if text[start:end].strip():
+            out.append((start, end))
+        para = m.end() if m else len(text)
+    return out
+
+
+class RampartNer:
+    """A BERT token classifier in ONNX (Rampart by default), run over short pieces batched across documents.
+
+    Documents are cut into paragraph pieces (`segments`); a piece longer than ``window`` tokens is cut
+    again into windows overlapping by ``overlap``; each token
     takes its label from the window where it sits farthest from an edge, so entities that straddle a
     boundary are labelled with full context. Tagged tokens are widened to whole words and joined into
     spans when only whitespace (or, for addresses, punctuation) lies between them.
@@ -55,7 +88,7 @@ class RampartNer:
     name = "RampartRecognizer"
 
     def __init__(self, labels: dict[str, str], threshold: float = 0.5, batch_size: int = 16, window: int = 256,
-                 overlap: int = 32, threads: int = 1, model_dir: str | None = None):
+                 overlap: int = 32, threads: int = 1, model_dir: str | None = None, segment_chars: int = 480):
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -65,7 +98,7 @@ class RampartNer:
         id2label = {int(k): v for k, v in cfg["id2label"].items()}
         # label id -> entity (or None): B-/I- prefixes dropped, unmapped labels ignored
         self._entity_of = [labels.get(id2label.get(i, "O")[2:]) for i in range(max(id2label) + 1)]
-        self.threshold, self.batch_size = threshold, batch_size
+        self.threshold, self.batch_size, self.segment_chars = threshold, batch_size, segment_chars
         self.window = min(window, int(cfg.get("max_position_embeddings", 512)) - 2)
         self.overlap = min(overlap, self.window // 2)
         self.tokenizer = Tokenizer.from_file(tokenizer)
@@ -91,6 +124,17 @@ class RampartNer:
         return str(onnx[0]), str(d / "tokenizer.json"), str(d / "config.json")
 
     def find(self, texts: Sequence[str]) -> list[list[RecognizerResult]]:
+        pieces = [(d, s, e) for d, t in enumerate(texts) for s, e in segments(t, self.segment_chars)]
+        found = self._find([texts[d][s:e] for d, s, e in pieces])
+        out: list[list[RecognizerResult]] = [[] for _ in texts]
+        for (d, s, _), results in zip(pieces, found, strict=True):
+            for r in results:
+                r.start += s
+                r.end += s
+                out[d].append(r)
+        return out
+
+    def _find(self, texts: Sequence[str]) -> list[list[RecognizerResult]]:
         encs = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
         ids = [np.asarray(e.ids, dtype=np.int64) for e in encs]
         labels = [np.zeros(len(x), dtype=np.int64) for x in ids]
@@ -106,7 +150,7 @@ class RampartNer:
                 hi = e - s if e == n else e - s - self.overlap // 2
                 labels[d][s + lo:s + hi] = lab[row, lo:hi]
                 probs[d][s + lo:s + hi] = prob[row, lo:hi]
-        return [self._spans(t, enc.offsets, lab, prob) for t, enc, lab, prob in zip(texts, encs, labels, probs)]
+        return [self._spans(t, enc.offsets, lab, prob) for t, enc, lab, prob in zip(texts, encs, labels, probs, strict=True)]
 
     def _windows(self, n: int) -> list[tuple[int, int]]:
         if n == 0:
@@ -213,7 +257,7 @@ def make_backend(spec: dict[str, Any], labels: dict[str, dict[str, str]]) -> Ner
     if kind == "rampart":
         return RampartNer(mapping, threshold=spec.get("threshold", 0.5), batch_size=spec.get("batch_size", 16),
                           window=spec.get("window_tokens", 256), threads=spec.get("threads", 1),
-                          model_dir=spec.get("model"))
+                          model_dir=spec.get("model"), segment_chars=spec.get("segment_chars", 480))
     if not spec.get("model"):
         raise UserError(f"stage 'pii': ner.backend {kind} needs ner.model (an installed package or a folder)")
     if kind == "spacy":
@@ -234,4 +278,7 @@ class NerRecognizer(EntityRecognizer):
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None,
                 ) -> list[RecognizerResult]:
-        return [r for r in self.backend.find([text])[0] if r.entity_type in entities]
+        found = [r for r in self.backend.find([text])[0] if r.entity_type in entities]
+        for r in found:  # the analyzer matches results to recognizers by this id
+            r.recognition_metadata[RecognizerResult.RECOGNIZER_IDENTIFIER_KEY] = self.id
+        return found

@@ -77,7 +77,7 @@ def policy_for(p: PiiParams) -> Policy:
 def accepted(engine: PiiEngine, policy: Policy, texts: list[str]) -> list[list]:
     """Spans per text that pass the policy's thresholds and allow-lists, overlaps resolved."""
     return [resolve_overlaps([r for r in found if policy.accepts(r, text)])
-            for text, found in zip(texts, engine.analyze(texts))]
+            for text, found in zip(texts, engine.analyze(texts), strict=True)]
 
 
 @register
@@ -100,7 +100,7 @@ class Pii(Stage):
             found = accepted(self.engine, self.policy, [d.text for d in batch])
             ctx.count("pii.docs_screened_out", self.engine.stats.docs_screened_out - before[0])
             ctx.count("pii.chars_analyzed_by_patterns", self.engine.stats.chars_analyzed - before[1])
-            for doc, results in zip(batch, found):
+            for doc, results in zip(batch, found, strict=True):
                 if sampler is not None:
                     sampler.observe(doc, results, actions)
                 outcome = self.policy.apply(doc.text, results)
