@@ -113,23 +113,59 @@ def register(cls: type[Stage]) -> type[Stage]:
     return cls
 
 
-def load_all() -> dict[str, type[Stage]]:
-    """Import every module under ``corpus.stages`` so that each registers its stages."""
-    import importlib
-    import pkgutil
+def _stage_modules() -> dict[str, str]:
+    """Stage name -> module, found by reading the sources under ``corpus/stages`` without importing them.
+
+    A stage module may import heavy libraries (Presidio, torch) at import time; reading the source
+    for ``@register`` classes and their ``name = "..."`` keeps a pipeline from paying for stages it
+    does not use.
+    """
+    import ast
 
     import corpus.stages as pkg
 
-    for mod in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
-        importlib.import_module(mod.name)
-    return dict(sorted(REGISTRY.items()))
+    root = Path(pkg.__path__[0])
+    out: dict[str, str] = {}
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        module = ".".join(("corpus", "stages", *path.relative_to(root).with_suffix("").parts))
+        for node in tree.body:
+            if not isinstance(node, ast.ClassDef):
+                continue
+            if not any(isinstance(d, ast.Name) and d.id == "register" for d in node.decorator_list):
+                continue
+            for stmt in node.body:
+                if (isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "name" for t in stmt.targets)
+                        and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)):
+                    out[stmt.value.value] = module
+    return out
+
+
+_MODULES: dict[str, str] | None = None
+
+
+def names() -> list[str]:
+    global _MODULES
+    if _MODULES is None:
+        _MODULES = _stage_modules()
+    return sorted(_MODULES)
 
 
 def get(name: str) -> type[Stage]:
-    stages = load_all()
-    if name not in stages:
-        raise UserError(f"unknown stage {name!r} (known: {', '.join(stages)})")
-    return stages[name]
+    """The stage class registered as ``name``, importing only the module that defines it."""
+    import importlib
+
+    if name not in REGISTRY:
+        known = names()
+        if name not in known:
+            raise UserError(f"unknown stage {name!r} (known: {', '.join(known)})")
+        importlib.import_module(_MODULES[name])
+    return REGISTRY[name]
+
+
+def load_all() -> dict[str, type[Stage]]:
+    """Every stage class (imports every stage module: for listings, not for running a pipeline)."""
+    return {n: get(n) for n in names()}
 
 
 # ---------------------------------------------------------------- parameters
