@@ -1,0 +1,102 @@
+"""``c4``: the C4 cleaning rules (Raffel et al. 2020, section 2.2; TFDS ``c4_utils``).
+
+Line-level cleaning: lines without terminal punctuation, with fewer than three words, with a word
+over 1000 characters, mentioning javascript or a cookie/terms policy are removed (in filter mode the
+kept text replaces the document's). Document rules: "lorem ipsum" or a curly bracket drops the
+document, and so do fewer than five sentences left after cleaning. Thresholds and phrase lists live
+in ``rules/quality/c4.yaml``. Removed lines are counted per reason in ``stats.json`` ``extra``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from corpus.document import Document
+from corpus.engine.context import StageContext
+from corpus.stages.base import register
+from corpus.stages.quality import text
+from corpus.stages.quality.rule import LanguageRule
+
+_CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")  # Wikipedia-style markers
+
+
+@dataclass
+class C4Params:
+    remove_citations: bool = True
+    end_punctuation: list[str] | None = field(default_factory=list)
+    exclude_ellipsis: bool = True
+    min_words_per_line: int | None = None
+    max_word_length: int | None = None
+    filter_lorem_ipsum: bool = True
+    filter_javascript: bool = True
+    filter_curly_bracket: bool = True
+    policy_substrings: list[str] = field(default_factory=list)
+    min_num_sentences: int | None = None
+    remove_lines: bool = True
+    language_rules: str | None = "quality/lang"
+    default_language: str = "en"
+
+
+@register
+class C4(LanguageRule):
+    name = "c4"
+    Params = C4Params
+    rules = "quality/c4.yaml"
+    doc = "C4 rules: drop lines without terminal punctuation, short/javascript/policy lines; lorem ipsum, braces, few sentences."
+
+    def setup(self) -> None:
+        super().setup()
+        self._lines_removed: Counter[str] = Counter()
+
+    def process(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
+        self.setup()
+        try:
+            yield from super().process(docs, ctx)
+        finally:
+            for reason, n in self._lines_removed.items():
+                ctx.count(f"lines_removed_{reason}", n)
+            self._lines_removed.clear()
+
+    def check_doc(self, doc: Document, p: C4Params, split: text.WordSplitter) -> str | None:
+        ends = tuple(p.end_punctuation or ())
+        policies = [s.lower() for s in p.policy_substrings]
+        removed = Counter()
+        kept: list[str] = []
+        sentences = 0
+        for line in doc.text.splitlines():
+            line = line.strip()
+            tokens = line.split()
+            if p.max_word_length and any(len(t) > p.max_word_length for t in tokens):
+                removed["long_word"] += 1
+                continue
+            if p.remove_citations:
+                line = _CITATION.sub("", line)
+            if ends and (not line.endswith(ends) or (p.exclude_ellipsis and line.endswith("..."))):
+                removed["no_terminal_punct"] += 1
+                continue
+            if p.min_words_per_line and len(tokens) < p.min_words_per_line:
+                removed["too_few_words"] += 1
+                continue
+            lower = line.lower()
+            if p.filter_lorem_ipsum and "lorem ipsum" in lower:
+                return "c4_lorem_ipsum"
+            if p.filter_javascript and "javascript" in lower:
+                removed["javascript"] += 1
+                continue
+            if p.filter_curly_bracket and "{" in line:
+                return "c4_curly_bracket"
+            if policies and any(s in lower for s in policies):
+                removed["policy"] += 1
+                continue
+            if p.min_num_sentences:
+                sentences += text.count_sentences(split.words(line))
+            kept.append(line)
+        if p.min_num_sentences and sentences < p.min_num_sentences:
+            return "c4_too_few_sentences"
+        self._lines_removed.update(removed)
+        if p.remove_lines and self.mode == "filter":
+            doc.text = "\n".join(kept).strip()
+        return None

@@ -1,0 +1,67 @@
+"""``fineweb``: the FineWeb quality rules (Penedo et al. 2024, section 3.4 "custom filters").
+
+Drops documents where too few lines end with terminal punctuation, too many lines are short, too
+many characters sit in duplicated lines, or there are too many line breaks per word (lists, menus).
+Thresholds live in ``rules/quality/fineweb.yaml``; FineWeb-2 tunes them per language in
+``rules/quality/lang/<code>.yaml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from corpus.document import Document
+from corpus.stages.base import register
+from corpus.stages.quality import text
+from corpus.stages.quality.gopher_repetition import duplicates
+from corpus.stages.quality.rule import LanguageRule
+
+
+@dataclass
+class FineWebParams:
+    line_punct_thr: float | None = None
+    line_punct_exclude_zero: bool = False
+    stop_chars: list[str] | None = None
+    short_line_thr: float | None = None
+    short_line_length: int = 30
+    char_duplicates_ratio: float | None = None
+    new_line_ratio: float | None = None
+    language_rules: str | None = "quality/lang"
+    default_language: str = "en"
+
+
+def _ends_terminal(line: str, stop_chars: tuple[str, ...] | None) -> bool:
+    if stop_chars is not None:
+        return line.endswith(stop_chars)
+    return bool(line) and text.STERM.match(line[-1]) is not None
+
+
+@register
+class FineWeb(LanguageRule):
+    name = "fineweb"
+    Params = FineWebParams
+    rules = "quality/fineweb.yaml"
+    doc = "FineWeb rules: line punctuation ratio, short-line ratio, duplicated-line characters, newlines per word."
+
+    def check_doc(self, doc: Document, p: FineWebParams, split: text.WordSplitter) -> str | None:
+        txt = doc.text
+        lines = [ln for ln in txt.split("\n") if ln.strip()]
+        if not lines:
+            return "fineweb_empty"
+        stops = tuple(p.stop_chars) if p.stop_chars is not None else None
+        if p.line_punct_thr is not None:
+            ratio = sum(_ends_terminal(ln, stops) for ln in lines) / len(lines)
+            if ratio < p.line_punct_thr and not (ratio == 0 and p.line_punct_exclude_zero):
+                return "fineweb_line_punct"
+        if p.short_line_thr is not None:
+            if sum(len(ln) <= p.short_line_length for ln in lines) / len(lines) > p.short_line_thr:
+                return "fineweb_short_lines"
+        if p.char_duplicates_ratio is not None:
+            chars = len(txt) - txt.count("\n")
+            if chars and duplicates(lines)[1] / chars > p.char_duplicates_ratio:
+                return "fineweb_dup_line_chars"
+        if p.new_line_ratio is not None:
+            words = text.cached_words(split, txt)
+            if not words or txt.count("\n") / len(words) > p.new_line_ratio:
+                return "fineweb_list_ratio"
+        return None

@@ -1,0 +1,77 @@
+"""What the four rule stages share: per-language thresholds and word splitting (FineWeb-2 style).
+
+A rule stage's parameters come from its ``rules/quality/<set>.yaml`` (the published defaults) and the
+pipeline entry. For a document whose ``metadata.language`` has a file ``rules/quality/lang/<code>.yaml``
+(``language_rules`` names the folder), that file's section for the stage replaces those values for
+that language, and its ``words:`` section says how to split the language into words. Documents
+without a language use ``default_language``. Resolution is lazy and cached per language, so a
+pipeline pays for a language only when it meets one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from corpus import rules
+from corpus.document import Document
+from corpus.errors import UserError
+from corpus.stages.base import Filter
+from corpus.stages.quality import text
+
+WORD_KEYS = ("clitics", "abbreviations", "splits", "unspaced_scripts")
+
+
+def language_file(folder: str | None, lang: str) -> dict[str, Any]:
+    """The override file for ``lang`` in ``folder`` (under ``rules/`` or a path), or ``{}`` if none."""
+    if not folder or not lang:
+        return {}
+    try:
+        path = rules.resolve(f"{folder}/{lang}.yaml")
+    except UserError:  # no file for this language: the stage's own values apply
+        return {}
+    data = rules.load(path)
+    if not isinstance(data, dict):
+        raise UserError(f"{folder}/{lang}.yaml: expected a mapping of sections")
+    return data
+
+
+class LanguageRule(Filter):
+    """A `Filter` whose thresholds and word splitting depend on the document's language.
+
+    Subclasses' ``Params`` carry ``language_rules`` and ``default_language``; they implement
+    ``check_doc(doc, params, split)`` and get the parameters and splitter for the document's language.
+    """
+
+    def setup(self) -> None:
+        self._by_lang: dict[str, tuple[Any, text.WordSplitter]] = {}
+
+    def resolve(self, lang: str) -> tuple[Any, text.WordSplitter]:
+        cached = getattr(self, "_by_lang", None)
+        if cached is None:
+            self.setup()
+            cached = self._by_lang
+        if lang in cached:
+            return cached[lang]
+        data = language_file(self.p.language_rules, lang)
+        overrides = data.get(self.name) or {}
+        fields = {f.name for f in dataclasses.fields(self.p)}
+        unknown = sorted(set(overrides) - fields)
+        if unknown:
+            raise UserError(f"{self.p.language_rules}/{lang}.yaml: unknown key {unknown[0]!r} under {self.name!r}")
+        params = dataclasses.replace(self.p, **overrides) if overrides else self.p
+        words = data.get("words") or {}
+        bad = sorted(set(words) - set(WORD_KEYS))
+        if bad:
+            raise UserError(f"{self.p.language_rules}/{lang}.yaml: unknown key {bad[0]!r} under 'words'")
+        split = text.splitter(*(tuple(words.get(k) or ()) for k in WORD_KEYS))
+        cached[lang] = (params, split)
+        return params, split
+
+    def decide(self, doc: Document) -> str | None:
+        lang = doc.metadata.get("language") or self.p.default_language
+        params, split = self.resolve(str(lang))
+        return self.check_doc(doc, params, split)
+
+    def check_doc(self, doc: Document, p: Any, split: text.WordSplitter) -> str | None:
+        raise NotImplementedError
