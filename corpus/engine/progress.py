@@ -64,6 +64,7 @@ class Progress:
         global _local
         _local = self
         self.label = label
+        self.kept = self.removed = 0  # per pass: a later pass re-reads what the earlier one passed
         if self.quiet:
             return
         if self.tty:
