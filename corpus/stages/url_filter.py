@@ -1,0 +1,94 @@
+"""``url_filter``: drop documents whose URL is on a blocklist (domains, URL words, URL substrings).
+
+The URL comes from a metadata field (``field: url``, the input record's ``url`` key). Blocklists
+are user-supplied files: YAML with ``domains``/``words``/``subwords`` lists (see
+``rules/blocklists/example.yaml``), or plain text with one domain per line; the pipeline entry
+can add entries inline. A host matches a listed domain or any subdomain of it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from corpus import rules
+from corpus.document import Document
+from corpus.errors import UserError
+from corpus.stages.base import Filter, register
+
+_URL_WORDS = re.compile(r"[^\W_]+")
+LIST_KEYS = ("domains", "words", "subwords")
+
+
+@dataclass
+class UrlFilterParams:
+    blocklists: list[str] = field(default_factory=list)
+    domains: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
+    subwords: list[str] = field(default_factory=list)
+    field: str = "url"
+    missing: str = "keep"
+
+    def check(self) -> None:
+        if self.missing not in ("keep", "drop"):
+            raise UserError(f"stage 'url_filter': missing must be keep or drop, not {self.missing!r}")
+        if not (self.blocklists or self.domains or self.words or self.subwords):
+            raise UserError("stage 'url_filter': give blocklists (files) or domains/words/subwords")
+        for ref in self.blocklists:
+            rules.resolve(ref)
+
+
+def load_blocklist(ref: str) -> dict[str, list[str]]:
+    """A blocklist file: YAML with ``domains``/``words``/``subwords``, or text with a domain a line."""
+    path = rules.resolve(ref)
+    if path.suffix in (".yaml", ".yml"):
+        data = rules.load(path) or {}
+        bad = sorted(set(data) - set(LIST_KEYS)) if isinstance(data, dict) else ["(not a mapping)"]
+        if bad:
+            raise UserError(f"blocklist {ref}: unknown key {bad[0]!r} (allowed: {', '.join(LIST_KEYS)})")
+        return {k: [str(v) for v in data.get(k) or []] for k in LIST_KEYS}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return {"domains": [ln.split("#")[0].strip() for ln in lines if ln.split("#")[0].strip()]}
+
+
+def host_of(url: str) -> str:
+    try:
+        host = urlsplit(url if "//" in url else "//" + url).hostname or ""
+    except ValueError:
+        return ""
+    return host.removeprefix("www.")
+
+
+@register
+class UrlFilter(Filter):
+    name = "url_filter"
+    Params = UrlFilterParams
+    doc = "Drop documents whose URL (metadata field) has a blocked domain, word or substring."
+
+    def setup(self) -> None:
+        p: UrlFilterParams = self.p
+        lists = {k: {v.lower() for v in getattr(p, k)} for k in LIST_KEYS}
+        for ref in p.blocklists:
+            for key, values in load_blocklist(ref).items():
+                lists[key].update(v.lower() for v in values)
+        self._domains = {d.removeprefix("www.").strip(".") for d in lists["domains"]}
+        self._words = lists["words"]
+        self._subwords = re.compile("|".join(map(re.escape, sorted(lists["subwords"])))) if lists["subwords"] else None
+
+    def decide(self, doc: Document) -> str | None:
+        if not hasattr(self, "_domains"):
+            self.setup()
+        url = doc.metadata.get(self.p.field)
+        if not isinstance(url, str) or not url:
+            return "url_missing" if self.p.missing == "drop" else None
+        url = url.lower()
+        host = host_of(url)
+        parts = host.split(".")
+        if any(".".join(parts[i:]) in self._domains for i in range(len(parts))):
+            return "url_blocked_domain"
+        if self._words and not self._words.isdisjoint(_URL_WORDS.findall(url)):
+            return "url_blocked_word"
+        if self._subwords is not None and self._subwords.search(url):
+            return "url_blocked_subword"
+        return None
