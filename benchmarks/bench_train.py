@@ -8,15 +8,18 @@ process with ``--threads`` threads; HF `Trainer` gets the very same windows (``i
 
 Figures: median tokens/s over the steps after ``--warmup``, and MFU = FLOPs/token (6N + attention, as
 `trainer.model.flops_per_token` documents) x tokens/s over a measured fp32 matmul peak on the same
-threads. ``--compile`` adds a Thresher run with per-block ``torch.compile``.
+threads. The trainers run in ``--rounds`` alternating rounds (so a change in the machine's load falls
+on all of them alike); figures are medians over rounds. ``--compile`` adds a Thresher run with
+per-block ``torch.compile``. Each run writes its checkpoint only at the end, outside the timed steps.
 
-    .venv/bin/python benchmarks/bench_train.py --steps 30 --threads 2 --work /tmp/bench-train
+    .venv/bin/python benchmarks/bench_train.py --steps 12 --warmup 3 --rounds 3 --compile --work /tmp/bench-train
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import time
@@ -60,6 +63,7 @@ def run_thresher(config: Path, warmup: int) -> float:
     from trainer import config as tconfig
     from trainer import loop
 
+    shutil.rmtree(config.parent / "ckpt", ignore_errors=True)  # a fresh run, not a resume of the last round
     loop.run(tconfig.load(config))
     rows = [json.loads(ln) for ln in (config.parent / "metrics.jsonl").read_text().splitlines()]
     return statistics.median(r["tokens_per_s"] for r in rows if "loss" in r and r["step"] > warmup)
@@ -133,6 +137,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--precision", default="fp32")
     p.add_argument("--compile", action="store_true", help="also time Thresher with parallel.compile")
+    p.add_argument("--rounds", type=int, default=3, help="rounds, each running every trainer once")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -147,21 +152,31 @@ def main() -> None:
     cfg = tconfig.load(base)
     m = build_model(cfg, load_tokenizer(cfg.tokenizer))
     params, fpt = sum(q.numel() for q in m.parameters()), flops_per_token(m, args.seq_len)
-    peak = matmul_peak()
-    results = {}
-    results["hf_trainer"], optim = run_hf_trainer(thresher_config(args.work, "hf", tok, tokens, model, args),
-                                                  args.warmup)
-    results["thresher"] = run_thresher(base, args.warmup)
+    configs = {"hf_trainer": thresher_config(args.work, "hf", tok, tokens, model, args),
+               "thresher": base}
     if args.compile:
-        results["thresher_compile"] = run_thresher(
-            thresher_config(args.work, "compiled", tok, tokens, model, args, parallel={"compile": True}),
-            args.warmup)
+        configs["thresher_compile"] = thresher_config(args.work, "compiled", tok, tokens, model, args,
+                                                      parallel={"compile": True})
+    # Rounds alternate the trainers, so a change in the machine's load falls on all of them alike.
+    runs: dict[str, list[float]] = {name: [] for name in configs}
+    peaks = []
+    for _ in range(args.rounds):
+        peaks.append(matmul_peak())
+        for name, config in configs.items():
+            if name == "hf_trainer":
+                tps, optim = run_hf_trainer(config, args.warmup)
+            else:
+                tps = run_thresher(config, args.warmup)
+            runs[name].append(tps)
+    peak = statistics.median(peaks)
+    results = {name: statistics.median(v) for name, v in runs.items()}
     print(f"model: llama, {params / 1e6:.2f}M parameters, vocab {m.config.vocab_size}, seq {args.seq_len}, "
           f"batch {args.batch}, {args.threads} threads, {args.precision}; HF optimizer {optim}")
-    print(f"measured fp32 matmul peak: {peak / 1e9:.1f} GFLOP/s; {fpt / 1e6:.1f} MFLOP per token")
-    print("| trainer | tokens/s | MFU vs matmul peak |\n| --- | ---: | ---: |")
+    print(f"fp32 matmul peak, median of {args.rounds} rounds: {peak / 1e9:.1f} GFLOP/s "
+          f"(per round: {', '.join(f'{q / 1e9:.1f}' for q in peaks)}); {fpt / 1e6:.1f} MFLOP per token")
+    print("| trainer | tokens/s (median of rounds) | per round | MFU vs matmul peak |\n| --- | ---: | --- | ---: |")
     for name, tps in results.items():
-        print(f"| {name} | {tps:,.0f} | {fpt * tps / peak:.1%} |")
+        print(f"| {name} | {tps:,.0f} | {', '.join(f'{v:,.0f}' for v in runs[name])} | {fpt * tps / peak:.1%} |")
 
 
 if __name__ == "__main__":

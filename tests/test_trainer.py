@@ -221,27 +221,32 @@ def test_hf_export_logits_equal_the_trained_model(ddp, fx):
     assert AutoTokenizer.from_pretrained(hf).eos_token == "</s>"
 
 
-@pytest.mark.parametrize("fmt", ["messages", "prompt_response"])
-def test_sft_labels_are_exactly_the_assistant_tokens(fx, tmp_path, fmt):
+@pytest.mark.parametrize("fmt,template", [("messages", "diff"), ("prompt_response", "diff"),
+                                          ("messages", "generation")])
+def test_sft_labels_are_exactly_the_assistant_tokens(fx, tmp_path, fmt, template):
+    """Without ``{% generation %}`` marks the assistant span is found by diffing renderings and runs to
+    the end of the turn (its ``<|im_end|>`` and newline) plus the example's EOS, so the model learns to
+    stop; with them, it is exactly what the template marks."""
     from transformers import AutoTokenizer
 
     from trainer.data import IGNORE, PackedData, open_sft
 
     tok = AutoTokenizer.from_pretrained(fx["tok"])
+    if template == "generation":
+        tok.chat_template = td.CHAT_TEMPLATE_GENERATION
     path = td.chat_jsonl(tmp_path / "chat.jsonl", limit=40, fmt=fmt)
     records = [json.loads(ln) for ln in path.read_text().splitlines()]
     seqs = open_sft(str(path), fmt, tok)
-    end = tok.convert_tokens_to_ids("<|im_end|>")
+    tail = "<|im_end|>\n</s>" if template == "diff" else "<|im_end|>"
     for rec, ids, mask in zip(records, seqs.token_lists, seqs.masks, strict=True):
         response = rec["messages"][1]["content"] if fmt == "messages" else rec["response"]
-        # Token by token: the masked-in tokens are the assistant turn (its text and end marker), in one run.
+        # Token by token: the masked-in tokens are one run, the assistant's text and the turn's end.
         on = np.flatnonzero(mask)
         assert (np.diff(on) == 1).all()
-        # ... and the EOS that ends the example, so the model learns to stop after its turn.
-        assert tok.decode(ids[on]) == response + "<|im_end|>\n</s>"
-        assert ids[on[-3]] == end and ids[on[-1]] == tok.eos_token_id
+        assert tok.decode(ids[on]) == response + tail
         assert tok.decode(ids[: on[0]]).endswith("<|im_start|>assistant\n")
         assert not mask[: on[0]].any() and not mask[on[-1] + 1:].any()
+        assert ids[-1] == tok.eos_token_id
     packed = PackedData(seqs, 64, seed=3)
     x, y = packed.batch(range(20))
     for g in range(20):

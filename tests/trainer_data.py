@@ -18,6 +18,12 @@ from corpus.tokens import FORMAT, MANIFEST, ShardWriter, dtype_for_vocab
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
                  "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+# The same ChatML, with the assistant's tokens marked the way transformers' assistant masks read them
+# (the newline is an expression: transformers' Jinja drops a newline right after a block tag).
+CHAT_TEMPLATE_GENERATION = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% if m['role'] == 'assistant' %}"
+                            "{% generation %}{{ m['content'] }}<|im_end|>{% endgeneration %}{% else %}"
+                            "{{ m['content'] }}<|im_end|>{% endif %}{{ '\\n' }}{% endfor %}"
+                            "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 SPECIALS = ["<s>", "</s>", "<pad>", "<|im_start|>", "<|im_end|>"]
 
 

@@ -11,9 +11,10 @@ epoch): sampling is without replacement inside an epoch and the order is a pure 
 ``r``-th contiguous slice of them. The cursor, not the step, is what a checkpoint stores, so a run
 resumed on another number of processes continues the same stream from the same window.
 
-SFT. Chat examples are rendered with the tokenizer's chat template; the tokens of each assistant turn
-are found by rendering the conversation up to and after that turn and diffing the text, then mapping
-characters to tokens through the tokenizer's offsets. Labels outside assistant turns are -100. An
+SFT. Chat examples are rendered with the tokenizer's chat template. Assistant tokens are the ones the
+template marks with ``{% generation %}`` when it does; otherwise each assistant turn is found by
+rendering the conversation up to and after that turn and diffing the text, then mapping characters
+to tokens through the tokenizer's offsets. Labels outside assistant turns are -100. An
 example that would contribute no label at all is an error naming it: silently training on nothing is
 how SFT runs go wrong unnoticed.
 """
@@ -21,6 +22,7 @@ how SFT runs go wrong unnoticed.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,8 +203,29 @@ def _messages(record: dict, fmt: str, where: str) -> list[dict]:
     return msgs
 
 
+GENERATION_TAG = re.compile(r"{%-?\s*generation\s*-?%}")
+
+
 def render(tok, messages: list[dict], where: str) -> tuple[np.ndarray, np.ndarray]:
-    """Token ids of the rendered conversation and a mask that is True on assistant-turn tokens."""
+    """Token ids of the rendered conversation and a mask that is True on assistant-turn tokens.
+
+    A template that marks assistant turns with ``{% generation %}`` says exactly which tokens are
+    the model's, and transformers returns that mask. Otherwise the turns are found by diffing
+    renderings (see the module docstring); the span then also holds what the template writes after
+    the turn (``<|im_end|>`` and a newline for ChatML).
+    """
+    if GENERATION_TAG.search(tok.chat_template):
+        enc = tok.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+        ids, mask = np.asarray(enc["input_ids"], dtype=np.int64), np.asarray(enc["assistant_masks"], dtype=bool)
+    else:
+        ids, mask = _render_by_diff(tok, messages, where)
+    if ids.size == 0 or ids[-1] != tok.eos_token_id:  # EOS separates examples once packed
+        mask = np.append(mask, mask[-1] if mask.size else False)
+        ids = np.append(ids, tok.eos_token_id)
+    return ids, mask
+
+
+def _render_by_diff(tok, messages: list[dict], where: str) -> tuple[np.ndarray, np.ndarray]:
     def text(msgs: list[dict], prompt: bool = False) -> str:
         return tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=prompt) if msgs else ""
 
@@ -221,9 +244,6 @@ def render(tok, messages: list[dict], where: str) -> tuple[np.ndarray, np.ndarra
     mask = np.zeros(len(ids), dtype=bool)
     for a, b in spans:
         mask |= (starts >= a) & (starts < b)
-    if ids.size == 0 or ids[-1] != tok.eos_token_id:  # EOS separates examples once packed
-        mask = np.append(mask, mask[-1] if mask.size else False)
-        ids = np.append(ids, tok.eos_token_id)
     return ids, mask
 
 

@@ -13,6 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
+import transformers
 from torch.distributed.checkpoint.state_dict import get_model_state_dict, set_model_state_dict
 
 from corpus.errors import UserError
@@ -41,6 +42,7 @@ def load_checkpoint_model(ckpt: str | os.PathLike):
 
 def export(ckpt: str | os.PathLike, out: str | os.PathLike) -> Path:
     model, tok, lin = load_checkpoint_model(ckpt)
+    transformers.utils.logging.disable_progress_bar()  # one small folder: no "Writing model shards" bar
     out = Path(out)
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -104,6 +104,12 @@ class Trainer(Stateful):
         self.cursor = sd["data"]["cursor"]
         set_rng_state(sd["rng"])
         self.step = sd["step"]
+        # Hyperparameters come from the config, not the checkpoint: a resume may change them (the
+        # optimizer's moments and step counts, and the schedule's position, are what carry over).
+        t = self.cfg.train
+        self.scheduler.base_lrs = [t.lr] * len(self.optimizer.param_groups)
+        for group, decay in zip(self.optimizer.param_groups, (t.weight_decay, 0.0), strict=True):
+            group.update(weight_decay=decay, betas=tuple(t.betas), lr=t.lr * self.scheduler.lr_lambdas[0](self.step))
 
     def resume(self) -> None:
         """Continue from the newest complete checkpoint, if any, after checking it is the same data."""
@@ -147,7 +153,7 @@ class Trainer(Stateful):
                     (loss * d.world_size / n_labels).backward()
                 loss_sum += loss.detach()
             grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip or float("inf"))
-            lr = self.scheduler.get_last_lr()[0]
+            lr = self.optimizer.param_groups[0]["lr"]
             self.optimizer.step()
             self.scheduler.step()
             self.optimizer.zero_grad(set_to_none=True)
