@@ -46,7 +46,7 @@ class Scorer:
 
     def score(self, text: str) -> float:
         labels, probs = self.model.predict(fasttext_line(text), k=-1)
-        for label, prob in zip(labels, probs):
+        for label, prob in zip(labels, probs, strict=True):
             if label == self.label:
                 return min(float(prob), 1.0)
         return 0.0

@@ -29,7 +29,7 @@ def words(text: str) -> list[str]:
 
 def grams(ws: list[str], n: int) -> Iterator[int]:
     """Hashes of the n-word windows of ``ws`` (one process builds and probes, so ``hash`` is stable)."""
-    return map(hash, zip(*(ws[i:] for i in range(n))))
+    return map(hash, zip(*(ws[i:] for i in range(n)), strict=False))
 
 
 @dataclass

@@ -94,13 +94,17 @@ class Language(Filter):
         p: LanguageParams = self.p
         flat = text.replace("\n", " ")
         if len(flat) <= p.max_chars:
-            labels, probs = self._model.predict(flat, k=1)
-            # fastText's softmax can exceed 1 by a rounding error
-            return (normalize_label(labels[0]), min(float(probs[0]), 1.0)) if labels else ("und", 0.0)
+            # the binding itself (the wrapper adds a numpy round trip per call); "replace" keeps a
+            # stray surrogate from failing the document
+            top = self._model.f.predict(flat + "\n", 1, 0.0, "replace")
+            if not top:
+                return "und", 0.0
+            prob, label = top[0]
+            return normalize_label(label), min(prob, 1.0)  # the softmax can exceed 1 by a rounding error
         parts = windows(flat, p.max_chars, p.samples)
         totals: dict[str, float] = {}
-        for part, (labels, probs) in zip(parts, zip(*self._model.predict(parts, k=_TOP_K))):
-            for label, prob in zip(labels, probs):
+        for part, (labels, probs) in zip(parts, zip(*self._model.predict(parts, k=_TOP_K), strict=True), strict=True):
+            for label, prob in zip(labels, probs, strict=True):
                 code = normalize_label(label)
                 totals[code] = totals.get(code, 0.0) + len(part) * float(prob)
         code = max(totals, key=totals.__getitem__)

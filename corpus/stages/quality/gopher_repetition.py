@@ -92,7 +92,7 @@ def repeated_ngram_chars(key: np.ndarray, n: int, ends: np.ndarray) -> int:
         return 0
     seen: set[int] = set()
     chars = resume = 0
-    for i, gram in zip(positions.tolist(), key[positions].tolist()):
+    for i, gram in zip(positions.tolist(), key[positions].tolist(), strict=True):
         if i < resume:  # inside the repeat just counted: skipped, not remembered
             continue
         if gram in seen:

@@ -135,7 +135,7 @@ def word_stats(words: list[str]) -> tuple[list[int], int]:
     "has a letter" is ``str.isalpha`` of any character.
     """
     kinds = [_kind(w) for w in words]
-    lengths = [len(w) for w, (is_word, _) in zip(words, kinds) if is_word]
+    lengths = [len(w) for w, (is_word, _) in zip(words, kinds, strict=True) if is_word]
     return lengths, sum(alpha for _, alpha in kinds)
 
 
