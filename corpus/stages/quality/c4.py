@@ -61,9 +61,15 @@ class C4(LanguageRule):
             self._lines_removed.clear()
 
     def check_doc(self, doc: Document, p: C4Params, split: text.WordSplitter) -> str | None:
+        removed: Counter[str] = Counter()
+        try:
+            return self._check_lines(doc, p, split, removed)
+        finally:
+            self._lines_removed.update(removed)
+
+    def _check_lines(self, doc: Document, p: C4Params, split: text.WordSplitter, removed: Counter[str]) -> str | None:
         ends = tuple(p.end_punctuation or ())
         policies = [s.lower() for s in p.policy_substrings]
-        removed = Counter()
         kept: list[str] = []
         sentences = 0
         for line in doc.text.splitlines():
@@ -96,7 +102,6 @@ class C4(LanguageRule):
             kept.append(line)
         if p.min_num_sentences and sentences < p.min_num_sentences:
             return "c4_too_few_sentences"
-        self._lines_removed.update(removed)
         if p.remove_lines and self.mode == "filter":
             doc.text = "\n".join(kept).strip()
         return None
