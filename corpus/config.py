@@ -73,7 +73,7 @@ class PipelineConfig:
         r = self.resolved()
         for k in ("workers", "executor", "output"):
             r.pop(k)
-        return hashlib.sha256(orjson.dumps(r, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return hashlib.sha256(orjson.dumps(r, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)).hexdigest()
 
 
 def _check_keys(section: str, data: dict, allowed: tuple[str, ...]) -> None:

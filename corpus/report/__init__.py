@@ -18,7 +18,7 @@ ALWAYS = ("eu_training_summary.md", "dataset_card.md", "croissant.json")
 
 
 def _json(obj: object) -> bytes:
-    return orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n"
+    return orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
 
 
 def _write_formats(out: Path, formats: list[str], title: str, subtitle: str, sections, facts: dict) -> list[Path]:

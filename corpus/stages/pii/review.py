@@ -53,15 +53,17 @@ class ReviewSampler:
     def __init__(self, n: int, context_chars: int):
         self.n = n
         self.context = context_chars
-        self.heaps: dict[str, list[tuple[str, dict[str, Any]]]] = {}  # max-heaps by negated rank
+        self.heaps: dict[str, list[tuple[str, int, dict[str, Any]]]] = {}  # max-heaps by negated rank
+        self._seen = 0  # tie-breaker: equal ranks (a repeated document id) never compare the items
 
     def _offer(self, stratum: str, rank: str, item: dict[str, Any]) -> None:
         heap = self.heaps.setdefault(stratum, [])
         key = _negate(rank)
+        self._seen += 1
         if len(heap) < self.n:
-            heapq.heappush(heap, (key, item))
+            heapq.heappush(heap, (key, -self._seen, item))
         elif key > heap[0][0]:
-            heapq.heapreplace(heap, (key, item))
+            heapq.heapreplace(heap, (key, -self._seen, item))
 
     def observe(self, doc: Document, results: list[RecognizerResult], actions: dict[str, str]) -> None:
         text, w = doc.text, self.context
@@ -103,6 +105,6 @@ def _negate(rank: str) -> str:
     return "".join(f"{15 - int(c, 16):x}" for c in rank)
 
 
-def _ordered(heaps: dict[str, list[tuple[str, dict[str, Any]]]]) -> list[dict[str, Any]]:
+def _ordered(heaps: dict[str, list[tuple]]) -> list[dict[str, Any]]:
     """Items by stratum, then by rank (smallest first): a stable file for identical runs."""
-    return [it for s in sorted(heaps) for _, it in sorted(heaps[s], key=lambda x: x[0], reverse=True)]
+    return [entry[-1] for s in sorted(heaps) for entry in sorted(heaps[s], key=lambda x: x[0], reverse=True)]
