@@ -28,8 +28,20 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m corpus.assets fetch
 	touch $(STAMP)
 
+# The end-to-end job on the bundled sample corpus: build (quality, dedup, PII), train a tokenizer on
+# what was kept, tokenize with a validation split and a source mix, train a tiny model, report.
+# Every step resumes or skips when rerun.
+DEMO_RUN := out/demo
 demo: setup
 	$(PY) -m corpus.cli build rules/pipelines/demo.yaml
+	test -f out/demo-tokenizer/tokenizer.json || \
+	  $(PY) -m corpus.cli tokenizer train --input $(DEMO_RUN) --vocab-size 4096 --output out/demo-tokenizer
+	$(PY) -m corpus.cli tokenize $(DEMO_RUN) --tokenizer out/demo-tokenizer --val-fraction 0.05 \
+	  --mix 'web-crawl.jsonl=0.5' --mix '*.parquet=2'
+	$(PY) -m corpus.cli train docs/trainer-examples/demo.yaml
+	$(PY) -m corpus.cli verify $(DEMO_RUN)
+	$(PY) -m corpus.cli report $(DEMO_RUN)
+	@echo "report: $(DEMO_RUN)/report/report.html"
 
 test: setup
 	$(PY) -m pytest -q
