@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     except InvariantError as e:
         print(f"thresher: failed: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("thresher: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

@@ -59,10 +59,8 @@ def detect_format(path: str) -> str:
 
 
 def _display(path: Path, base: Path) -> str:
-    try:
-        return str(path.relative_to(base))
-    except ValueError:
-        return str(path)
+    """The path relative to the pipeline YAML's folder, so ids and manifests do not depend on the machine."""
+    return os.path.relpath(path, base)
 
 
 def expand_inputs(cfg: PipelineConfig) -> list[tuple[str, str, str]]:
