@@ -80,7 +80,7 @@ def test_any_fasttext_model_by_path_with_glotlid_labels(tmp_path, sentences):
     train = tmp_path / "train.txt"
     train.write_text("\n".join(f"__label__{codes[r['lang']]} {r['text']}" for r in sentences
                                if r["lang"] in codes) + "\n", encoding="utf-8")
-    model = fasttext.train_supervised(input=str(train), epoch=30, lr=0.5, minn=2, maxn=4, bucket=50_000, dim=16,
+    model = fasttext.train_supervised(input=str(train), epoch=40, lr=0.2, minn=2, maxn=4, bucket=50_000, dim=16,
                                       thread=1, seed=0, verbose=0)
     path = tmp_path / "glot.bin"
     model.save_model(str(path))
