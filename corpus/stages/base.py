@@ -209,18 +209,28 @@ def param_defaults(cls: type[Stage]) -> dict[str, Any]:
 
 
 def resolve_paths(spec: dict[str, Any], base_dir: Path) -> dict[str, Any]:
-    """``spec`` with its stage's path parameters made absolute where they exist under ``base_dir``."""
+    """``spec`` with its stage's path parameters made absolute where they exist under ``base_dir``.
+
+    A path parameter holds a path, a list of paths, or a mapping of names to paths.
+    """
     cls = get(spec.get("stage")) if isinstance(spec.get("stage"), str) else None
     if cls is None:
         return spec
+
+    def fix(v: Any) -> Any:
+        if isinstance(v, str) and v and not Path(v).is_absolute() and (base_dir / v).exists():
+            return str((base_dir / v).resolve())
+        return v
+
     out = dict(spec)
     for key in cls.path_params:
-        values = out.get(key)
-        items = values if isinstance(values, list) else [values]
-        fixed = [str((base_dir / v).resolve()) if isinstance(v, str) and v and not Path(v).is_absolute()
-                 and (base_dir / v).exists() else v for v in items]
-        if values is not None:
-            out[key] = fixed if isinstance(values, list) else fixed[0]
+        value = out.get(key)
+        if isinstance(value, list):
+            out[key] = [fix(v) for v in value]
+        elif isinstance(value, dict):
+            out[key] = {k: fix(v) for k, v in value.items()}
+        elif value is not None:
+            out[key] = fix(value)
     return out
 
 

@@ -73,6 +73,7 @@ class QualityClassifierParams:
 @register
 class QualityClassifier(GlobalStage):
     name = "quality_classifier"
+    path_params = ("model",)
     Params = QualityClassifierParams
     doc = "fastText quality classifier: metadata.quality_score; keep above min_score or the top fraction."
 

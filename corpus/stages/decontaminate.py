@@ -52,6 +52,7 @@ class DecontaminateParams:
 @register
 class Decontaminate(Filter):
     name = "decontaminate"
+    path_params = ("eval_sets",)
     Params = DecontaminateParams
     doc = "Drop documents sharing an n-gram (default 13 words) with an evaluation set; the set is named in the reason."
 

@@ -75,6 +75,7 @@ def windows(text: str, max_chars: int, samples: int) -> list[str]:
 @register
 class Language(Filter):
     name = "language"
+    path_params = ("model",)
     Params = LanguageParams
     doc = "fastText language ID (lid.176 or any LID model): metadata.language/language_score; keep languages."
 

@@ -63,6 +63,7 @@ def host_of(url: str) -> str:
 @register
 class UrlFilter(Filter):
     name = "url_filter"
+    path_params = ("blocklists",)
     Params = UrlFilterParams
     doc = "Drop documents whose URL (metadata field) has a blocked domain, word or substring."
 

@@ -106,6 +106,7 @@ def bands_rows(p_key: tuple) -> tuple[int, int]:
 @register
 class DedupMinHash(GlobalStage):
     name = "dedup_minhash"
+    path_params = ("against",)
     Params = MinHashParams
     rules = "dedup/minhash.yaml"
     doc = "Near-duplicate removal: MinHash LSH, clusters with the earliest document as representative."
