@@ -107,20 +107,14 @@ class QualityClassifier(GlobalStage):
         top = None
         if self.p.top_fraction is not None:
             top = atomic.read_json(ctx.state_dir / "threshold.json")["threshold"]
-        for doc in docs:
-            score = self._score(doc)
-            doc.metadata["quality_score"] = round(score, 6)
-            reason = None
-            if self.p.min_score is not None and score < self.p.min_score:
-                reason = "quality_low_score"
-            elif top is not None and score < top:
-                reason = "quality_not_top"
-            if reason is None:
-                yield doc
-                continue
-            doc.flag(self.label, reason)
-            if self.mode == "annotate":
-                ctx.flagged(reason)
-                yield doc
-            else:
-                ctx.exclude(doc, reason)
+        yield from self.route(((doc, self._decide(doc, top)) for doc in docs), ctx)
+
+    def _decide(self, doc: Document, top: float | None) -> str | None:
+        """Score ``doc`` (kept in ``metadata.quality_score``) and say why it falls short, if it does."""
+        score = self._score(doc)
+        doc.metadata["quality_score"] = round(score, 6)
+        if self.p.min_score is not None and score < self.p.min_score:
+            return "quality_low_score"
+        if top is not None and score < top:
+            return "quality_not_top"
+        return None

@@ -93,6 +93,14 @@ class Pii(Stage):
     def process(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         p: PiiParams = self.p
         sampler = review.ReviewSampler(p.review_sample, p.review_context_chars) if p.review_sample else None
+        yield from self.route(self._scrub(docs, ctx, sampler), ctx)
+        if sampler is not None:
+            sampler.write(ctx.run_dir / "review" / "pii", ctx.task_id)
+
+    def _scrub(self, docs: Iterable[Document], ctx: StageContext,
+               sampler: review.ReviewSampler | None) -> Iterator[tuple[Document, str | None]]:
+        """Each document with its findings applied, and ``pii_drop_document`` where the policy drops it."""
+        p: PiiParams = self.p
         actions = {e: r.action for e, r in self.policy.rules.items()}
         it = iter(docs)
         while batch := list(itertools.islice(it, p.batch_size)):
@@ -110,17 +118,7 @@ class Pii(Stage):
                 if results:
                     ctx.count("pii.docs_with_pii")
                 doc.text = outcome.text
-                if not outcome.drop:
-                    yield doc
-                    continue
-                doc.flag(self.label, REASON)
-                if self.mode == "annotate":
-                    ctx.flagged(REASON)
-                    yield doc
-                else:
-                    ctx.exclude(doc, REASON)
-        if sampler is not None:
-            sampler.write(ctx.run_dir / "review" / "pii", ctx.task_id)
+                yield doc, REASON if outcome.drop else None
 
     def finalize(self, ctx: RunContext) -> None:
         if self.p.review_sample and (ctx.run_dir / "review" / "pii" / "parts").is_dir():
