@@ -10,7 +10,7 @@ a kill overwrites exactly what it wrote before.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,36 +111,39 @@ def read_documents(files: Iterable[Path]) -> Iterator[Document]:
                 yield Document.from_dict(orjson.loads(line))
 
 
-def _metered(stage: base.Stage, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
-    """Run ``stage`` over ``docs``, counting documents, characters and the stage's own seconds."""
-    st = ctx.stats
-    upstream = 0.0
+class _Clock:
+    seconds = 0.0
 
-    def feed() -> Iterator[Document]:
-        nonlocal upstream
-        it = iter(docs)
-        while True:
-            t0 = time.perf_counter()
-            doc = next(it, None)
-            upstream += time.perf_counter() - t0
-            if doc is None:
-                return
-            st.docs_in += 1
-            st.chars_in += len(doc.text)
-            yield doc
 
-    out = iter(stage.process(feed(), ctx))
-    inside = 0.0
+def _timed(docs: Iterable[Document], clock: _Clock, count: Callable[[Document], None]) -> Iterator[Document]:
+    """Yield ``docs``, adding the time spent producing each to ``clock`` and counting it."""
+    it = iter(docs)
     while True:
         t0 = time.perf_counter()
-        doc = next(out, None)
-        inside += time.perf_counter() - t0
+        doc = next(it, None)
+        clock.seconds += time.perf_counter() - t0
         if doc is None:
-            break
+            return
+        count(doc)
+        yield doc
+
+
+def _metered(stage: base.Stage, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
+    """Run ``stage`` over ``docs``, counting documents, characters and the stage's own seconds
+    (the time to produce its output less the time its input took upstream)."""
+    st = ctx.stats
+    upstream, total = _Clock(), _Clock()
+
+    def came_in(doc: Document) -> None:
+        st.docs_in += 1
+        st.chars_in += len(doc.text)
+
+    def went_out(doc: Document) -> None:
         st.docs_out += 1
         st.chars_out += len(doc.text)
-        yield doc
-    st.seconds += inside - upstream
+
+    yield from _timed(stage.process(_timed(docs, upstream, came_in), ctx), total, went_out)
+    st.seconds += total.seconds - upstream.seconds
 
 
 def _scan(stage: base.GlobalStage, docs: Iterable[Document], writer: ShardWriter, ctx: StageContext) -> None:
