@@ -24,12 +24,21 @@ from corpus.io.atomic import read_json, write_json
 FILE = "lineage.json"
 
 
+def corpus_merkle_root(tokens_dir: str | Path) -> str | None:
+    """The Merkle root of the corpus run whose ``tokens/`` this is (one hash for the whole corpus)."""
+    manifest = Path(tokens_dir).resolve().parent / "manifest.json"
+    if not manifest.is_file():
+        return None
+    return read_json(manifest).get("merkle_root")
+
+
 def new(task: str, data_sha256: str, data_path: str, tokenizer_sha256: str, config_sha256: str,
         seed: int, seq_len: int) -> dict[str, Any]:
     """The lineage of a run that has not taken a step yet."""
     return {
         "task": task,
         "tokens_manifest_sha256": data_sha256 if task == "pretrain" else None,
+        "corpus_merkle_root": corpus_merkle_root(data_path) if task == "pretrain" else None,
         "data_sha256": data_sha256,
         "data": data_path,
         "tokenizer_sha256": tokenizer_sha256,
