@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import yaml
-
 from common import speech_paragraph_docs, timed, write_jsonl_files
 
 
@@ -52,9 +52,9 @@ def main() -> None:
     print("| workers | datatrove JsonlReader->JsonlWriter | thresher (no stage) | thresher (normalize) | ratio (no stage / datatrove) |")
     print("| --- | --- | --- | --- | --- |")
     for w in args.workers:
-        dt, _ = timed(lambda: run_datatrove(tmp / "in", tmp / f"dt{w}", w, args.files))
-        th, _ = timed(lambda: run_thresher(tmp / "in", tmp / f"th{w}", w, []))
-        tn, _ = timed(lambda: run_thresher(tmp / "in", tmp / f"tn{w}", w, [{"stage": "normalize"}]))
+        dt, _ = timed(partial(run_datatrove, tmp / "in", tmp / f"dt{w}", w, args.files))
+        th, _ = timed(partial(run_thresher, tmp / "in", tmp / f"th{w}", w, []))
+        tn, _ = timed(partial(run_thresher, tmp / "in", tmp / f"tn{w}", w, [{"stage": "normalize"}]))
         rate = lambda s: f"{args.docs / s:,.0f} docs/s ({mb / s:.1f} MB/s)"  # noqa: E731
         print(f"| {w} | {rate(dt)} | {rate(th)} | {rate(tn)} | {dt / th:.2f}x |")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import zstandard
-
 from conftest import read_docs, thresher, tree_bytes, write_pipeline
+
 from corpus.engine.manifest import leaf, merkle_root, sha256_file
 from corpus.io.jsonl import open_compressed
 

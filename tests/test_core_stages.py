@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import read_docs, thresher, write_pipeline
+
 from corpus.document import Document
 from corpus.engine.context import StageContext
 from corpus.engine.ledger import StageStats

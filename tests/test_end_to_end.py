@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import yaml
-
 from conftest import REPO, thresher, write_pipeline
 
 

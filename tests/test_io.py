@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
-
 from conftest import read_docs, thresher, write_pipeline
+
 from corpus.document import Document
 from corpus.io.writers import ShardWriter
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-
 from conftest import thresher, tree_bytes, write_pipeline
 
 

@@ -134,7 +134,7 @@ def format_table(stats: dict[str, Any]) -> str:
         rows.append((s["label"], s.get("mode", ""), str(s["docs_in"]), str(s["docs_out"]),
                      str(sum(s["removed"].values())), top or "-", f"{s['seconds']:.1f}"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     inv = stats["invariant"]
     q = stats["quarantined"]

@@ -80,7 +80,7 @@ class Progress:
         self._refresh()
 
     def task_done(self, result: dict[str, Any]) -> None:
-        for label, st in result["stages"].items():
+        for st in result["stages"].values():
             self.removed += sum(st["removed"].values())
         self.kept += sum(o["docs"] for o in result["outputs"])
         if self.bar is not None:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from pathlib import Path
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from corpus import rules
