@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 
 from corpus.errors import UserError
 from corpus.io.writers import FORMATS
+from corpus.yamlfile import read_yaml
 
 TOP_KEYS = ("name", "input", "output", "workers", "stages", "report", "writer", "executor", "ray_address")
 INPUT_KEYS = ("paths", "text_field", "id_field", "task_size_mb", "max_doc_chars", "hf_split")
@@ -139,18 +139,5 @@ def parse(data: Any, base_dir: Path, where: str = "pipeline") -> PipelineConfig:
 
 
 def load(path: str | os.PathLike) -> PipelineConfig:
-    p = Path(path)
-    if not p.exists():
-        raise UserError(f"pipeline file not found: {p}")
-    if p.is_dir():
-        raise UserError(f"pipeline file is a directory: {p}")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise UserError(f"{p}: invalid YAML{at}: {problem}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{p}: not a UTF-8 text file") from None
-    return parse(data, p.resolve().parent, where=str(p))
+    data = read_yaml(path, "pipeline file")
+    return parse(data, Path(path).resolve().parent, where=str(path))

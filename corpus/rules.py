@@ -10,9 +10,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from corpus.errors import UserError
+from corpus.yamlfile import read_yaml
 
 
 def rules_dir() -> Path:
@@ -33,11 +32,7 @@ def resolve(ref: str | os.PathLike) -> Path:
 
 @lru_cache(maxsize=256)
 def _load(path: str) -> Any:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return yaml.safe_load(f)
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: invalid YAML: {str(e).splitlines()[0]}") from None
+    return read_yaml(path, "rules file")
 
 
 def load(ref: str | os.PathLike) -> Any:

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 
 from corpus.errors import UserError
+from corpus.yamlfile import read_yaml
 
 TASKS = ("pretrain", "sft")
 ARCHS = ("llama", "gpt2")
@@ -233,13 +233,5 @@ def parse(data: Any, base_dir: Path, where: str = "config") -> Config:
 
 
 def load(path: str | os.PathLike) -> Config:
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"trainer config not found: {p}")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise UserError(f"{p}: invalid YAML{at}: {getattr(e, 'problem', None) or e}") from None
-    return parse(data, p.resolve().parent, where=str(p))
+    data = read_yaml(path, "trainer config")
+    return parse(data, Path(path).resolve().parent, where=str(path))
