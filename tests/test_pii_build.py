@@ -130,6 +130,8 @@ def test_counts_in_metadata_and_ledger(built) -> None:
     assert extra["pii.EMAIL_ADDRESS.pseudonymize"] == 12 and extra["pii.CREDIT_CARD.hash"] == 12
     assert extra["pii.US_SSN.redact"] == 12 and extra["pii.US_SSN.drop_document"] == 6
     assert extra["pii.AWS_ACCESS_KEY.redact"] == 12 and extra["pii.GITHUB_TOKEN.redact"] == 12
+    chars = sum(len(d["text"]) for d in docs)
+    assert 0 < extra["pii.chars_analyzed_by_ner"] < chars  # the NER screen passed the letters, not the prose
     dropped = read_docs(run, "excluded")
     assert sorted(d["id"] for d in dropped) == ["d0", "d1"]
     assert all({"stage": "pii", "reason": "pii_drop_document"} in d["metadata"]["flags"] for d in dropped)
@@ -177,3 +179,16 @@ def test_missing_key_is_one_line_user_error(tmp_path: Path, shared_data: Path) -
     r = thresher("build", str(pipeline(tmp_path, docs[:2], "out", 1)), cwd=tmp_path, env={"THRESHER_PII_KEY": ""})
     assert r.returncode == 2 and "THRESHER_PII_KEY" in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_report_lists_findings_apart_from_screening_counters(built) -> None:
+    runs, _, _ = built
+    run = runs["run1"][0]
+    r = thresher("report", str(run), "--format", "md,json")
+    assert r.returncode == 0, r.stderr
+    facts = orjson.loads((run / "report" / "report.json").read_bytes())["pii"]
+    assert {f["entity"] for f in facts["findings"]} >= {"EMAIL_ADDRESS", "PERSON"}
+    assert all(f["action"] and f["entity"].isupper() for f in facts["findings"])
+    screening = next(iter(facts["screening"].values()))
+    assert screening["docs_with_pii"] >= 14 and screening["chars_analyzed_by_ner"] > 0
+    assert "chars analyzed by ner" in (run / "report" / "report.md").read_text()

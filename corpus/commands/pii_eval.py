@@ -104,19 +104,25 @@ def render(result: dict[str, Any], looked_for: set[str]) -> str:
     return "\n".join(lines)
 
 
+def pii_spec(config: str | None) -> dict[str, Any]:
+    """The pii stage's spec for the measuring commands: defaults, overridden by a YAML of stage keys."""
+    spec: dict[str, Any] = {"stage": "pii"}
+    if config:
+        try:
+            extra = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise UserError(f"{config}: cannot read ({str(e).splitlines()[0]})") from None
+        if not isinstance(extra, dict):
+            raise UserError(f"{config}: expected a mapping of pii stage keys")
+        spec |= {k: v for k, v in extra.items() if k not in ("stage", "mode", "label")}
+    return spec
+
+
 def cmd_pii_eval(args) -> int:
     from corpus.stages import base
     from corpus.stages.pii.stage import accepted, build
 
-    spec: dict[str, Any] = {"stage": "pii"}
-    if args.config:
-        try:
-            extra = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise UserError(f"{args.config}: cannot read ({str(e).splitlines()[0]})") from None
-        if not isinstance(extra, dict):
-            raise UserError(f"{args.config}: expected a mapping of pii stage keys")
-        spec |= {k: v for k, v in extra.items() if k not in ("stage", "mode", "label")}
+    spec = pii_spec(args.config)
     if args.ner:
         spec["ner"] = {**base.param_defaults(base.get("pii")).get("ner", {}), **spec.get("ner", {}),
                        "backend": args.ner}

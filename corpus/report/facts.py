@@ -187,20 +187,25 @@ def _scalars(tree: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def pii(stats: dict, tally: Tally, config: dict) -> dict[str, Any]:
-    findings = []
+    """Findings per entity and action (``pii.<ENTITY>.<action>``); the stage's other ``pii.*`` counters
+    (documents with findings, text each analyzer read) are bookkeeping, reported apart."""
+    findings, screening = [], {}
     for s in stats["stages"]:
         for name, n in sorted(s.get("extra", {}).items()):
             if not name.startswith(PII_COUNTER):
                 continue
             entity, _, action = name[len(PII_COUNTER):].rpartition(".")
-            findings.append({"stage": s["label"], "entity": entity or action, "action": action if entity else "",
+            if not entity:
+                screening.setdefault(s["label"], {})[action] = n
+                continue
+            findings.append({"stage": s["label"], "entity": entity, "action": action,
                              "count": n, "documents_scanned": s["docs_in"],
                              "per_1000_documents": per_1000(n, s["docs_in"])})
     detectors = [s for s in config.get("stages", []) if str(s.get("stage", "")).startswith(PII_STAGE_PREFIXES)]
     removed = {s["label"]: s["removed"] for s in stats["stages"] if s["stage"].startswith(PII_STAGE_PREFIXES)}
     kept_rows = [{"entity": e, "count": n, "per_1000_documents": per_1000(n, tally.docs)}
                  for e, n in sorted(tally.pii_found.items(), key=lambda kv: (-kv[1], kv[0]))]
-    return {"measured": bool(findings or kept_rows or detectors), "findings": findings,
+    return {"measured": bool(findings or kept_rows or detectors), "findings": findings, "screening": screening,
             "removed": removed, "kept_documents": tally.docs, "kept_documents_with_findings": tally.pii_docs,
             "kept_findings": kept_rows, "detectors": detectors}
 

@@ -198,6 +198,9 @@ def pii(f: dict[str, Any]) -> Section:
         ]
     else:
         blocks.append(Para("The ledger holds no per-entity PII counters (pii.<ENTITY>.<action>).", note=True))
+    for label, counters in p.get("screening", {}).items():
+        blocks.append(Para(f"Stage {label}: " + ", ".join(f"{k.replace('_', ' ')} {fmt_int(v)}"
+                                                         for k, v in sorted(counters.items())) + "."))
     for label, removed in p["removed"].items():
         if removed:
             blocks.append(Para(f"Stage {label} removed documents: "

@@ -3,8 +3,9 @@
 `PiiEngine.analyze` takes a batch of documents and returns, per document, non-overlapping
 `RecognizerResult`s with offsets into that document. Pattern recognizers (Presidio's, phone shapes,
 secrets) run through one Presidio `AnalyzerEngine` on the regions the pre-screen found, so long
-documents are analysed in pieces with offsets shifted back; the NER backend runs over every document
-of the batch at once, in token windows.
+documents are analysed in pieces with offsets shifted back; the NER backend runs over the stretches of
+every document of the batch that the NER screen lets through (all of them without a screen), at once,
+in token windows.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass  # noqa: E402
 from presidio_analyzer import AnalyzerEngine, RecognizerResult  # noqa: E402
 
 from corpus.stages.pii.ner import NerBackend  # noqa: E402
+from corpus.stages.pii.ner_screen import NerScreen  # noqa: E402
 from corpus.stages.pii.prescreen import Prescreen  # noqa: E402
 from corpus.stages.pii.recognizers import WindowContextEnhancer, offline_nlp_engine, pattern_registry  # noqa: E402
 
@@ -36,6 +38,7 @@ class EngineStats:
     docs_screened_out: int = 0
     chars: int = 0
     chars_analyzed: int = 0
+    chars_to_ner: int = 0
 
 
 class PiiEngine:
@@ -43,8 +46,8 @@ class PiiEngine:
 
     def __init__(self, entities: Sequence[str], context: dict[str, list[str]], ner: NerBackend | None,
                  disabled_recognizers: Sequence[str] = (), context_words: tuple[int, int] = (6, 3),
-                 margin: int = 80):
-        self.ner = ner
+                 margin: int = 80, screen: NerScreen | None = None):
+        self.ner, self.screen = ner, screen
         ner_entities = ner.entities if ner else set()
         self.pattern_entities = sorted(set(entities) - ner_entities)
         registry = pattern_registry(self.pattern_entities, context, disabled_recognizers)
@@ -67,8 +70,15 @@ class PiiEngine:
         found = [self._patterns(t) for t in texts]
         if self.ner is not None and self.ner_entities:
             wanted = set(self.ner_entities)
-            for i, results in enumerate(self.ner.find(texts)):
-                found[i].extend(r for r in results if r.entity_type in wanted)
+            parts = [(d, s, e) for d, t in enumerate(texts)
+                     for s, e in (self.screen.regions(t) if self.screen else [(0, len(t))])]
+            self.stats.chars_to_ner += sum(e - s for _, s, e in parts)
+            for (d, s, _), results in zip(parts, self.ner.find([texts[d][s:e] for d, s, e in parts]), strict=True):
+                for r in results:
+                    if r.entity_type in wanted:
+                        r.start += s
+                        r.end += s
+                        found[d].append(r)
         return found
 
     def _patterns(self, text: str) -> list[RecognizerResult]:

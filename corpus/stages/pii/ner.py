@@ -43,8 +43,8 @@ def _result(entity: str, start: int, end: int, score: float, recognizer: str) ->
         RecognizerResult.RECOGNIZER_NAME_KEY: recognizer, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer})
 
 
-_HARD_BREAK = re.compile(r"\n[ \t]*\n\s*")
-_SOFT_BREAK = re.compile(r"\n\s*|(?<=[.!?;:])\s+")
+PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+LINE_OR_SENTENCE_BREAK = re.compile(r"\n\s*|(?<=[.!?;:])\s+")
 
 
 def segments(text: str, limit: int) -> list[tuple[int, int]]:
@@ -57,11 +57,11 @@ def segments(text: str, limit: int) -> list[tuple[int, int]]:
     """
     out: list[tuple[int, int]] = []
     para = 0
-    for m in [*_HARD_BREAK.finditer(text), None]:
+    for m in [*PARAGRAPH_BREAK.finditer(text), None]:
         end = m.start() if m else len(text)
         start = para
         cut = None
-        for b in _SOFT_BREAK.finditer(text, para, end):
+        for b in LINE_OR_SENTENCE_BREAK.finditer(text, para, end):
             if b.start() - start > limit and cut is not None:
                 out.append((start, cut[0]))
                 start = cut[1]

@@ -54,10 +54,12 @@ class PiiParams:
 def build(p: PiiParams) -> tuple[PiiEngine, Policy]:
     """The analyzer and the policy for ``p``: what setup() builds once per worker, and pii-eval too."""
     from corpus.stages.pii.ner import make_backend
+    from corpus.stages.pii.ner_screen import screen_for
 
     policy = policy_for(p)
     ner = make_backend(p.ner, p.ner_labels)
-    engine = PiiEngine(list(policy.rules), p.context, ner, p.disabled_recognizers, tuple(p.context_words))
+    engine = PiiEngine(list(policy.rules), p.context, ner, p.disabled_recognizers, tuple(p.context_words),
+                       screen=screen_for(p.ner.get("screen")) if ner is not None else None)
     if ner is None:  # `backend: none` means patterns only: entities only a model finds are not looked for
         model_only = {e for labels in p.ner_labels.values() for e in labels.values()} - set(engine.entities)
         policy.rules = {e: r for e, r in policy.rules.items() if e not in model_only}
@@ -104,10 +106,12 @@ class Pii(Stage):
         actions = {e: r.action for e, r in self.policy.rules.items()}
         it = iter(docs)
         while batch := list(itertools.islice(it, p.batch_size)):
-            before = (self.engine.stats.docs_screened_out, self.engine.stats.chars_analyzed)
+            st = self.engine.stats
+            before = (st.docs_screened_out, st.chars_analyzed, st.chars_to_ner)
             found = accepted(self.engine, self.policy, [d.text for d in batch])
-            ctx.count("pii.docs_screened_out", self.engine.stats.docs_screened_out - before[0])
-            ctx.count("pii.chars_analyzed_by_patterns", self.engine.stats.chars_analyzed - before[1])
+            ctx.count("pii.docs_screened_out", st.docs_screened_out - before[0])
+            ctx.count("pii.chars_analyzed_by_patterns", st.chars_analyzed - before[1])
+            ctx.count("pii.chars_analyzed_by_ner", st.chars_to_ner - before[2])
             for doc, results in zip(batch, found, strict=True):
                 if sampler is not None:
                     sampler.observe(doc, results, actions)

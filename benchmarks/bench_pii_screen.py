@@ -1,0 +1,89 @@
+"""What the NER screen costs and saves: the model on whole documents vs on the screened stretches only.
+
+For each text set: the share of characters the screen passes to the model, and, per entity, how
+many of the spans the model finds reading everything it still finds reading the screened stretches
+(a span counts as kept when a span of the same type overlaps it). Spans the screened run finds that
+the full run did not are counted too. Only counts are printed.
+
+Sets (all held out from the texts `rules/pii/ner_screen.yaml` was built from):
+``speeches`` (the PII benchmark's prose), ``records`` (presidio-research's labelled texts) and, when
+given with ``--news``, the Lee news corpus written by `benchmarks/pii_screen_sources.py`.
+
+    .venv/bin/python benchmarks/bench_pii_screen.py --news /tmp/screen-src/heldout-news.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import SHARED, speech_paragraph_docs  # noqa: E402
+
+
+def measure(texts: list[str], engine, policy) -> dict:
+    """Spans of the unscreened model run kept by the screened run, per entity, and the characters passed."""
+    wanted = set(engine.ner_entities)
+
+    def spans(found, text, shift=0):
+        return {(r.entity_type, r.start + shift, r.end + shift) for r in found
+                if r.entity_type in wanted and policy.accepts(r, text)}
+
+    full = [spans(f, t) for t, f in zip(texts, engine.ner.find(texts), strict=True)]
+    parts = [(d, s, e) for d, t in enumerate(texts) for s, e in engine.screen.regions(t)]
+    screened: list[set] = [set() for _ in texts]
+    for (d, s, e), f in zip(parts, engine.ner.find([texts[d][s:e] for d, s, e in parts]), strict=True):
+        screened[d] |= spans(f, texts[d][s:e], s)
+    total, kept, new = Counter(), Counter(), Counter()
+    for a, b in zip(full, screened, strict=True):
+        for ent, s, e in a:
+            total[ent] += 1
+            kept[ent] += any(x == ent and xs < e and s < xe for x, xs, xe in b)
+        for ent, s, e in b:
+            new[ent] += not any(x == ent and xs < e and s < xe for x, xs, xe in a)
+    return {"docs": len(texts), "chars_share": sum(e - s for _, s, e in parts) / max(1, sum(map(len, texts))),
+            "entities": {ent: {"found": total[ent], "kept": kept[ent], "new": new[ent]} for ent in sorted(total | new)}}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--docs", type=int, default=100, help="speech documents of about 2.9 KB")
+    ap.add_argument("--records", type=int, default=800, help="presidio-research texts")
+    ap.add_argument("--news", help="heldout-news.jsonl from benchmarks/pii_screen_sources.py")
+    ap.add_argument("--json", help="write the figures here too")
+    args = ap.parse_args()
+
+    from corpus.stages import base
+    from corpus.stages.pii.stage import build
+
+    stage, _ = base.build({"stage": "pii"})
+    engine, policy = build(stage.p)
+    records = json.loads((SHARED / "pii-dev" / "generated_large.json").read_text(encoding="utf-8"))
+    sets = {"speeches": [d["text"] for d in speech_paragraph_docs(args.docs)],
+            "records": [r["full_text"] for r in records[:args.records]]}
+    if args.news:
+        sets["news"] = [json.loads(line)["text"] for line in Path(args.news).read_text(encoding="utf-8").splitlines()]
+    results = {name: measure(texts, engine, policy) for name, texts in sets.items()}
+    print("| set | docs | chars to the model | " + " | ".join(f"{e} kept" for e in sorted(engine.ner_entities)) +
+          " | new spans |")
+    print("| --- | ---: | ---: |" + " ---: |" * (len(engine.ner_entities) + 1))
+    for name, r in results.items():
+        cells = []
+        for ent in sorted(engine.ner_entities):
+            row = r["entities"].get(ent, {"found": 0, "kept": 0})
+            cells.append(f"{row['kept']}/{row['found']}")
+        new = sum(row["new"] for row in r["entities"].values())
+        print(f"| {name} | {r['docs']} | {r['chars_share']:.1%} | " + " | ".join(cells) + f" | {new} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
