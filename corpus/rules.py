@@ -6,6 +6,7 @@ Code loads them here and never hard-codes a threshold. ``THRESHER_RULES`` points
 from __future__ import annotations
 
 import os
+import sysconfig
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,19 @@ from corpus.yamlfile import read_yaml
 
 
 def rules_dir() -> Path:
+    """``$THRESHER_RULES``, else the checkout's ``rules/`` (source or editable install), else the copy
+    a wheel installs under ``<prefix>/share/thresher/rules`` (pyproject's data-files)."""
     env = os.environ.get("THRESHER_RULES")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "rules"
+    if env:
+        return Path(env)
+    checkout = Path(__file__).resolve().parent.parent / "rules"
+    if checkout.is_dir():
+        return checkout
+    for scheme in (sysconfig.get_default_scheme(), f"{os.name}_user"):
+        installed = Path(sysconfig.get_path("data", scheme)) / "share" / "thresher" / "rules"
+        if installed.is_dir():
+            return installed
+    return checkout
 
 
 def resolve(ref: str | os.PathLike) -> Path:

@@ -74,5 +74,10 @@ def test_interrupted_task_leftovers_are_redone(corpus_dir: Path) -> None:
     shard.write_bytes(b"garbage from a crashed writer")
     (out / "data" / f"{task}-999.jsonl.zst").write_bytes(b"stray shard of an earlier attempt")
     marker.unlink()
+    # a worker killed while writing the marker, and a build killed while writing stats.json
+    stale = [marker.with_name(f".{marker.name}.4242.tmp"), out / ".stats.json.4243.tmp"]
+    for p in stale:
+        p.write_bytes(b"{half a json")
     assert thresher("build", "p.yaml", "--quiet", "--output", str(out), cwd=corpus_dir).returncode == 0
     assert tree_bytes(out / "data") == tree_bytes(corpus_dir / "unbroken" / "data")
+    assert not any(p.exists() for p in stale) and not list(out.rglob("*.tmp"))

@@ -55,6 +55,14 @@ def _locked(run_dir: Path):
         yield
 
 
+def _sweep_temp_files(run_dir: Path) -> None:
+    """Delete writes that never finished. Under the lock no other build is alive, so a ``.*.tmp`` in
+    the run's own folders belongs to a killed process (its task is redone without a marker)."""
+    for p in [*run_dir.glob(".*.tmp"),
+              *(q for d in (STATE, WORK, "data", "excluded", "review") for q in (run_dir / d).rglob(".*.tmp"))]:
+        p.unlink(missing_ok=True)
+
+
 def _prepare(run_dir: Path, state: dict[str, Any]) -> dict[str, Any]:
     """Start the run's state, or check that the run directory holds this same run; returns the state."""
     state_file = run_dir / STATE / "run.json"
@@ -116,6 +124,7 @@ def run(cfg: PipelineConfig, *, limit: int | None = None, dry_run: bool = False,
     run_dir.mkdir(parents=True, exist_ok=True)
     with _locked(run_dir):
         state = _prepare(run_dir, state)
+        _sweep_temp_files(run_dir)
         atomic.write_bytes(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False).encode())
         executor = make_executor(cfg, view)
         try:
