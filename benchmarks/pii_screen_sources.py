@@ -12,7 +12,9 @@ Then, from the repository root (about 5 minutes on one core):
 
     .venv/bin/python benchmarks/pii_screen_sources.py /tmp/screen-src
     .venv/bin/thresher pii-screen-words /tmp/screen-src/wiki/*.txt /tmp/screen-src/sentences.jsonl \\
-        /tmp/screen-src/instructions.txt --out rules/pii/ner_screen.yaml
+        /tmp/screen-src/instructions.txt --out rules/pii/ner_screen.yaml --about "$ABOUT"
+
+with ``ABOUT`` the sources line that ``rules/pii/ner_screen.yaml`` records under ``built_with.about``.
 """
 
 from __future__ import annotations

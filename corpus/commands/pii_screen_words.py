@@ -67,7 +67,7 @@ def cmd_pii_screen_words(args: Any) -> int:
     counts = count_words(texts, engine.ner, set(engine.ner_entities), policy.accepts)
     data = {
         "built_with": {"backend": stage.p.ner.get("backend", "rampart"), "model": stage.p.ner.get("model") or "default",
-                       "texts": len(texts), "chars": sum(map(len, texts))},
+                       "texts": len(texts), "chars": sum(map(len, texts)), "about": args.about},
         "min_count": args.min_count,
         "max_rate": args.max_rate,
         "titles": TITLES,
@@ -94,5 +94,6 @@ def register(sub) -> None:
     p.add_argument("--min-count", type=int, default=3, help="occurrences a word needs before it can be called common")
     p.add_argument("--max-rate", type=float, default=0.02, help="largest share of tagged occurrences of a common word")
     p.add_argument("--short-line-chars", type=int, default=48, help="lines this short with a digit always go to the model")
+    p.add_argument("--about", default="", help="where the texts come from, recorded in the file")
     p.add_argument("--neighbours", type=int, default=1, help="sentences of context either side of a screened-in one")
     p.set_defaults(func=cmd_pii_screen_words)
