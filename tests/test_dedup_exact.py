@@ -61,3 +61,28 @@ def test_bad_key_is_a_one_line_error(tmp_path: Path) -> None:
                    stages=[{"stage": "dedup_exact", "key": "url"}])
     r = thresher("validate", "p.yaml", cwd=tmp_path)
     assert r.returncode == 2 and "metadata.<field>" in r.stderr, r.stderr
+
+
+def test_against_an_earlier_build(tmp_path: Path, shared_data: Path) -> None:
+    """A new build drops what an earlier release already holds, and its own repeats, and nothing else."""
+    texts = word_slices(prose_text(shared_data), 60, 200)
+    old = _run(tmp_path, "old", {"old.jsonl": [{"id": f"o{i}", "text": t} for i, t in enumerate(texts[:100])]})
+    assert (old / "dedup_exact" / "params.json").is_file()  # kept for later builds
+    new_docs = ([{"id": f"again{i}", "text": texts[i].upper()} for i in range(0, 100, 5)]  # in the old build
+                + [{"id": f"n{i}", "text": texts[i]} for i in range(100, 200)]
+                + [{"id": f"dup{i}", "text": texts[i]} for i in range(100, 110)])  # repeats within the new build
+    new = _run(tmp_path, "new", {"new.jsonl": new_docs}, workers=2, against=[str(old)])
+    assert sorted(d["id"] for d in read_docs(new)) == sorted(f"n{i}" for i in range(100, 200))
+    removed = sorted(d["id"] for d in read_docs(new, "excluded/dedup_exact"))
+    assert removed == sorted([f"again{i}" for i in range(0, 100, 5)] + [f"dup{i}" for i in range(100, 110)])
+    ph = orjson.loads((new / "stats.json").read_bytes())["stages"][1]["phases"]["duplicates"]
+    assert (ph["keys"], ph["against_keys"], ph["repeats"]) == (130, 100, 30)
+
+    write_pipeline(tmp_path / "other.yaml", name="other", input={"paths": ["new.jsonl"]}, output="other",
+                   stages=[{"stage": "dedup_exact", "lowercase": False, "against": [str(old)]}])
+    r = thresher("validate", "other.yaml", cwd=tmp_path)
+    assert r.returncode == 2 and "lowercase" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    write_pipeline(tmp_path / "nowhere.yaml", name="nowhere", input={"paths": ["new.jsonl"]}, output="x",
+                   stages=[{"stage": "dedup_exact", "against": ["nowhere"]}])
+    r = thresher("validate", "nowhere.yaml", cwd=tmp_path)
+    assert r.returncode == 2 and "against: nowhere" in r.stderr, r.stderr

@@ -5,14 +5,17 @@ hash range at a time (`runs`), so memory is bounded by ``partition_mb`` and not 
 group of equal keys every record but the one with the smallest uid (the first occurrence in input
 order) is marked; ``process`` drops the marked documents. Whitespace is always collapsed for the
 text key; case and punctuation as configured.
+
+The runs stay after the build (24 bytes per document) with ``params.json``, so that a later build
+can name this one in ``against``: the earlier runs' keys then count as earlier than every document
+of the new build, and a new document whose key an earlier build saw is an ``exact_duplicate``.
 """
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +24,11 @@ import orjson
 import xxhash
 
 from corpus.document import Document
-from corpus.engine.context import ReduceContext, RunContext, StageContext
+from corpus.engine.context import ReduceContext, StageContext
 from corpus.errors import UserError
+from corpus.io import atomic
 from corpus.stages.base import GlobalStage, register
-from corpus.stages.dedup import runs
+from corpus.stages.dedup import runs, state
 from corpus.stages.dedup.memory import measured
 from corpus.stages.dedup.shingles import strip_separators
 
@@ -39,18 +43,48 @@ class ExactParams:
     lowercase: bool
     strip_punctuation: bool
     partition_mb: float
+    against: list[str] = field(default_factory=list)
 
     def check(self) -> None:
         if self.key != "text" and not (self.key.startswith("metadata.") and len(self.key) > len("metadata.")):
             raise UserError(f"stage 'dedup_exact': key must be 'text' or 'metadata.<field>', not {self.key!r}")
         if self.partition_mb <= 0:
             raise UserError("stage 'dedup_exact': partition_mb must be > 0")
+        if not isinstance(self.against, list) or not all(isinstance(a, str) for a in self.against) or \
+                len(self.against) >= runs.MAX_SOURCES:
+            raise UserError(f"stage 'dedup_exact': against must be a list of at most {runs.MAX_SOURCES - 1} "
+                            "run directories")
+        for ref in self.against:
+            earlier_run(ref, self.key_params())
+
+    def key_params(self) -> dict[str, Any]:
+        """What decides a key; a later build may dedup against this one only if these agree."""
+        return {"key": self.key, "lowercase": self.lowercase, "strip_punctuation": self.strip_punctuation,
+                "hash": "xxh3_128"}
+
+
+def earlier_run(ref: str, mine: dict[str, Any]) -> Path:
+    """An earlier build's ``dedup_exact`` state folder, if its keys are comparable with this stage's."""
+    found = state.find_run(ref, DedupExact.name)
+    theirs = state.read_params(found)
+    for k, v in mine.items():
+        if theirs.get(k) != v:
+            raise UserError(f"against: {ref} was built with {k}={theirs.get(k)!r}, this stage has {k}={v!r}; "
+                            f"keys are comparable only with equal {', '.join(mine)}")
+    return found
 
 
 @measured
 def duplicates_in_range(job: dict[str, Any]) -> dict[str, Any]:
-    """One hash range of every task's run -> the uids of every repeat (all but each key's first)."""
-    parts = list(runs.read_range([Path(p) for p in job["runs"]], "hi", job["lo"], job["hi"]))
+    """One hash range of every task's run -> the uids of every repeat (all but each key's first).
+
+    Runs are stored with source 0; each gets its source here (earlier builds first, this one last),
+    so that a key an earlier build saw is first there."""
+    parts = []
+    for path, source in job["runs"]:
+        for part in runs.read_range([Path(path)], "hi", job["lo"], job["hi"]):
+            part["uid"] |= np.uint64(source) << np.uint64(56)
+            parts.append(part)
     recs = np.concatenate(parts) if parts else np.empty(0, dtype=RUN_DTYPE)
     recs = recs[np.lexsort((recs["uid"], recs["lo"], recs["hi"]))]
     first = runs.group_starts([recs["hi"], recs["lo"]])
@@ -63,6 +97,7 @@ def duplicates_in_range(job: dict[str, Any]) -> dict[str, Any]:
 @register
 class DedupExact(GlobalStage):
     name = "dedup_exact"
+    path_params = ("against",)
     Params = ExactParams
     rules = "dedup/exact.yaml"
     doc = "Exact duplicates of the normalised text (or of a metadata field): the first occurrence stays."
@@ -97,26 +132,29 @@ class DedupExact(GlobalStage):
 
     def _duplicates(self, ctx: ReduceContext) -> dict[str, Any]:
         t0 = time.perf_counter()
-        files = [str(ctx.state_dir / "runs" / f"{t}.npy") for t in ctx.task_ids]
-        total = sum(len(runs.load(Path(f))) for f in files)
-        ranges = runs.key_ranges(runs.partition_count(total * RUN_DTYPE.itemsize, self.p.partition_mb))
+        p: ExactParams = self.p
+        earlier = [earlier_run(ref, p.key_params()) for ref in p.against]
+        atomic.write_json(ctx.state_dir / "params.json", {**p.key_params(), "tasks": list(ctx.task_ids),
+                                                          "against": [str(d) for d in earlier]})
+        files = [(str(d / "runs" / f"{t}.npy"), source) for source, d in enumerate(earlier)
+                 for t in state.read_params(d)["tasks"]]
+        against_keys = sum(len(runs.load(Path(f))) for f, _ in files)
+        files += [(str(ctx.state_dir / "runs" / f"{t}.npy"), len(earlier)) for t in ctx.task_ids]
+        total = sum(len(runs.load(Path(f))) for f, _ in files)
+        ranges = runs.key_ranges(runs.partition_count(total * RUN_DTYPE.itemsize, p.partition_mb))
         jobs = [{"runs": files, "lo": lo, "hi": hi, "out": str(ctx.state_dir / "repeats" / f"{i:05d}.npy")}
                 for i, (lo, hi) in enumerate(ranges)]
         done = ctx.map(duplicates_in_range, jobs)
-        return {"keys": total, "partitions": len(ranges),
+        return {"keys": total - against_keys, "against_keys": against_keys, "partitions": len(ranges),
                 "keys_with_repeats": sum(r["keys_with_repeats"] for r in done),
                 "repeats": sum(r["repeats"] for r in done),
                 "peak_rss_mb": max((r["peak_rss_mb"] for r in done), default=0.0),
                 "seconds": round(time.perf_counter() - t0, 3)}
 
-    def finalize(self, ctx: RunContext) -> None:
-        """The sorted runs are not needed once the repeats are known."""
-        shutil.rmtree(ctx.run_dir / ctx.label / "runs", ignore_errors=True)
-
     def _repeats(self, ctx: StageContext) -> set[int]:
         """Positions, in this task's stream, of the documents that repeat an earlier one."""
-        task = int(ctx.task_id)
-        lo, hi = runs.uid(0, task, 0), runs.uid(0, task + 1, 0)
+        task, source = int(ctx.task_id), len(self.p.against)
+        lo, hi = runs.uid(source, task, 0), runs.uid(source, task + 1, 0)
         out: set[int] = set()
         for path in sorted((ctx.state_dir / "repeats").glob("*.npy")):
             uids = runs.load(path)

@@ -67,21 +67,21 @@ class ShingleSets:
         return values[offsets[pos]:offsets[pos + 1]]
 
 
-def find_run(ref: str) -> Path:
-    """The ``dedup_minhash`` state folder of an earlier run: ``RUN/<label>/``, or ``RUN`` with one such stage."""
+def find_run(ref: str, stage: str = STAGE) -> Path:
+    """The ``stage`` state folder of an earlier run: ``RUN/<label>/``, or ``RUN`` with one such stage."""
     path = Path(ref).expanduser().resolve()
     if (path / "params.json").is_file():
         return path
     config = path / "config.yaml"
     if not config.is_file():
-        raise UserError(f"against: {ref} is neither a Thresher run directory nor a {STAGE} state folder")
+        raise UserError(f"against: {ref} is neither a Thresher run directory nor a {stage} state folder")
     stages = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("stages") or []
-    labels = [s.get("label", s["stage"]) for s in stages if s.get("stage") == STAGE]
+    labels = [s.get("label", s["stage"]) for s in stages if s.get("stage") == stage]
     if len(labels) != 1:
-        raise UserError(f"against: run {ref} has {len(labels)} {STAGE} stages; name one as {ref}/<label>")
+        raise UserError(f"against: run {ref} has {len(labels)} {stage} stages; name one as {ref}/<label>")
     state = path / labels[0]
     if not (state / "params.json").is_file():
-        raise UserError(f"against: run {ref} has not finished its {STAGE} stage (no {labels[0]}/params.json)")
+        raise UserError(f"against: run {ref} has not finished its {stage} stage (no {labels[0]}/params.json)")
     return state
 
 
