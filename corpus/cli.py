@@ -1,4 +1,6 @@
-"""The ``thresher`` command. Subcommands live in `corpus.commands`, one module each.
+"""The ``thresher`` command. Subcommands live in `corpus.commands`, one module each, plus those that
+other packages declare under the ``thresher.commands`` entry point (the trainer's: train, export,
+trace), so that `corpus` never imports `trainer`.
 
 A user mistake prints one line on stderr and exits 2; a failed invariant or verification exits 1.
 Anything else is a bug and keeps its traceback.
@@ -11,6 +13,7 @@ import importlib
 import os
 import pkgutil
 import sys
+from importlib.metadata import entry_points
 
 import corpus
 from corpus.errors import InvariantError, UserError
@@ -29,6 +32,8 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for mod in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
         importlib.import_module(f"{pkg.__name__}.{mod.name}").register(sub)
+    for ep in sorted(entry_points(group="thresher.commands"), key=lambda e: e.name):
+        ep.load()(sub)
     return parser
 
 
