@@ -70,6 +70,14 @@ def test_generated_secret_is_found_whole(find, entity: str) -> None:
     assert (entity, value) in find(text)
 
 
+def test_a_card_shaped_run_inside_a_token_is_part_of_the_token(find) -> None:
+    # 4003075821496 passes the Luhn check: a card number on its own, not inside a credential
+    token = "xoxb-80684794875-4003075821496-LmK8ijlTlQCvo7VpOI7FS8pr"
+    assert find(f"Deploy notes.\nThe value below was committed by mistake:\n{token}\nRotate it today.") == \
+        [("SLACK_TOKEN", token)]
+    assert ("CREDIT_CARD", "4003075821496") in find("Card 4003075821496 was charged.")
+
+
 def test_fine_grained_github_token_and_slack_webhook(find) -> None:
     pat = f"github_pat_{rand(ALNUM, 22)}_{rand(ALNUM, 59)}"
     hook = f"https://hooks.slack.com/services/T{rand(string.ascii_uppercase, 8)}/B{rand(string.ascii_uppercase, 8)}/{rand(ALNUM, 24)}"

@@ -25,6 +25,7 @@ from corpus.stages.pii.ner import NerBackend  # noqa: E402
 from corpus.stages.pii.ner_screen import NerScreen  # noqa: E402
 from corpus.stages.pii.prescreen import Prescreen  # noqa: E402
 from corpus.stages.pii.recognizers import WindowContextEnhancer, offline_nlp_engine, pattern_registry  # noqa: E402
+from corpus.stages.pii.secrets import SECRET_ENTITIES  # noqa: E402
 
 for _name in ("presidio-analyzer", "presidio-anonymizer", "tldextract"):
     logging.getLogger(_name).setLevel(logging.ERROR)  # their warnings can quote input text
@@ -103,9 +104,14 @@ class PiiEngine:
 def resolve_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
     """Keep the best of overlapping spans; returned in text order.
 
-    Best is context-supported first (``fax 223-087-9502`` is a phone even though the number also
-    passes the NHS checksum), then higher score, then longer.
+    A span inside a credential is part of it and goes first. Then best is context-supported first
+    (``fax 223-087-9502`` is a phone even though the number also passes the NHS checksum), then
+    higher score, then longer.
     """
+    secrets = [r for r in results if r.entity_type in SECRET_ENTITIES]
+    if secrets:
+        results = [r for r in results if not any(s is not r and s.start <= r.start and r.end <= s.end
+                                                 and s.end - s.start > r.end - r.start for s in secrets)]
     ranked = sorted(results, key=lambda r: (not _context_backed(r), -r.score, -(r.end - r.start), r.start,
                                             r.entity_type))
     starts: list[int] = []  # kept spans never overlap, so sorted by start they are sorted by end too

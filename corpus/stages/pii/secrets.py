@@ -16,6 +16,9 @@ import regex
 from presidio_analyzer import Pattern, PatternRecognizer
 
 _FLAGS = regex.DOTALL | regex.MULTILINE  # case-sensitive, unlike Presidio's default
+# Credentials found whole: a digit run inside one (a Luhn-valid "card" in a Slack token) is part of it.
+SECRET_ENTITIES = frozenset({"AWS_ACCESS_KEY", "AWS_SECRET_KEY", "GITHUB_TOKEN", "SLACK_TOKEN", "GOOGLE_API_KEY",
+                             "OPENAI_API_KEY", "JWT", "PRIVATE_KEY", "URL_PASSWORD"})
 _PLACEHOLDER = regex.compile(r"^(?:[xX*._-]+|\$\{.*\}|\{\{.*\}\}|<.*>|%\(.*\)s?|(?i:password|passwd|secret|changeme|pass))$")
 
 
