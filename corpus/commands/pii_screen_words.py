@@ -5,7 +5,7 @@ common ones. Which words are common depends on the model, so the lists are measu
 NER model reads the given texts whole, and a word goes on a list when the model tagged at most
 ``--max-rate`` of its ``--min-count`` or more occurrences (capitalised, or in lower case). The output
 holds words only, never a tagged value with its context; still, build from texts you may publish.
-Inputs: ``.txt`` files (one document each) and ``.jsonl`` files (``--text-field``, default ``text``).
+Inputs: ``.txt`` files (one document each) and JSONL files, plain or compressed (``--text-field``).
 """
 
 from __future__ import annotations
@@ -14,37 +14,32 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 import yaml
 
 from corpus.errors import UserError
 from corpus.io.atomic import write_bytes
+from corpus.io.jsonl import read_jsonl
 
 TITLES = ["mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "herr", "frau", "mme", "mlle"]
 
 
 def read_texts(paths: list[str], text_field: str) -> list[str]:
+    """Whole ``.txt`` files, and the ``text_field`` of each record of JSONL files (plain, .gz, .zst)."""
     texts: list[str] = []
     for path in paths:
-        p = Path(path)
-        try:
-            data = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise UserError(f"{path}: no such file") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise UserError(f"{path}: cannot read as UTF-8 text ({e})") from None
-        if p.suffix != ".jsonl":
-            texts.append(data)
-            continue
-        for n, line in enumerate(data.splitlines(), 1):
-            if not line.strip():
-                continue
+        if not Path(path).is_file():
+            raise UserError(f"{path}: no such file")
+        if path.endswith(".txt"):
             try:
-                value = orjson.loads(line).get(text_field)
-            except (orjson.JSONDecodeError, AttributeError):
-                raise UserError(f"{path}:{n}: not a JSON object") from None
-            if isinstance(value, str):
-                texts.append(value)
+                texts.append(Path(path).read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError) as e:
+                raise UserError(f"{path}: cannot read as UTF-8 text ({e})") from None
+            continue
+        for raw in read_jsonl(path, path):
+            if raw.record is None:
+                raise UserError(f"{path}:{raw.line}: {raw.error}")
+            if isinstance(raw.record.get(text_field), str):
+                texts.append(raw.record[text_field])
     if not texts:
         raise UserError("no text in the inputs")
     return texts
