@@ -29,17 +29,13 @@ from benchmarks.common import SHARED, speech_paragraph_docs  # noqa: E402
 
 def measure(texts: list[str], engine, policy) -> dict:
     """Spans of the unscreened model run kept by the screened run, per entity, and the characters passed."""
-    wanted = set(engine.ner_entities)
+    def spans(results: list, text: str) -> set:
+        return {(r.entity_type, r.start, r.end) for r in results if policy.accepts(r, text)}
 
-    def spans(found, text, shift=0):
-        return {(r.entity_type, r.start + shift, r.end + shift) for r in found
-                if r.entity_type in wanted and policy.accepts(r, text)}
-
-    full = [spans(f, t) for t, f in zip(texts, engine.ner.find(texts), strict=True)]
-    parts = [(d, s, e) for d, t in enumerate(texts) for s, e in engine.screen.regions(t)]
-    screened: list[set] = [set() for _ in texts]
-    for (d, s, e), f in zip(parts, engine.ner.find([texts[d][s:e] for d, s, e in parts]), strict=True):
-        screened[d] |= spans(f, texts[d][s:e], s)
+    full = [spans(r, t) for t, r in zip(texts, engine.ner_results(texts, None), strict=True)]
+    before = engine.stats.chars_to_ner
+    screened = [spans(r, t) for t, r in zip(texts, engine.ner_results(texts, engine.screen), strict=True)]
+    passed = engine.stats.chars_to_ner - before
     total, kept, new = Counter(), Counter(), Counter()
     for a, b in zip(full, screened, strict=True):
         for ent, s, e in a:
@@ -47,7 +43,7 @@ def measure(texts: list[str], engine, policy) -> dict:
             kept[ent] += any(x == ent and xs < e and s < xe for x, xs, xe in b)
         for ent, s, e in b:
             new[ent] += not any(x == ent and xs < e and s < xe for x, xs, xe in a)
-    return {"docs": len(texts), "chars_share": sum(e - s for _, s, e in parts) / max(1, sum(map(len, texts))),
+    return {"docs": len(texts), "chars_share": passed / max(1, sum(map(len, texts))),
             "entities": {ent: {"found": total[ent], "kept": kept[ent], "new": new[ent]} for ent in sorted(total | new)}}
 
 

@@ -70,17 +70,23 @@ class PiiEngine:
         """Candidate spans per document (every score; thresholds are the policy's business)."""
         found = [self._patterns(t) for t in texts]
         if self.ner is not None and self.ner_entities:
-            wanted = set(self.ner_entities)
-            parts = [(d, s, e) for d, t in enumerate(texts)
-                     for s, e in (self.screen.regions(t) if self.screen else [(0, len(t))])]
-            self.stats.chars_to_ner += sum(e - s for _, s, e in parts)
-            for (d, s, _), results in zip(parts, self.ner.find([texts[d][s:e] for d, s, e in parts]), strict=True):
-                for r in results:
-                    if r.entity_type in wanted:
-                        r.start += s
-                        r.end += s
-                        found[d].append(r)
+            for spans, more in zip(found, self.ner_results(texts, self.screen), strict=True):
+                spans.extend(more)
         return found
+
+    def ner_results(self, texts: Sequence[str], screen: NerScreen | None) -> list[list[RecognizerResult]]:
+        """The model's spans per document, found in the stretches ``screen`` lets through (all without one)."""
+        wanted = set(self.ner_entities)
+        parts = [(d, s, e) for d, t in enumerate(texts) for s, e in (screen.regions(t) if screen else [(0, len(t))])]
+        self.stats.chars_to_ner += sum(e - s for _, s, e in parts)
+        out: list[list[RecognizerResult]] = [[] for _ in texts]
+        for (d, s, _), results in zip(parts, self.ner.find([texts[d][s:e] for d, s, e in parts]), strict=True):
+            for r in results:
+                if r.entity_type in wanted:
+                    r.start += s
+                    r.end += s
+                    out[d].append(r)
+        return out
 
     def _patterns(self, text: str) -> list[RecognizerResult]:
         st = self.stats
