@@ -102,7 +102,8 @@ class OutputConfig:
     dir: str = "out"
     export: bool = True  # write output.dir/hf/ at the end
     tensorboard: bool = False
-    progress: bool = True  # a tqdm bar when stderr is a terminal
+    progress: bool = True  # a tqdm bar when stderr is a terminal, a log line every log_every steps when stdout is not
+    log_every: int = 10  # steps between progress lines in a log (stdout not a terminal)
 
 
 @dataclass
@@ -187,7 +188,8 @@ def _check_values(c: Config) -> None:
     for name, v in (("model.hidden_size", m.hidden_size), ("model.num_layers", m.num_layers),
                     ("model.num_heads", m.num_heads), ("data.seq_len", d.seq_len), ("train.steps", t.steps),
                     ("train.micro_batch_size", t.micro_batch_size), ("train.grad_accum", t.grad_accum),
-                    ("checkpoint.keep", c.checkpoint.keep), ("eval.batches", c.eval.batches)):
+                    ("checkpoint.keep", c.checkpoint.keep), ("eval.batches", c.eval.batches),
+                    ("output.log_every", c.output.log_every)):
         _require(v >= 1, f"{name} must be >= 1, got {v}")
     for name, v in (("train.warmup_steps", t.warmup_steps), ("train.seed", t.seed),
                     ("checkpoint.every", c.checkpoint.every), ("eval.every", c.eval.every),

@@ -128,7 +128,8 @@ class Trainer(Stateful):
         cfg, t, d = self.cfg, self.cfg.train, self.dist
         self.resume()
         lineage.start_segment(self.lineage, self.step + 1, self.global_batch, d.world_size)
-        metrics = Metrics(cfg.output.dir, d.is_main, self.step, t.steps, cfg.output.progress, cfg.output.tensorboard)
+        metrics = Metrics(cfg.output.dir, d.is_main, self.step, t.steps, cfg.output.progress, cfg.output.tensorboard,
+                          cfg.output.log_every)
         peak = peak_flops(d.device)
         mbs, seq_len = t.micro_batch_size, cfg.data.seq_len
         self.train_model.train()

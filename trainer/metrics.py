@@ -1,4 +1,8 @@
-"""Metrics: ``output.dir/metrics.jsonl`` (one JSON object a line), a progress bar, TensorBoard if asked.
+"""Metrics: ``output.dir/metrics.jsonl`` (one JSON object a line), progress, TensorBoard if asked.
+
+Progress is a tqdm bar when stderr is a terminal; when stdout is not one (``make demo > log``, a
+scheduler's log file) a plain line every ``output.log_every`` steps instead, so a log shows how far a
+run is and how long it has left.
 
 Step lines: ``step``, ``loss``, ``lr``, ``grad_norm``, ``tokens_per_s`` (all ranks), ``mfu`` and
 ``tokens`` (consumed so far). Eval lines: ``step``, ``val_loss``, ``perplexity``.
@@ -12,6 +16,8 @@ dependable peak, so ``mfu`` is null there (``benchmarks/bench_train.py`` measure
 from __future__ import annotations
 
 import sys
+import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +47,11 @@ class Metrics:
     """Writes on the main process only; a resumed run first drops lines past its checkpoint."""
 
     def __init__(self, out_dir: str, enabled: bool, start_step: int, total_steps: int,
-                 progress: bool, tensorboard: bool):
+                 progress: bool, tensorboard: bool, log_every: int):
         self.enabled = enabled
         self.path = Path(out_dir) / "metrics.jsonl"
         self.bar = self.tb = self.file = None
+        self.lines = ProgressLines(start_step, total_steps, log_every) if progress and not sys.stdout.isatty() else None
         if not enabled:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,6 +79,8 @@ class Metrics:
             for k, v in record.items():
                 if k != "step" and v is not None:
                     self.tb.add_scalar(k, v, record["step"])
+        if self.lines:
+            self.lines.log(record)
         if self.bar and "loss" in record:
             self.bar.update(record["step"] - self.bar.n)
             self.bar.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{record['lr']:.2e}")
@@ -82,3 +91,31 @@ class Metrics:
         for h in (self.bar, self.tb, self.file):
             if h:
                 h.close()
+
+
+def _clock(seconds: float) -> str:
+    return str(timedelta(seconds=round(seconds)))
+
+
+class ProgressLines:
+    """One stdout line every ``every`` steps (and at the last): the progress a log file can show.
+
+    The ETA is this process's mean step time so far times the steps left, so a resumed run does not
+    count the steps it skipped.
+    """
+
+    def __init__(self, start_step: int, total_steps: int, every: int):
+        self.start, self.total, self.every = start_step, total_steps, every
+        self.t0 = time.monotonic()
+
+    def log(self, record: dict[str, Any]) -> None:
+        step = record["step"]
+        if "loss" not in record:
+            print(f"thresher: step {step}/{self.total}  val_loss {record['val_loss']:.4f}", flush=True)
+            return
+        if step % self.every and step != self.total:
+            return
+        elapsed = time.monotonic() - self.t0
+        eta = elapsed / max(1, step - self.start) * (self.total - step)
+        print(f"thresher: step {step}/{self.total}  loss {record['loss']:.4f}  lr {record['lr']:.2e}  "
+              f"tokens/s {record['tokens_per_s']:,.0f}  elapsed {_clock(elapsed)}  ETA {_clock(eta)}", flush=True)

@@ -1,6 +1,9 @@
 """Live progress: a bar with docs/s and per-stage counts on a terminal, plain log lines otherwise.
 
-Workers report documents read through a queue (set up by the executor); the main process draws.
+Off a terminal (a log file, a pipe) there is a line when a pass starts, a line each time another
+tenth of the pass's tasks is done, and a heartbeat line every `HEARTBEAT_S` seconds in between, so
+a long task still shows documents moving. Workers report documents read through a queue (set up by
+the executor); the main process draws.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ _queue: Any = None  # set in worker processes by the executor
 _local: Progress | None = None  # set when tasks run in the main process
 _pending = 0
 _last = 0.0
+HEARTBEAT_S = 30.0  # off a terminal: the longest silence while documents are being read
 
 
 def set_queue(queue: Any) -> None:
@@ -59,12 +63,16 @@ class Progress:
         self.label = ""
         self.kept = 0
         self.removed = 0
+        self.total = 0
+        self.done = 0
+        self.tenths = 0  # tenths of the pass's tasks already logged
 
     def start_pass(self, label: str, total_tasks: int) -> None:
         global _local
         _local = self
         self.label = label
         self.kept = self.removed = 0  # per pass: a later pass re-reads what the earlier one passed
+        self.total, self.done, self.tenths = total_tasks, 0, 0
         if self.quiet:
             return
         if self.tty:
@@ -83,9 +91,12 @@ class Progress:
         for st in result["stages"].values():
             self.removed += sum(st["removed"].values())
         self.kept += sum(o["docs"] for o in result["outputs"])
+        self.done += 1
         if self.bar is not None:
             self.bar.update(1)
-        self._refresh(force=not self.tty)
+        tenths = self.done * 10 // max(1, self.total)
+        self._refresh(force=tenths > self.tenths)
+        self.tenths = max(self.tenths, tenths)
 
     def _refresh(self, force: bool = False) -> None:
         if self.quiet:
@@ -94,9 +105,10 @@ class Progress:
         status = f"{self.docs} docs read, {rate:,.0f} docs/s, passed {self.kept}, removed {self.removed}"
         if self.bar is not None:
             self.bar.set_postfix_str(status, refresh=True)
-        elif force or time.monotonic() - self.last_log > 10:
+        elif force or time.monotonic() - self.last_log > HEARTBEAT_S:
             self.last_log = time.monotonic()
-            self.log(f"{self.label}: {status}")
+            share = f"{self.done}/{self.total} tasks ({self.done * 100 // max(1, self.total)}%), "
+            self.log(f"{self.label}: {share}{status}")
 
     def log(self, msg: str) -> None:
         if not self.quiet:
