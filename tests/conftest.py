@@ -1,4 +1,4 @@
-"""Shared test helpers: the real CLI in a subprocess, run directories, shared real data."""
+"""Test helpers used across modules: the real CLI in a subprocess, pipelines, run directories."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ import sys
 from pathlib import Path
 
 import orjson
-import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
 
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
@@ -30,11 +28,14 @@ def write_pipeline(path: Path, **cfg) -> Path:
 
 
 def read_docs(run_dir: Path, sub: str = "data") -> list[dict]:
-    """Every document in ``RUN/<sub>/`` shards, in shard-name order."""
+    """Every document in ``RUN/<sub>/`` shards (and its sub-folders'), in the order they were written."""
     from corpus.io.jsonl import open_compressed
+    from corpus.io.writers import list_shards
 
     out = []
-    for p in sorted((run_dir / sub).rglob("*.jsonl.zst")):
+    root = run_dir / sub
+    dirs = [root, *sorted(p for p in root.rglob("*") if p.is_dir())]
+    for p in (p for d in dirs for p in list_shards(d) if p.name.endswith(".jsonl.zst")):
         with open_compressed(str(p)) as f:
             out.extend(orjson.loads(line) for line in f)
     return out
@@ -43,10 +44,3 @@ def read_docs(run_dir: Path, sub: str = "data") -> list[dict]:
 def tree_bytes(directory: Path) -> dict[str, bytes]:
     """Relative path -> content of every file below ``directory``."""
     return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
-    return SHARED_DATA

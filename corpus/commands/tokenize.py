@@ -26,11 +26,11 @@ def data_tasks(run_dir: Path) -> dict[str, list[Path]]:
     data = run_dir / "data"
     if not data.is_dir():
         raise UserError(f"{run_dir} is not a Thresher run directory (no data/)")
+    from corpus.io.writers import list_shards, shard_prefix
+
     tasks: dict[str, list[Path]] = {}
-    for p in sorted(data.iterdir()):
-        for ext in (".jsonl.zst", ".parquet"):
-            if p.name.endswith(ext) and not p.name.startswith("."):
-                tasks.setdefault(p.name[: -len(ext)].rsplit("-", 1)[0], []).append(p)
+    for p in list_shards(data):
+        tasks.setdefault(shard_prefix(p), []).append(p)
     if not tasks:
         raise UserError(f"{data} holds no .jsonl.zst or .parquet shards")
     return tasks

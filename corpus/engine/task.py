@@ -21,11 +21,12 @@ from corpus.engine import progress
 from corpus.engine.context import StageContext
 from corpus.engine.ledger import SCAN_SUFFIX, StageStats, TaskResult
 from corpus.engine.plan import Slice, Task
+from corpus.engine.quarantine import STAGE_ERROR, UNSERIALISABLE, Quarantine
 from corpus.io import atomic
 from corpus.io.jsonl import open_compressed, read_jsonl
-from corpus.io.raw import Raw, error_code, quarantine_entry
+from corpus.io.raw import Raw
 from corpus.io.records import READER_STAGE, RecordRules, to_document
-from corpus.io.writers import ShardWriter
+from corpus.io.writers import ShardWriter, UnserialisableError, list_shards
 from corpus.stages import base
 
 STATE = ".state"
@@ -76,7 +77,7 @@ def _iter_slice(sl: Slice, rules: RecordRules, split: str) -> Iterator[Raw]:
     raise ValueError(f"unknown slice format {sl.fmt}")
 
 
-def _read(task: Task, rules: RecordRules, split: str, result: TaskResult, quarantine: list[dict],
+def _read(task: Task, rules: RecordRules, split: str, result: TaskResult, quarantine: Quarantine,
           ctx: StageContext, limit: int | None) -> Iterator[Document]:
     st = ctx.stats
     for sl in task.slices:
@@ -89,8 +90,7 @@ def _read(task: Task, rules: RecordRules, split: str, result: TaskResult, quaran
             doc, problem = to_document(raw, rules)
             if doc is None:
                 raw.error = problem
-                quarantine.append(quarantine_entry(raw))
-                result.quarantined[error_code(problem)] += 1
+                quarantine.raw(raw)
                 continue
             st.docs_in += 1
             st.chars_in += len(doc.text)
@@ -137,16 +137,59 @@ def _metered(stage: base.Stage, docs: Iterable[Document], ctx: StageContext) -> 
     def came_in(doc: Document) -> None:
         st.docs_in += 1
         st.chars_in += len(doc.text)
+        ctx.pending[id(doc)] = doc
 
     def went_out(doc: Document) -> None:
+        ctx.pending.pop(id(doc), None)
         st.docs_out += 1
         st.chars_out += len(doc.text)
 
-    yield from _timed(stage.process(_timed(docs, upstream, came_in), ctx), total, went_out)
+    yield from _timed(_guarded(stage, _timed(docs, upstream, came_in), ctx), total, went_out)
     st.seconds += total.seconds - upstream.seconds
 
 
-def _scan(stage: base.GlobalStage, docs: Iterable[Document], writer: ShardWriter, ctx: StageContext) -> None:
+def _guarded(stage: base.Stage, docs: Iterator[Document], ctx: StageContext) -> Iterator[Document]:
+    """``stage.process(docs)``; when the stage raises, the documents it was holding are quarantined
+    (`STAGE_ERROR`) and the stage starts again on the rest of the stream, so one hostile document
+    costs itself, not the build. An exception with no document held, or one that came from upstream,
+    is not the documents' doing and propagates."""
+    upstream_failed = False
+
+    def feed() -> Iterator[Document]:
+        nonlocal upstream_failed
+        while True:
+            try:
+                doc = next(docs)
+            except StopIteration:
+                return
+            except BaseException:
+                upstream_failed = True
+                raise
+            yield doc
+
+    while True:
+        try:
+            yield from stage.process(feed(), ctx)
+            return
+        except Exception as e:
+            if upstream_failed or not ctx.pending:
+                raise
+            for doc in list(ctx.pending.values()):
+                ctx.quarantine(doc, STAGE_ERROR, stage.label, e)
+
+
+def _written(writer: ShardWriter, doc: Document, quarantine: Quarantine, step: str) -> bool:
+    """Write ``doc``, or quarantine it if it has no JSON form; says whether it was written."""
+    try:
+        writer.write(doc)
+    except UnserialisableError as e:
+        quarantine.doc(doc, UNSERIALISABLE, step, e)
+        return False
+    return True
+
+
+def _scan(stage: base.GlobalStage, docs: Iterable[Document], writer: ShardWriter, ctx: StageContext,
+          quarantine: Quarantine) -> None:
     """Feed ``stage.scan`` while saving the stream for the next pass; the scan's own seconds (between
     taking a document and asking for the next, and after the last) go to the ledger, not the upstream
     stages' nor the writer's."""
@@ -155,7 +198,8 @@ def _scan(stage: base.GlobalStage, docs: Iterable[Document], writer: ShardWriter
     def tee() -> Iterator[Document]:
         nonlocal inside, finished
         for doc in docs:
-            writer.write(doc)
+            if not _written(writer, doc, quarantine, f"write {WORK}/{stage.label}"):
+                continue
             t0 = time.perf_counter()
             yield doc
             inside += time.perf_counter() - t0
@@ -186,6 +230,7 @@ def run_pass(job: dict[str, Any]) -> dict[str, Any]:
     first, end, scan_stage = passes(stage_list)[k]
     writer_cfg = config["writer"]
     result = TaskResult(task.id)
+    quarantine = Quarantine(result.quarantined)
     excluded: dict[str, ShardWriter] = {}
 
     def ctx_for(label: str, key: str | None = None) -> StageContext:
@@ -196,14 +241,12 @@ def run_pass(job: dict[str, Any]) -> dict[str, Any]:
                 excluded[label] = ShardWriter(run_dir / "excluded" / label, task.id)
             return excluded[label]
 
-        return StageContext(label, task.id, run_dir, stats, writer)
+        return StageContext(label, task.id, run_dir, stats, writer, quarantine.doc)
 
     labels = [s.label for s in stage_list[first:end]] + ([READER_STAGE] if k == 0 else [])
     out_dir = run_dir / WORK / scan_stage.label if scan_stage else run_dir / "data"
-    clean_task_outputs(run_dir, task.id, [out_dir, run_dir / "quarantine"]
-                       + [run_dir / "excluded" / lb for lb in labels])
+    clean_task_outputs(run_dir, task.id, [out_dir] + [run_dir / "excluded" / lb for lb in labels])
 
-    quarantine: list[dict] = []
     if k == 0:
         inp = config["input"]
         rules = RecordRules(inp["text_field"], inp["id_field"], inp["max_doc_chars"])
@@ -211,23 +254,21 @@ def run_pass(job: dict[str, Any]) -> dict[str, Any]:
                                          ctx_for(READER_STAGE), job.get("limit"))
     else:
         prev = passes(stage_list)[k - 1][2]
-        docs = read_documents(sorted((run_dir / WORK / prev.label).glob(f"{task.id}-*.jsonl.zst")))
+        docs = read_documents(list_shards(run_dir / WORK / prev.label, task.id))
     for stage in stage_list[first:end]:
         docs = _metered(stage, docs, ctx_for(stage.label))
 
     if scan_stage is not None:
         writer = ShardWriter(out_dir, task.id, "jsonl.zst", writer_cfg["shard_size_mb"])
-        _scan(scan_stage, docs, writer, ctx_for(scan_stage.label, scan_stage.label + SCAN_SUFFIX))
+        _scan(scan_stage, docs, writer, ctx_for(scan_stage.label, scan_stage.label + SCAN_SUFFIX), quarantine)
     else:
         writer = ShardWriter(out_dir, task.id, writer_cfg["format"], writer_cfg["shard_size_mb"])
         for doc in docs:
-            writer.write(doc)
+            _written(writer, doc, quarantine, "write data")
     result.outputs = [{"path": str(p.relative_to(run_dir)), "docs": n} for p, n in writer.close()]
     for label, w in excluded.items():
         result.excluded[label] = sum(n for _, n in w.close())
-    if quarantine:
-        atomic.write_bytes(run_dir / "quarantine" / f"{task.id}-quarantine.jsonl",
-                           b"".join(orjson.dumps(q) + b"\n" for q in quarantine))
+    quarantine.write(run_dir, task.id, k)
     progress.tick(result.read & 255)
     progress.flush()
     result.seconds = time.perf_counter() - t_start

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,56 @@ _FLUSH_BYTES = 1 << 20
 FORMATS = ("jsonl.zst", "parquet")
 
 
+_SHARD = re.compile(r"(?P<prefix>[^.].*)-(?P<index>[0-9]+)\.(?P<ext>jsonl\.zst|parquet)")
+
+
+def shard_name(prefix: str, index: int, fmt: str) -> str:
+    """``<prefix>-NNN.<fmt>``: the index is padded to three digits and grows past them (``-1000``)."""
+    return f"{prefix}-{index:03d}.{fmt}"
+
+
+def _match(path: Path) -> re.Match:
+    m = _SHARD.fullmatch(path.name)
+    if m is None:
+        raise ValueError(f"{path.name} is not a shard name")
+    return m
+
+
+def shard_order(path: Path) -> tuple[int, int, str, int]:
+    """Sort key of a shard: its task (numerically when the prefix is a task number), then its index.
+
+    Never the name: ``-1000`` sorts before ``-101`` by name, and a pass that reads its task's shards
+    back in another order than they were written breaks every position a global stage recorded.
+    """
+    m = _match(path)
+    prefix = m["prefix"]
+    return (0, int(prefix), "", int(m["index"])) if prefix.isdigit() else (1, 0, prefix, int(m["index"]))
+
+
+def list_shards(directory: Path, prefix: str | None = None) -> list[Path]:
+    """The shards a `ShardWriter` left in ``directory`` (only ``prefix``'s when given), in writing order:
+    by task, then by index. Temp files and other names are not shards."""
+    if not directory.is_dir():
+        return []
+    found = [p for p in directory.iterdir() if p.is_file() and (m := _SHARD.fullmatch(p.name))
+             and (prefix is None or m["prefix"] == prefix)]
+    return sorted(found, key=shard_order)
+
+
+def shard_prefix(path: Path) -> str:
+    """The prefix (task id) of a shard's name."""
+    return _match(path)["prefix"]
+
+
 def _default(obj: Any) -> Any:
     """Encode values JSON has no type for (bytes, decimals, numpy scalars from Parquet) as text."""
     if isinstance(obj, bytes):
         return obj.decode("utf-8", "replace")
     return str(obj)
+
+
+class UnserialisableError(ValueError):
+    """A document has no JSON form (the writer's caller quarantines it)."""
 
 
 def dumps(obj: Any) -> bytes:
@@ -53,7 +99,7 @@ class ShardWriter:
         self._row_bytes = 0
 
     def _path(self) -> Path:
-        return self.dir / f"{self.prefix}-{self._index:03d}.{self.fmt}"
+        return self.dir / shard_name(self.prefix, self._index, self.fmt)
 
     def _open(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -64,17 +110,22 @@ class ShardWriter:
             self._sink = cctx.stream_writer(self._file, closefd=False)
 
     def write(self, doc: Document) -> None:
+        """Append ``doc``; raises `UnserialisableError`, having written nothing, if it has no JSON form."""
+        try:
+            line = dumps(doc.to_dict() if self.fmt == "jsonl.zst" else doc.metadata)
+        except TypeError as e:  # orjson.JSONEncodeError: nested too deep, an int over 64 bits, ...
+            raise UnserialisableError(str(e)) from None
         if self._file is None:
             self._open()
         self._count += 1
         if self.fmt == "jsonl.zst":
-            self._buf += dumps(doc.to_dict())
+            self._buf += line
             self._buf += b"\n"
             if len(self._buf) >= min(_FLUSH_BYTES, self.limit // 4 + 1):
                 self._flush()
         else:
             self._rows.append({"id": doc.id, "text": doc.text, "source": doc.source,
-                               "metadata": dumps(doc.metadata).decode()})
+                               "metadata": line.decode()})
             self._row_bytes += len(doc.text)
             if len(self._rows) >= 10_000 or self._row_bytes >= 32 << 20:
                 self._flush()

@@ -20,6 +20,7 @@ import orjson
 
 from corpus.io.jsonl import open_compressed
 from corpus.io.raw import error_code
+from corpus.io.writers import list_shards
 from corpus.report.domains import registered_domain
 
 SIGNAL_BINS = 20  # fixed bins over [0, 1]: scores and probabilities, mergeable across files
@@ -170,10 +171,9 @@ def scan_file(job: tuple[str, str, str]) -> Tally:
 
 def shard_jobs(run_dir: Path) -> list[tuple[str, str, str]]:
     """Every shard the scan reads, as ``scan_file`` jobs."""
-    jobs = [("kept", str(p), "") for p in sorted((run_dir / "data").glob("*")) if not p.name.startswith(".")]
+    jobs = [("kept", str(p), "") for p in list_shards(run_dir / "data")]
     for stage_dir in sorted(p for p in (run_dir / "excluded").glob("*") if p.is_dir()):
-        jobs += [("excluded", str(p), stage_dir.name) for p in sorted(stage_dir.glob("*.jsonl.zst"))
-                 if not p.name.startswith(".")]
+        jobs += [("excluded", str(p), stage_dir.name) for p in list_shards(stage_dir)]
     jobs += [("quarantine", str(p), "") for p in sorted((run_dir / "quarantine").glob("*.jsonl"))]
     return jobs
 

@@ -25,6 +25,7 @@ import orjson
 
 from corpus.document import Document
 from corpus.io.jsonl import open_compressed
+from corpus.io.writers import list_shards
 from corpus.stages.dedup import runs, state
 from corpus.stages.dedup.lsh import band_keys, has_signature
 from corpus.stages.dedup.shingles import jaccard, shingle_set, shingles
@@ -105,8 +106,8 @@ def _texts(sources: list[Source], uids: np.ndarray) -> dict[int, str]:
     out: dict[int, str] = {}
     for sdir, ids in want.items():
         run = sdir.parent
-        files = sorted((run / "data").glob("*.jsonl.zst")) + sorted((run / "excluded").rglob("*.jsonl.zst"))
-        for path in files:
+        dirs = [run / "data", *sorted(p for p in (run / "excluded").glob("*") if p.is_dir())]
+        for path in (p for d in dirs for p in list_shards(d) if p.name.endswith(".jsonl.zst")):
             with open_compressed(str(path)) as f:
                 for line in f:
                     doc = Document.from_dict(orjson.loads(line))
