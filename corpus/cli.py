@@ -16,7 +16,7 @@ import sys
 from importlib.metadata import entry_points
 
 import corpus
-from corpus.errors import InvariantError, UserError
+from corpus.errors import Fault, InvariantError, UserError
 
 
 class Parser(argparse.ArgumentParser):
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"thresher: error: {e}", file=sys.stderr)
         return 2
-    except InvariantError as e:
+    except (InvariantError, Fault) as e:
         print(f"thresher: failed: {e}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # output piped into `head` and the like

@@ -18,7 +18,8 @@ from corpus.errors import UserError
 from corpus.io.writers import FORMATS
 from corpus.yamlfile import read_yaml
 
-TOP_KEYS = ("name", "input", "output", "workers", "stages", "report", "writer", "executor", "ray_address")
+TOP_KEYS = ("name", "input", "output", "workers", "stages", "report", "writer", "executor", "ray_address",
+            "max_error_rate")
 INPUT_KEYS = ("paths", "text_field", "id_field", "task_size_mb", "max_doc_chars", "hf_split")
 WRITER_KEYS = ("format", "shard_size_mb")
 REPORT_KEYS = ("formats",)
@@ -49,6 +50,7 @@ class PipelineConfig:
     executor: str = "local"
     ray_address: str | None = None
 
+    max_error_rate: float = 0.01  # share of records a stage may fail on (quarantined) before the build stops
     @property
     def output_dir(self) -> Path:
         return (self.base_dir / self.output).resolve()
@@ -67,11 +69,13 @@ class PipelineConfig:
             "stages": [base.build(s)[1] for s in self.stages],
             "report": self.report,
         }
+            "max_error_rate": self.max_error_rate,
 
     def sha256(self) -> str:
-        """Hash of what decides the output: everything but workers, executor and output place."""
+        """Hash of what decides the output: everything but workers, executor, output place and the
+        error budget (raising it lets a stopped build go on)."""
         r = self.resolved()
-        for k in ("workers", "executor", "output"):
+        for k in ("workers", "executor", "output", "max_error_rate"):
             r.pop(k)
         return hashlib.sha256(orjson.dumps(r, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)).hexdigest()
 
@@ -131,9 +135,12 @@ def parse(data: Any, base_dir: Path, where: str = "pipeline") -> PipelineConfig:
         _require(not bad, f"{where}: unknown report format {bad[0] if bad else ''!r} (allowed: html, md, json)")
     executor = data.get("executor", "local")
     _require(executor in EXECUTORS, f"{where}: executor must be one of {', '.join(EXECUTORS)}")
+    max_error_rate = data.get("max_error_rate", 0.01)
+    _require(isinstance(max_error_rate, (int, float)) and not isinstance(max_error_rate, bool)
+             and 0 <= max_error_rate <= 1, f"{where}: max_error_rate must be a share between 0 and 1")
     cfg = PipelineConfig(name=data["name"], input=icfg, output=data["output"], base_dir=base_dir,
                          workers=workers, stages=stages, report=report, writer=writer, executor=executor,
-                         ray_address=data.get("ray_address"))
+                         ray_address=data.get("ray_address"), max_error_rate=float(max_error_rate))
     cfg.resolved()  # builds every stage once: unknown stages and keys fail here, before any work
     return cfg
 

@@ -19,6 +19,9 @@ class Document:
     text: str
     source: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    # 1-based line (or row) in the input this run read it from; not written out, it only lets a
+    # document quarantined in the read pass name its place (later passes read documents back).
+    line: int | None = field(default=None, compare=False, repr=False)
 
     def flag(self, stage: str, reason: str) -> None:
         """Record a negative decision by ``stage``; the reason code is short and stable."""

@@ -12,6 +12,7 @@ import fcntl
 import shutil
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,10 @@ from corpus.config import PipelineConfig
 from corpus.engine import ledger, manifest, plan, progress
 from corpus.engine.context import ReduceContext, RunContext
 from corpus.engine.ledger import TaskResult
+from corpus.engine.quarantine import DIR as QUARANTINE
+from corpus.engine.quarantine import STAGE_ERROR
 from corpus.engine.task import STATE, WORK, marker_path, passes, run_pass
-from corpus.errors import InvariantError, UserError
+from corpus.errors import Fault, InvariantError, UserError
 from corpus.io import atomic
 from corpus.io.records import READER_STAGE
 from corpus.stages import base
@@ -59,7 +62,7 @@ def _sweep_temp_files(run_dir: Path) -> None:
     """Delete writes that never finished. Under the lock no other build is alive, so a ``.*.tmp`` in
     the run's own folders belongs to a killed process (its task is redone without a marker)."""
     for p in [*run_dir.glob(".*.tmp"),
-              *(q for d in (STATE, WORK, "data", "excluded", "review") for q in (run_dir / d).rglob(".*.tmp"))]:
+              *(q for d in (STATE, WORK, "data", "excluded", "review", QUARANTINE) for q in (run_dir / d).rglob(".*.tmp"))]:
         p.unlink(missing_ok=True)
 
 
@@ -87,6 +90,7 @@ def _merge(results_by_pass: list[list[dict]]) -> list[TaskResult]:
         for later in results_by_pass[1:]:
             other = TaskResult.from_dict(later[i])
             tr.stages.update(other.stages)
+            tr.quarantined.update(other.quarantined)
             for label, n in other.excluded.items():
                 tr.excluded[label] = tr.excluded.get(label, 0) + n
             tr.outputs = other.outputs
@@ -170,6 +174,22 @@ def _input_entry(args: tuple[str, str, str]) -> dict[str, Any]:
     return manifest.input_entry(*args)
 
 
+def _check_error_rate(results_by_pass: list[list[dict]], max_rate: float) -> None:
+    """Stop the build when stages failed on more than ``max_rate`` of the records read."""
+    read = sum(r["read"] for r in results_by_pass[0])
+    per_stage: Counter = Counter()
+    for results in results_by_pass:
+        for r in results:
+            for label, st in r["stages"].items():
+                per_stage[label] += st.get("quarantined", {}).get(STAGE_ERROR, 0)
+    errors = sum(per_stage.values())
+    if errors > max_rate * read:
+        where = ", ".join(f"{label} {n}" for label, n in per_stage.most_common() if n)
+        raise Fault(f"stages failed on {errors} of {read} records ({errors / read:.1%}, {where}), more than "
+                    f"max_error_rate {max_rate:.1%}; quarantine/ names each document and exception type: fix the "
+                    "stage or raise max_error_rate, then rerun the same command to resume")
+
+
 def _run_passes(cfg, run_dir, resolved, config_sha, tasks, stage_list, pass_plan, executor, view, limit):
     results_by_pass: list[list[dict]] = []
     phases: dict[str, Any] = {}
@@ -199,6 +219,7 @@ def _run_passes(cfg, run_dir, resolved, config_sha, tasks, stage_list, pass_plan
                 done[r["task"]] = r
         results_by_pass.append([done[t.id] for t in tasks])
         view.close()
+        _check_error_rate(results_by_pass, cfg.max_error_rate)
         if scan_stage is not None:
             ctx = ReduceContext(scan_stage.label, run_dir, [t.id for t in tasks], cfg.workers, executor.map)
             reduce_marker = run_dir / STATE / f"reduce-{scan_stage.label}.json"

@@ -9,7 +9,11 @@ from typing import Any
 
 from corpus.document import Document
 from corpus.engine.ledger import StageStats, TaskResult
-from corpus.io.writers import ShardWriter
+from corpus.engine.quarantine import UNSERIALISABLE
+from corpus.io.writers import ShardWriter, UnserialisableError
+
+# Quarantines a document: (document, code, failing step, exception).
+QuarantineFn = Callable[[Document, str, str, BaseException], None]
 
 
 @dataclass
@@ -21,6 +25,10 @@ class StageContext:
     run_dir: Path
     stats: StageStats
     _excluded: Callable[[], ShardWriter]
+    _quarantine_to: QuarantineFn | None = None
+    # Documents handed to the stage and neither yielded nor excluded yet (by ``id``): the ones a
+    # stage that raises was holding, which the engine then quarantines.
+    pending: dict[int, Document] = field(default_factory=dict)
 
     @property
     def state_dir(self) -> Path:
@@ -30,9 +38,23 @@ class StageContext:
         return d
 
     def exclude(self, doc: Document, reason: str) -> None:
-        """Remove ``doc`` from the stream: it goes to ``excluded/<label>/`` with its flags."""
+        """Remove ``doc`` from the stream: it goes to ``excluded/<label>/`` with its flags (or to the
+        quarantine, if it cannot be written)."""
+        self.pending.pop(id(doc), None)
+        try:
+            self._excluded().write(doc)
+        except UnserialisableError as e:
+            self.quarantine(doc, UNSERIALISABLE, f"write excluded/{self.label}", e)
+            return
         self.stats.removed[reason] += 1
-        self._excluded().write(doc)
+
+    def quarantine(self, doc: Document, code: str, step: str, exc: BaseException) -> None:
+        """Take ``doc`` out of the stream into ``quarantine/`` (it can be neither kept nor excluded)."""
+        if self._quarantine_to is None:
+            raise exc
+        self.pending.pop(id(doc), None)
+        self.stats.quarantined[code] += 1
+        self._quarantine_to(doc, code, step, exc)
 
     def flagged(self, reason: str) -> None:
         """Count a negative decision that, in annotate mode, keeps the document."""

@@ -24,6 +24,7 @@ class StageStats:
     removed: Counter = field(default_factory=Counter)
     flagged: Counter = field(default_factory=Counter)
     extra: Counter = field(default_factory=Counter)
+    quarantined: Counter = field(default_factory=Counter)  # documents it failed on, by quarantine code
 
     def merge(self, other: StageStats) -> None:
         self.docs_in += other.docs_in
@@ -34,6 +35,7 @@ class StageStats:
         self.removed.update(other.removed)
         self.flagged.update(other.flagged)
         self.extra.update(other.extra)
+        self.quarantined.update(other.quarantined)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,12 +43,14 @@ class StageStats:
             "chars_in": self.chars_in, "chars_out": self.chars_out,
             "removed": dict(sorted(self.removed.items())), "flagged": dict(sorted(self.flagged.items())),
             "seconds": round(self.seconds, 3), "extra": dict(sorted(self.extra.items())),
+            "quarantined": dict(sorted(self.quarantined.items())),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StageStats:
         return cls(d["docs_in"], d["docs_out"], d["chars_in"], d["chars_out"], d["seconds"],
-                   Counter(d["removed"]), Counter(d["flagged"]), Counter(d["extra"]))
+                   Counter(d["removed"]), Counter(d["flagged"]), Counter(d["extra"]),
+                   Counter(d.get("quarantined", {})))
 
 
 @dataclass
@@ -108,8 +112,8 @@ def summarize(stage_rows: list[dict[str, Any]], results: list[TaskResult], kept:
             problems.append(f"stage {label}: {n} removed but {excluded_written.get(label, 0)} in excluded/")
     for row in stage_rows:
         st = totals[row["label"]]
-        if st.docs_in != st.docs_out + sum(st.removed.values()):
-            problems.append(f"stage {row['label']}: in ({st.docs_in}) != out ({st.docs_out}) + removed")
+        if st.docs_in != st.docs_out + sum(st.removed.values()) + sum(st.quarantined.values()):
+            problems.append(f"stage {row['label']}: in ({st.docs_in}) != out ({st.docs_out}) + removed + quarantined")
     return {
         "records_read": read,
         "kept": kept,

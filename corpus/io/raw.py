@@ -33,7 +33,12 @@ def quarantine_entry(raw: Raw) -> dict[str, Any]:
     }
 
 
+STAGE_ERROR = "stage_error"  # a stage raised on the document (the entry names the stage and exception type)
+UNSERIALISABLE = "unserialisable"  # the document has no JSON form (nested too deep, ...)
+
 _CODES = (
+    (STAGE_ERROR, STAGE_ERROR),
+    (UNSERIALISABLE, UNSERIALISABLE),
     ("malformed JSON", "malformed_json"),
     ("invalid UTF-8", "invalid_utf8"),
     ("JSON value is", "not_an_object"),

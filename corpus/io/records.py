@@ -45,7 +45,7 @@ def to_document(raw: Raw, rules: RecordRules) -> tuple[Document | None, str | No
     else:
         source = raw.file
         metadata = {k: v for k, v in rec.items() if k not in (rules.text_field, rules.id_field)}
-    doc = Document(doc_id, text, source, metadata)
+    doc = Document(doc_id, text, source, metadata, raw.line)
     if not text.strip():
         return doc, "empty_text"
     if len(text) > rules.max_doc_chars:

@@ -4,7 +4,8 @@ Checked: every data shard in ``manifest.json`` (``outputs``: size and sha256) an
 shard the manifest does not list; every other file it lists (``files``); the Merkle root over the data
 shards as they are now; every input that still exists where the run read it; and, when the run was
 tokenized, every token shard's ``.bin``, ``.idx`` and ``.ids`` sha256 in ``tokens/manifest.json`` (and
-``tokens/val/``). Inputs that moved or were deleted are listed as not checked, not as failures: the
+``tokens/val/``); that ``quarantine/`` holds only listed files whose entries add up to ``stats.json``'s
+``quarantined_total``. Inputs that moved or were deleted are listed as not checked, not as failures: the
 corpus is the output, and its hashes are what lineage refers to.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from corpus.engine import quarantine
 from corpus.engine.manifest import leaf, merkle_root, sha256_file, sha256_tree
 from corpus.engine.task import STATE
 from corpus.errors import UserError
@@ -110,6 +112,27 @@ def _outputs(v: Verification, run_dir: Path, manifest: dict[str, Any]) -> None:
         _check_file(v, run_dir / f["path"], f["path"], f["sha256"], f.get("size"))
 
 
+def _quarantine(v: Verification, run_dir: Path, manifest: dict[str, Any]) -> None:
+    """Every quarantine file is one the manifest lists, and their entries add up to ``stats.json``'s
+    ``quarantined_total`` (a deleted or emptied quarantine loses records silently otherwise)."""
+    listed = {f["path"] for f in manifest.get("files", [])}
+    folder = run_dir / quarantine.DIR
+    entries = 0
+    for p in sorted(folder.iterdir()) if folder.is_dir() else []:
+        rel = str(p.relative_to(run_dir))
+        if p.name.startswith(".") or not p.is_file():
+            continue
+        if rel not in listed:
+            v.problems.append(f"{rel}: quarantine file not listed in the manifest")
+        with open(p, "rb") as f:
+            entries += sum(1 for line in f if line.strip())
+    stats = run_dir / "stats.json"
+    if stats.is_file():
+        expected = read_json(stats).get("quarantined_total")
+        if expected is not None and entries != expected:
+            v.problems.append(f"{quarantine.DIR}/: {entries} entries, stats.json counts {expected} quarantined records")
+
+
 def _tokens(v: Verification, run_dir: Path, tokens_dir: Path) -> None:
     path = tokens_dir / "manifest.json"
     if not path.is_file():
@@ -132,6 +155,7 @@ def verify_run(run_dir: Path) -> Verification:
     manifest = read_json(path)
     v = Verification()
     _outputs(v, run_dir, manifest)
+    _quarantine(v, run_dir, manifest)
     _inputs(v, run_dir, manifest)
     _tokens(v, run_dir, run_dir / "tokens")
     _tokens(v, run_dir, run_dir / "tokens" / "val")

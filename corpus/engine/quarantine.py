@@ -1,0 +1,61 @@
+"""Quarantine: records that cannot go on, with where they came from and the step that failed.
+
+Every pass of a task keeps its own file (``quarantine/<task>-quarantine.jsonl`` for the read pass,
+``<task>-pass<k>-quarantine.jsonl`` after), so redoing one pass of a task never deletes what an
+earlier pass quarantined. A document's entry names its source, line, id, the failing step and the
+exception type; never its text, which may be what made a stage fail (or be private).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from corpus.document import Document
+from corpus.io import atomic
+from corpus.io.raw import STAGE_ERROR, UNSERIALISABLE, Raw, error_code, quarantine_entry
+from corpus.io.writers import UnserialisableError
+
+DIR = "quarantine"
+__all__ = ["DIR", "STAGE_ERROR", "UNSERIALISABLE", "Quarantine", "path"]
+
+
+def path(run_dir: Path, task_id: str, pass_index: int) -> Path:
+    name = f"{task_id}-quarantine.jsonl" if pass_index == 0 else f"{task_id}-pass{pass_index}-quarantine.jsonl"
+    return run_dir / DIR / name
+
+
+class Quarantine:
+    """One task's quarantine in one pass: entries in order, counted by code into ``counts``."""
+
+    def __init__(self, counts: Counter):
+        self.counts = counts
+        self.entries: list[dict[str, Any]] = []
+
+    def raw(self, raw: Raw) -> None:
+        """A record the reader could not turn into a document."""
+        self.entries.append(quarantine_entry(raw))
+        self.counts[error_code(raw.error or "")] += 1
+
+    def doc(self, doc: Document, code: str, step: str, exc: BaseException) -> None:
+        """A document that ``step`` could not handle (``code``: `STAGE_ERROR` or `UNSERIALISABLE`)."""
+        kind = type(exc).__name__
+        # the encoder's message names the problem, never the data; a stage's message may quote the text
+        why = str(exc) if isinstance(exc, UnserialisableError) else f"raised {kind}"
+        entry = {"file": doc.source, "line": doc.line, "id": doc.id, "error": f"{code}: {step}: {why}",
+                 "step": step, "exception": kind}
+        if code == STAGE_ERROR:
+            entry["stage"] = step
+        self.entries.append(entry)
+        self.counts[code] += 1
+
+    def write(self, run_dir: Path, task_id: str, pass_index: int) -> None:
+        """Write this pass's file (or none: a redo that quarantines nothing leaves no stale file)."""
+        target = path(run_dir, task_id, pass_index)
+        if self.entries:
+            atomic.write_bytes(target, b"".join(orjson.dumps(e) + b"\n" for e in self.entries))
+        else:
+            target.unlink(missing_ok=True)

@@ -1,0 +1,138 @@
+"""Nothing lost, nothing escapes: bad records in multi-pass pipelines, stages that raise on one
+document, documents with no JSON form. Every record ends kept, excluded or quarantined, and the
+quarantine outlives every pass."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import read_docs, thresher, write_pipeline
+from testdata import SENTENCES
+
+from corpus import cli, config
+from corpus.engine import build
+from corpus.stages import base
+
+DEEP = 500  # orjson writes at most 254 levels
+
+
+def _sentences(n: int) -> list[dict]:
+    rows = [json.loads(line) for line in SENTENCES.read_text(encoding="utf-8").splitlines()[:n]]
+    return [{"id": f"s{i}", **r} for i, r in enumerate(rows)]
+
+
+@dataclass
+class ExplodeParams:
+    word: str = "BOOM"
+
+
+@base.register
+class Explode(base.Stage):
+    """Raises on any document holding ``word``, with the text in the message (which must not leak)."""
+
+    name = "test_explode"
+    Params = ExplodeParams
+
+    def process(self, docs, ctx) -> Iterator:
+        for doc in docs:
+            if self.p.word in doc.text:
+                raise ValueError(f"cannot handle {doc.text!r}")
+            yield doc
+
+
+def _hostile_input(path: Path, n: int = 60, boom: int = 0) -> dict[str, int]:
+    """Real sentences with bad records among them; returns the line number of each bad one."""
+    lines = [json.dumps(r) for r in _sentences(n)]
+    bad = {}
+    lines.insert(3, '{"text": "cut')
+    lines.insert(10, '{"id": "no-text", "body": "x"}')
+    lines.insert(20, '{"id": "deep", "text": "Metadata nested far too deep to write.", "m": '
+                 + "[" * DEEP + "]" * DEEP + "}")
+    for i in range(boom):
+        lines.insert(30 + i, json.dumps({"id": f"boom{i}", "text": f"BOOM number {i} in a sentence."}))
+    lines.append(lines[5])  # an exact duplicate, for dedup_exact to remove
+    for i, line in enumerate(lines, start=1):
+        if '"cut' in line:
+            bad["malformed"] = i
+        elif '"deep"' in line:
+            bad["deep"] = i
+    path.write_text("\n".join(lines) + "\n")
+    return bad
+
+
+def _quarantine(run: Path) -> list[dict]:
+    return [json.loads(line) for p in sorted((run / "quarantine").glob("*.jsonl"))
+            for line in p.read_text().splitlines()]
+
+
+def test_quarantine_survives_every_pass_and_verify_counts_it(tmp_path: Path) -> None:
+    bad = _hostile_input(tmp_path / "in.jsonl")
+    p = write_pipeline(tmp_path / "p.yaml", name="hostile", input={"paths": ["in.jsonl"]}, output="out", workers=2,
+                       stages=[{"stage": "normalize"}, {"stage": "dedup_exact"}, {"stage": "length", "min_words": 1}])
+    r = thresher("build", str(p), "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    run = tmp_path / "out"
+    stats = json.loads((run / "stats.json").read_text())
+    entries = _quarantine(run)
+    assert stats["invariant"]["holds"], stats["invariant"]
+    assert stats["quarantined"] == {"malformed_json": 1, "missing_text": 1, "unserialisable": 1}
+    assert len(entries) == stats["quarantined_total"] == 3
+    deep = next(e for e in entries if e.get("id") == "deep")
+    assert deep["line"] == bad["deep"] and deep["file"] == "in.jsonl"
+    assert deep["step"] == "write .work/dedup_exact" and "Recursion" in deep["error"]
+    assert "nested far too deep" not in json.dumps(deep)
+    manifest = json.loads((run / "manifest.json").read_text())
+    listed = {f["path"]: f["sha256"] for f in manifest["files"]}
+    assert "quarantine/00000-quarantine.jsonl" in listed
+    assert thresher("verify", str(run)).returncode == 0
+
+    # a quarantine file nobody listed, or a quarantine that lost an entry, is a failed verification
+    (run / "quarantine" / "00001-quarantine.jsonl").write_text(json.dumps(entries[0]) + "\n")
+    r = thresher("verify", str(run))
+    assert r.returncode == 1 and "quarantine/00001-quarantine.jsonl: quarantine file not listed" in r.stdout + r.stderr
+    (run / "quarantine" / "00001-quarantine.jsonl").unlink()
+    q = run / "quarantine" / "00000-quarantine.jsonl"
+    q.write_text("\n".join(q.read_text().splitlines()[:-1]) + "\n")
+    r = thresher("verify", str(run))
+    assert r.returncode == 1 and "2 entries, stats.json counts 3" in r.stdout + r.stderr
+
+
+def _load(tmp_path: Path, **over) -> config.PipelineConfig:
+    spec = {"name": "explode", "input": {"paths": ["in.jsonl"]}, "output": "out", "workers": 1,
+            "stages": [{"stage": "normalize"}, {"stage": "dedup_exact"}, {"stage": "test_explode", "label": "boom"}],
+            **over}
+    return config.load(write_pipeline(tmp_path / "p.yaml", **spec))
+
+
+def test_a_stage_that_raises_on_one_document_costs_that_document_only(tmp_path: Path) -> None:
+    _hostile_input(tmp_path / "in.jsonl", n=100, boom=3)
+    stats = build.run(_load(tmp_path, max_error_rate=0.05), quiet=True)
+    run = tmp_path / "out"
+    assert stats["invariant"]["holds"], stats["invariant"]
+    assert stats["quarantined"]["stage_error"] == 3
+    boom = next(s for s in stats["stages"] if s["label"] == "boom")
+    assert boom["quarantined"] == {"stage_error": 3}
+    assert boom["docs_in"] == boom["docs_out"] + 3
+    errors = [e for e in _quarantine(run) if e["error"].startswith("stage_error")]
+    assert sorted(e["id"] for e in errors) == ["boom0", "boom1", "boom2"]
+    assert all(e["stage"] == "boom" and e["exception"] == "ValueError" for e in errors)
+    assert "BOOM" not in (run / "quarantine" / "00000-pass1-quarantine.jsonl").read_text()  # never the text
+    assert len(_quarantine(run)) == stats["quarantined_total"]
+    kept_ids = {d["id"] for d in read_docs(run)}
+    assert not kept_ids & {"boom0", "boom1", "boom2"} and "s50" in kept_ids  # documents after a failure go on
+
+
+def test_too_many_stage_errors_stop_the_build_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    _hostile_input(tmp_path / "in.jsonl", n=100, boom=3)
+    _load(tmp_path)  # writes p.yaml with the default max_error_rate (1%)
+    assert cli.main(["build", str(tmp_path / "p.yaml"), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    assert "stages failed on 3 of 107 records" in err and "boom 3" in err and "max_error_rate 1.0%" in err
+    # raising the budget lets the same run go on (it does not change what the output is)
+    _load(tmp_path, max_error_rate=0.05)
+    assert cli.main(["build", str(tmp_path / "p.yaml"), "--quiet"]) == 0
