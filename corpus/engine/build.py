@@ -24,6 +24,7 @@ from corpus.engine.context import ReduceContext, RunContext
 from corpus.engine.ledger import TaskResult
 from corpus.engine.quarantine import DIR as QUARANTINE
 from corpus.engine.quarantine import STAGE_ERROR
+from corpus.engine.rundir import in_run
 from corpus.engine.task import STATE, WORK, marker_path, passes, run_pass
 from corpus.errors import Fault, InvariantError, UserError
 from corpus.io import atomic
@@ -222,7 +223,7 @@ def _run_passes(cfg, run_dir, resolved, config_sha, tasks, stage_list, pass_plan
         _check_error_rate(results_by_pass, cfg.max_error_rate)
         if scan_stage is not None:
             ctx = ReduceContext(scan_stage.label, run_dir, [t.id for t in tasks], cfg.workers, executor.map)
-            reduce_marker = run_dir / STATE / f"reduce-{scan_stage.label}.json"
+            reduce_marker = in_run(run_dir, STATE, f"reduce-{scan_stage.label}.json")
             if reduce_marker.exists():
                 ctx.phases = atomic.read_json(reduce_marker)
             else:

@@ -10,10 +10,18 @@ from typing import Any
 from corpus.document import Document
 from corpus.engine.ledger import StageStats, TaskResult
 from corpus.engine.quarantine import UNSERIALISABLE
+from corpus.engine.rundir import in_run
 from corpus.io.writers import ShardWriter, UnserialisableError
 
 # Quarantines a document: (document, code, failing step, exception).
 QuarantineFn = Callable[[Document, str, str, BaseException], None]
+
+
+def state_dir(run_dir: Path, label: str) -> Path:
+    """``RUN/<label>/``, created, and checked to lie inside the run."""
+    d = in_run(run_dir, label)
+    d.mkdir(parents=True, exist_ok=True)
+    return d
 
 
 @dataclass
@@ -33,9 +41,7 @@ class StageContext:
     @property
     def state_dir(self) -> Path:
         """``RUN/<label>/``: this stage's files between phases (signatures, buckets, clusters)."""
-        d = self.run_dir / self.label
-        d.mkdir(parents=True, exist_ok=True)
-        return d
+        return state_dir(self.run_dir, self.label)
 
     def exclude(self, doc: Document, reason: str) -> None:
         """Remove ``doc`` from the stream: it goes to ``excluded/<label>/`` with its flags (or to the
@@ -78,9 +84,7 @@ class ReduceContext:
 
     @property
     def state_dir(self) -> Path:
-        d = self.run_dir / self.label
-        d.mkdir(parents=True, exist_ok=True)
-        return d
+        return state_dir(self.run_dir, self.label)
 
     def step(self, name: str, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` once across resumes: its JSON result is the step's completion marker."""

@@ -22,6 +22,7 @@ from corpus.engine.context import StageContext
 from corpus.engine.ledger import SCAN_SUFFIX, StageStats, TaskResult
 from corpus.engine.plan import Slice, Task
 from corpus.engine.quarantine import STAGE_ERROR, UNSERIALISABLE, Quarantine
+from corpus.engine.rundir import in_run
 from corpus.io import atomic
 from corpus.io.jsonl import open_compressed, read_jsonl
 from corpus.io.raw import Raw
@@ -238,13 +239,13 @@ def run_pass(job: dict[str, Any]) -> dict[str, Any]:
 
         def writer() -> ShardWriter:
             if label not in excluded:
-                excluded[label] = ShardWriter(run_dir / "excluded" / label, task.id)
+                excluded[label] = ShardWriter(in_run(run_dir, "excluded", label), task.id)
             return excluded[label]
 
         return StageContext(label, task.id, run_dir, stats, writer, quarantine.doc)
 
     labels = [s.label for s in stage_list[first:end]] + ([READER_STAGE] if k == 0 else [])
-    out_dir = run_dir / WORK / scan_stage.label if scan_stage else run_dir / "data"
+    out_dir = in_run(run_dir, WORK, scan_stage.label) if scan_stage else run_dir / "data"
     clean_task_outputs(run_dir, task.id, [out_dir] + [run_dir / "excluded" / lb for lb in labels])
 
     if k == 0:

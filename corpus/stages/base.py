@@ -16,6 +16,7 @@ Stages never know executors, and executors never know stages by name.
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -24,11 +25,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from corpus import rules
 from corpus.document import Document
 from corpus.errors import UserError
+from corpus.io.records import READER_STAGE
 
 if TYPE_CHECKING:
     from corpus.engine.context import ReduceContext, RunContext, StageContext
 
 MODES = ("filter", "annotate")
+# A label names folders in the run (``excluded/<label>/``, ``<label>/``, ``.work/<label>/``) and keys in
+# the ledger, so it is a plain name; it may not be the reader's ledger key nor a run folder's name.
+LABEL = re.compile(r"[a-z0-9_-]{1,64}")
+RESERVED_LABELS = (READER_STAGE, "data", "excluded", "quarantine", "report", "review", "tokens")
 
 
 @dataclasses.dataclass
@@ -234,6 +240,15 @@ def resolve_paths(spec: dict[str, Any], base_dir: Path) -> dict[str, Any]:
     return out
 
 
+def check_label(name: str, label: Any) -> None:
+    if not isinstance(label, str) or not LABEL.fullmatch(label):
+        raise UserError(f"stage {name!r}: label {label!r} must be a simple name of up to 64 lowercase letters, "
+                        "digits, '_' and '-' (it names folders in the run directory)")
+    if label in RESERVED_LABELS:
+        raise UserError(f"stage {name!r}: label {label!r} is reserved (reserved: {', '.join(RESERVED_LABELS)}); "
+                        "choose another")
+
+
 def build(spec: dict[str, Any]) -> tuple[Stage, dict[str, Any]]:
     """Make a stage from its pipeline entry; returns it with its resolved entry (every default filled)."""
     spec = dict(spec)
@@ -245,6 +260,7 @@ def build(spec: dict[str, Any]) -> tuple[Stage, dict[str, Any]]:
     if mode not in MODES:
         raise UserError(f"stage {name!r}: mode must be one of {', '.join(MODES)}, not {mode!r}")
     label = spec.pop("label", name)
+    check_label(name, label)
     fields = {f.name: f for f in dataclasses.fields(cls.Params)}
     unknown = sorted(set(spec) - set(fields))
     if unknown:
