@@ -59,6 +59,8 @@ class PipelineConfig:
         """The config as written to ``RUN/config.yaml``: every default filled, stages resolved."""
         from corpus.stages import base
 
+        stages = [base.build(s)[1] for s in self.stages]
+        base.check_order(stages)
         return {
             "name": self.name,
             "input": vars(self.input),
@@ -66,7 +68,7 @@ class PipelineConfig:
             "workers": self.workers,
             "executor": self.executor,
             "writer": self.writer,
-            "stages": [base.build(s)[1] for s in self.stages],
+            "stages": stages,
             "report": self.report,
         }
             "max_error_rate": self.max_error_rate,

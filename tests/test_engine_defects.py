@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import orjson
 from conftest import read_docs, thresher, write_pipeline
+from tokenizer_fixtures import trained_tokenizer  # noqa: F401
 
 REPEATED = "the same repeated text"
 
@@ -60,3 +62,104 @@ def test_list_shards_orders_tasks_and_indices_numerically(tmp_path: Path) -> Non
     (tmp_path / "notes.txt").write_bytes(b"")
     assert [p.name for p in list_shards(tmp_path)] == names
     assert [p.name for p in list_shards(tmp_path, "100000")] == names[2:]
+
+
+# ---------------------------------------------------------------- b3: an input field ``flags`` that is not a flag list
+
+def test_input_field_flags_that_is_not_a_flag_list_is_quarantined_not_a_crash(tmp_path: Path) -> None:
+    _jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "short", "flags": "nsfw"},
+                                   {"id": "b", "text": "long enough text here"},
+                                   {"id": "c", "text": "tiny", "flags": [{"stage": "old", "reason": "kept_as_is"}]}])
+    write_pipeline(tmp_path / "p.yaml", name="b3", input={"paths": ["in.jsonl"]}, output="out", workers=1,
+                   stages=[{"stage": "length", "min_words": 3}])
+    for _ in range(2):  # and on the rerun
+        r = thresher("build", "p.yaml", "--quiet", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    stats = _stats(tmp_path / "out")
+    assert stats["quarantined"] == {"reserved_field": 1} and stats["invariant"]["holds"]
+    assert [d["id"] for d in read_docs(tmp_path / "out")] == ["b"]
+    (c,) = read_docs(tmp_path / "out", "excluded")
+    assert c["metadata"]["flags"] == [{"stage": "old", "reason": "kept_as_is"},
+                                      {"stage": "length", "reason": "too_few_words"}]
+
+
+# ---------------------------------------------------------------- b4: chaining runs through Parquet output
+
+def test_a_run_reading_another_runs_parquet_output_keeps_source_and_flags(tmp_path: Path) -> None:
+    _jsonl(tmp_path / "in.jsonl", [{"id": "d1", "text": "one two", "url": "http://x"}])
+    write_pipeline(tmp_path / "s1.yaml", name="s1", input={"paths": ["in.jsonl"]}, output="s1", workers=1,
+                   writer={"format": "parquet"}, stages=[{"stage": "length", "min_words": 3, "mode": "annotate"}])
+    write_pipeline(tmp_path / "s2.yaml", name="s2", input={"paths": ["s1/data/*"]}, output="s2", workers=1,
+                   stages=[])
+    for name in ("s1", "s2"):
+        r = thresher("build", f"{name}.yaml", "--quiet", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    (doc,) = read_docs(tmp_path / "s2")
+    assert doc["source"] == "in.jsonl"
+    assert doc["metadata"] == {"url": "http://x", "flags": [{"stage": "length", "reason": "too_few_words"}]}
+
+
+def test_parquet_output_honours_a_shard_size_below_10000_rows(tmp_path: Path) -> None:
+    rng = random.Random(0)
+    _jsonl(tmp_path / "in.jsonl", [{"id": f"d{i}", "text": f"{rng.getrandbits(256):064x}"} for i in range(3000)])
+    write_pipeline(tmp_path / "p.yaml", name="pq", input={"paths": ["in.jsonl"]}, output="out", workers=1,
+                   writer={"format": "parquet", "shard_size_mb": 0.02}, stages=[])
+    r = thresher("build", "p.yaml", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    shards = sorted((tmp_path / "out" / "data").glob("*.parquet"))
+    assert len(shards) > 5
+    assert all(p.stat().st_size < 2 * 0.02 * (1 << 20) for p in shards)
+
+
+# ---------------------------------------------------------------- b8: tokenize not last fails before any work
+
+def test_tokenize_not_last_is_refused_by_validate_and_before_the_build(
+        tmp_path: Path, trained_tokenizer: Path) -> None:  # noqa: F811
+    _jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "some words here"}])
+    write_pipeline(tmp_path / "p.yaml", name="b8", input={"paths": ["in.jsonl"]}, output="out", workers=1,
+                   stages=[{"stage": "tokenize", "tokenizer": str(trained_tokenizer)}, {"stage": "length", "min_words": 3}])
+    for cmd in ("validate", "build"):
+        r = thresher(cmd, "p.yaml", cwd=tmp_path)
+        assert r.returncode == 2 and "must be the last stage" in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- minor: numbers, byte order marks, emptied text
+
+def test_integers_beyond_64_bits_stay_exact_ids_and_values(tmp_path: Path) -> None:
+    (tmp_path / "big.jsonl").write_bytes(b'{"id":18446744073709551616,"text":"first","n":-9223372036854775809}\n'
+                                         b'{"id":18446744073709551617,"text":"second"}\n')
+    write_pipeline(tmp_path / "p.yaml", name="big", input={"paths": ["big.jsonl"]}, output="out", workers=1,
+                   stages=[{"stage": "dedup_exact"}])
+    r = thresher("build", "p.yaml", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    docs = read_docs(tmp_path / "out")
+    assert [d["id"] for d in docs] == ["18446744073709551616", "18446744073709551617"]
+    data = b"".join(p.read_bytes() for p in (tmp_path / "out" / "data").glob("*"))
+    import zstandard
+
+    assert b'"n":-9223372036854775809' in zstandard.ZstdDecompressor().decompressobj().decompress(data)
+
+
+def test_a_byte_order_mark_opens_the_file_not_its_first_record(tmp_path: Path) -> None:
+    (tmp_path / "bom.jsonl").write_bytes(b'\xef\xbb\xbf{"id":"a","text":"first record"}\n{"id":"b","text":"second"}\n')
+    (tmp_path / "t.txt").write_bytes(b"\xef\xbb\xbfhello")
+    write_pipeline(tmp_path / "p.yaml", name="bom", input={"paths": ["bom.jsonl", "t.txt"]}, output="out",
+                   workers=1, stages=[])
+    r = thresher("build", "p.yaml", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert _stats(tmp_path / "out")["quarantined_total"] == 0
+    assert [(d["id"], d["text"]) for d in read_docs(tmp_path / "out")] == [
+        ("a", "first record"), ("b", "second"), ("t.txt", "hello")]
+
+
+def test_text_that_normalize_empties_is_excluded_with_a_reason(tmp_path: Path) -> None:
+    _jsonl(tmp_path / "zw.jsonl", [{"id": "z", "text": "\u200b\u200b \u2060"}, {"id": "k", "text": "kept"}])
+    write_pipeline(tmp_path / "p.yaml", name="zw", input={"paths": ["zw.jsonl"]}, output="out", workers=1,
+                   stages=[{"stage": "normalize"}])
+    r = thresher("build", "p.yaml", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert [d["id"] for d in read_docs(tmp_path / "out")] == ["k"]
+    (row,) = [s for s in _stats(tmp_path / "out")["stages"] if s["label"] == "normalize"]
+    assert row["removed"] == {"normalized_empty": 1}

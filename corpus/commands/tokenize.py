@@ -42,14 +42,13 @@ def read_data(files: list[Path]) -> Iterator[Document]:
 
     for path in files:
         if path.name.endswith(".parquet"):
-            import orjson
             import pyarrow.parquet as pq
+
+            from corpus.io.parquet import shard_record
 
             for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
                 for row in batch.to_pylist():
-                    meta = row.get("metadata")
-                    yield Document(row["id"], row["text"], row.get("source") or "",
-                                   orjson.loads(meta) if isinstance(meta, str) and meta else {})
+                    yield Document.from_dict(shard_record(row))
         else:
             yield from read_documents([path])
 

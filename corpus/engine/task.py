@@ -14,8 +14,6 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from corpus.document import Document
 from corpus.engine import progress
 from corpus.engine.context import StageContext
@@ -24,7 +22,7 @@ from corpus.engine.plan import Slice, Task
 from corpus.engine.quarantine import STAGE_ERROR, UNSERIALISABLE, Quarantine
 from corpus.engine.rundir import in_run
 from corpus.io import atomic
-from corpus.io.jsonl import open_compressed, read_jsonl
+from corpus.io.jsonl import loads, open_compressed, read_jsonl
 from corpus.io.raw import Raw
 from corpus.io.records import READER_STAGE, RecordRules, to_document
 from corpus.io.writers import ShardWriter, UnserialisableError, list_shards
@@ -109,7 +107,7 @@ def read_documents(files: Iterable[Path]) -> Iterator[Document]:
     for path in files:
         with open_compressed(str(path)) as stream:
             for line in stream:
-                yield Document.from_dict(orjson.loads(line))
+                yield Document.from_dict(loads(line))
 
 
 class _Clock:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
+import re
 import zlib
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any
 
 import orjson
 import zstandard
@@ -19,12 +21,30 @@ import zstandard
 from corpus.io.raw import Raw
 
 _READ_BUF = 1 << 20
+BOM = b"\xef\xbb\xbf"
+# A bare number of 19 or more digits (not inside a word, a decimal or a quoted string's edge): it may
+# lie outside the 64-bit range that orjson reads exactly.
+_LONG_INT = re.compile(rb'(?<![\w."])[0-9]{19,}(?![\w."])')
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(line: bytes | str) -> Any:
+    """Parse one JSON document. orjson reads an integer outside [-2**63, 2**64) as a float, so two ids
+    that differ past the 17th digit would become the same id; a line holding such a number is read by
+    the standard library instead, which keeps every integer exact (the writer's `dumps` writes it back)."""
+    data = line.encode() if isinstance(line, str) else line
+    if _LONG_INT.search(data):
+        return json.loads(data, parse_constant=_no_constant)
+    return orjson.loads(data)
 
 
 def _parse(file: str, lineno: int, line: bytes) -> Raw:
     try:
-        rec = orjson.loads(line)
-    except orjson.JSONDecodeError as e:
+        rec = loads(line)
+    except (ValueError, RecursionError) as e:  # orjson's and the standard library's decode errors
         try:
             line.decode("utf-8")
             error = f"malformed JSON: {e}"
@@ -43,6 +63,8 @@ def _lines(stream: IO[bytes], file: str, first_line: int, limit: int | None) -> 
     for line in stream:
         lineno += 1
         consumed += len(line)
+        if lineno == 1 and line.startswith(BOM):  # a byte order mark opens the file, not its first record
+            line = line[len(BOM):]
         if line.strip():
             yield _parse(file, lineno, line)
         if limit is not None and consumed >= limit:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from corpus.io.jsonl import loads
 from corpus.io.raw import Raw
 
 
@@ -22,17 +24,33 @@ def read_parquet(path: str, file: str, first_group: int = 0, last_group: int | N
     row = first_row - 1
     try:
         pf = pq.ParquetFile(path)
+        ours = is_shard(pf.schema_arrow)
         groups = range(first_group, pf.metadata.num_row_groups if last_group is None else last_group)
         for g in groups:
             for rec in pf.read_row_group(g).to_pylist():
                 row += 1
-                yield Raw(file, row, record=rec)
+                try:
+                    yield Raw(file, row, record=shard_record(rec) if ours else rec)
+                except ValueError as e:  # a shard's metadata that is not JSON
+                    yield Raw(file, row, error=f"malformed JSON in the metadata column: {e}")
     except (OSError, pa.ArrowException) as e:
         yield Raw(file, row + 1, error=f"unreadable Parquet after row {row}: {e}")
 
 
 SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("source", pa.string()),
                     ("metadata", pa.string())])
+
+
+def is_shard(schema: pa.Schema) -> bool:
+    """Whether a Parquet file has the columns of Thresher's own shards (another run's output)."""
+    return schema.remove_metadata().equals(SCHEMA)
+
+
+def shard_record(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of a Thresher shard as the document record it stores: ``metadata`` back to a mapping, so a
+    run chained on Parquet output keeps its ``source`` and flags like one chained on JSONL."""
+    meta = row.get("metadata")
+    return {**row, "source": row.get("source") or "", "metadata": loads(meta) if meta else {}}
 
 
 def write_rows(file, writer: pq.ParquetWriter | None, rows: list[dict]) -> pq.ParquetWriter:

@@ -43,6 +43,7 @@ _CODES = (
     ("invalid UTF-8", "invalid_utf8"),
     ("JSON value is", "not_an_object"),
     ("missing text field", "missing_text"),
+    ("reserved field", "reserved_field"),
     ("text field", "text_not_string"),
     ("truncated or corrupt", "truncated_stream"),
     ("unreadable", "unreadable_file"),

@@ -21,6 +21,14 @@ class RecordRules:
     max_doc_chars: int = 10_000_000
 
 
+def _is_flag_list(value: object) -> bool:
+    """``metadata.flags`` is where stages record their decisions (`Document.flag`): an input field of
+    that name must already be such a list, or the first stage to flag the record could not."""
+    return isinstance(value, list) and all(
+        isinstance(f, dict) and isinstance(f.get("stage"), str) and isinstance(f.get("reason"), str)
+        for f in value)
+
+
 def to_document(raw: Raw, rules: RecordRules) -> tuple[Document | None, str | None]:
     """Return ``(doc, None)``, ``(doc, reason)`` for a readable record to exclude, or ``(None, error)``.
 
@@ -45,6 +53,9 @@ def to_document(raw: Raw, rules: RecordRules) -> tuple[Document | None, str | No
     else:
         source = raw.file
         metadata = {k: v for k, v in rec.items() if k not in (rules.text_field, rules.id_field)}
+    if "flags" in metadata and not _is_flag_list(metadata["flags"]):
+        return None, (f"reserved field 'flags' holds {type(metadata['flags']).__name__} {metadata['flags']!r:.60}, "
+                      "not Thresher's list of {stage, reason}; rename the field in the input")
     doc = Document(doc_id, text, source, metadata, raw.line)
     if not text.strip():
         return doc, "empty_text"

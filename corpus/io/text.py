@@ -14,7 +14,7 @@ def read_text(path: str, file: str, text_field: str, id_field: str) -> Iterator[
         yield Raw(file, 0, error=f"unreadable file: {e.strerror or e}")
         return
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte order mark is an encoding signature, not text
     except UnicodeDecodeError as e:
         yield Raw(file, 1, error=f"invalid UTF-8 at byte {e.start}", raw=data)
         return

@@ -8,6 +8,7 @@ timestamps), which makes a resumed run byte-identical to an unbroken one.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 from pathlib import Path
@@ -77,7 +78,14 @@ class UnserialisableError(ValueError):
 
 
 def dumps(obj: Any) -> bytes:
-    return orjson.dumps(obj, default=_default)
+    """JSON bytes of ``obj``; an integer orjson cannot write (outside 64 bits, kept exact by the reader's
+    `corpus.io.jsonl.loads`) sends the object through the standard library instead."""
+    try:
+        return orjson.dumps(obj, default=_default)
+    except orjson.JSONEncodeError as e:
+        if "64-bit" not in str(e):
+            raise
+        return json.dumps(obj, default=_default, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class ShardWriter:
@@ -126,8 +134,10 @@ class ShardWriter:
         else:
             self._rows.append({"id": doc.id, "text": doc.text, "source": doc.source,
                                "metadata": line.decode()})
-            self._row_bytes += len(doc.text)
-            if len(self._rows) >= 10_000 or self._row_bytes >= 32 << 20:
+            self._row_bytes += len(doc.text) + len(line)
+            # a row group per 10,000 rows, 32 MB, or a quarter of the shard size: the file grows only
+            # when a row group is written, so a smaller shard size is honoured only with smaller groups
+            if len(self._rows) >= 10_000 or self._row_bytes >= min(32 << 20, self.limit // 4 + 1):
                 self._flush()
         if self._size() >= self.limit:
             self._close_shard()

@@ -77,10 +77,11 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
     if path.name.endswith(".parquet"):
         import pyarrow.parquet as pq
 
+        from corpus.io.parquet import shard_record
+
         for batch in pq.ParquetFile(path).iter_batches(columns=["text", "source", "metadata"], batch_size=4096):
             for row in batch.to_pylist():
-                meta = orjson.loads(row["metadata"]) if row["metadata"] else {}
-                yield {"text": row["text"] or "", "source": row["source"] or "", "metadata": meta}
+                yield {**shard_record(row), "text": row["text"] or ""}
         return
     with open_compressed(str(path)) as stream:
         for line in stream:

@@ -56,6 +56,9 @@ class Stage:
     # Parameters that name files or folders: a relative value that exists beside the pipeline YAML
     # is resolved against the YAML's folder, like input paths (hub names and the like stay as given).
     path_params: ClassVar[tuple[str, ...]] = ()
+    # Why the stage must be the pipeline's last, if it must: checked when the config is resolved, so
+    # ``validate`` and ``build`` refuse the order before any work.
+    must_be_last: ClassVar[str | None] = None
 
     def __init__(self, params: Any, mode: str = "filter", label: str | None = None):
         self.p = params
@@ -247,6 +250,14 @@ def check_label(name: str, label: Any) -> None:
     if label in RESERVED_LABELS:
         raise UserError(f"stage {name!r}: label {label!r} is reserved (reserved: {', '.join(RESERVED_LABELS)}); "
                         "choose another")
+
+
+def check_order(resolved_stages: list[dict[str, Any]]) -> None:
+    """Refuse a stage that must be last (`Stage.must_be_last`) anywhere else in the pipeline."""
+    for spec in resolved_stages[:-1]:
+        why = get(spec["stage"]).must_be_last
+        if why:
+            raise UserError(f"stage {spec.get('label', spec['stage'])!r} must be the last stage of the pipeline ({why})")
 
 
 def build(spec: dict[str, Any]) -> tuple[Stage, dict[str, Any]]:

@@ -64,6 +64,12 @@ class Normalize(Stage):
     doc = "Unicode normalisation, control characters stripped, whitespace runs collapsed."
 
     def process(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
+        """Normalised documents; one whose text is left empty (it held only control or zero-width
+        characters and whitespace) is removed as ``normalized_empty``, never kept as an empty text."""
+        return self.route(((doc, None if doc.text.strip() else "normalized_empty")
+                           for doc in self._normalize(docs, ctx)), ctx)
+
+    def _normalize(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         p: NormalizeParams = self.p
         for doc in docs:
             text = doc.text

@@ -44,6 +44,7 @@ class Tokenize(Stage):
     name = "tokenize"
     Params = TokenizeParams
     path_params = ("tokenizer",)
+    must_be_last = "documents a later stage removes would still be in the tokens"
     doc = "Last stage: each document also becomes tokens + EOS in Megatron shards under RUN/tokens/ (with .ids)."
 
     def setup(self) -> None:
@@ -67,8 +68,4 @@ class Tokenize(Stage):
                 ctx.count(f"{prefix}documents", c.get("documents", 0))
 
     def finalize(self, ctx: RunContext) -> None:
-        stages = ctx.config.get("stages", [])
-        if stages and stages[-1].get("label", stages[-1]["stage"]) != self.label:
-            raise UserError(f"stage {self.label!r} must be the last stage of the pipeline (documents a later "
-                            "stage removes would still be in the tokens)")
         write_manifests(ctx.run_dir / TOKENS_DIR, [r.task for r in ctx.results], self.p.settings())
