@@ -25,6 +25,7 @@ WRITER_KEYS = ("format", "shard_size_mb")
 REPORT_KEYS = ("formats",)
 REPORT_FORMATS = ("html", "md", "json")
 EXECUTORS = ("local", "ray")
+TASK_SIZE_AUTO = "auto"  # input.task_size_mb: derive the size from the total input (corpus/engine/plan.py)
 
 
 @dataclass
@@ -32,7 +33,7 @@ class InputConfig:
     paths: list[str]
     text_field: str = "text"
     id_field: str = "id"
-    task_size_mb: float = 64.0
+    task_size_mb: float | str = TASK_SIZE_AUTO  # or MB per task
     max_doc_chars: int = 10_000_000
     hf_split: str = "train"
 
@@ -110,8 +111,9 @@ def parse(data: Any, base_dir: Path, where: str = "pipeline") -> PipelineConfig:
     icfg = InputConfig(**{**inp, "paths": paths})
     _require(isinstance(icfg.text_field, str) and isinstance(icfg.id_field, str),
              f"{where}: input.text_field and input.id_field must be strings")
-    _require(isinstance(icfg.task_size_mb, (int, float)) and icfg.task_size_mb > 0,
-             f"{where}: input.task_size_mb must be a positive number")
+    _require(icfg.task_size_mb == TASK_SIZE_AUTO or (isinstance(icfg.task_size_mb, (int, float))
+                                             and not isinstance(icfg.task_size_mb, bool) and icfg.task_size_mb > 0),
+             f"{where}: input.task_size_mb must be a positive number or auto")
     _require(isinstance(data["output"], str) and data["output"], f"{where}: output must be a directory path")
     workers = data.get("workers", os.cpu_count() or 1)
     _require(isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1,

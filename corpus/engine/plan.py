@@ -2,6 +2,12 @@
 
 The plan depends on the inputs and ``task_size_mb`` only, never on the number of workers, so output
 names and order are the same however many workers run them.
+
+``task_size_mb: auto`` (the default) derives the size from the total input: about `AUTO_TASKS`
+tasks, each at least `AUTO_MIN_MB` (a task costs about 4 ms of CPU for markers, shard files, fsyncs;
+docs/benchmarks.md) and at most `AUTO_MAX_MB` (a task's shards are its own files, so a large corpus
+keeps large shards). A 58 MB file then runs as 15 tasks instead of one, and every worker of a
+many-core machine has work on inputs of tens of MB.
 """
 
 from __future__ import annotations
@@ -11,11 +17,15 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from corpus.config import PipelineConfig
+from corpus.config import TASK_SIZE_AUTO, PipelineConfig
 from corpus.errors import UserError
 from corpus.io import hf
 
 _COUNT_BUF = 16 << 20
+_MB = 1 << 20
+AUTO_TASKS = 128
+AUTO_MIN_MB = 4
+AUTO_MAX_MB = 64
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,11 @@ def expand_inputs(cfg: PipelineConfig) -> list[tuple[str, str, str]]:
         full = pattern if os.path.isabs(pattern) else str(cfg.base_dir / pattern)
         matches = sorted(glob.glob(full, recursive=True)) if glob.has_magic(full) else [full]
         matches = [m for m in matches if glob.has_magic(full) or os.path.exists(m)]
+        own = [m for m in matches if Path(m).resolve().is_relative_to(cfg.output_dir)]
+        if own and not glob.has_magic(full):
+            raise UserError(f"input {pattern!r} is inside this run's output {cfg.output_dir}; a run never reads "
+                            "its own output: copy the file elsewhere or choose another output")
+        matches = [m for m in matches if m not in own]  # a glob never reads this run's quarantine, data, ...
         if not matches:
             raise UserError(f"input {pattern!r} matches no files (relative to {cfg.base_dir})")
         for m in matches:
@@ -117,12 +132,26 @@ def _line_splits(path: str, size: int, task_bytes: int) -> list[tuple[int, int, 
     return splits or [(0, 0, 1)]
 
 
+def _input_bytes(path: str, fmt: str, split: str) -> int:
+    return hf.load(path, split).data.nbytes if fmt == "hf" else os.path.getsize(path)
+
+
+def task_size_bytes(setting: float | str, inputs: list[tuple[str, str, str]], split: str) -> int:
+    """Bytes per task: the configured size, or for ``auto`` a share of the total input (never of the
+    worker count, so the plan, and with it the output, is the same for any number of workers)."""
+    if setting != TASK_SIZE_AUTO:
+        return int(setting * _MB)
+    total = sum(_input_bytes(path, fmt, split) for path, _, fmt in inputs)
+    return int(min(AUTO_MAX_MB * _MB, max(AUTO_MIN_MB * _MB, total / AUTO_TASKS)))
+
+
 def plan(cfg: PipelineConfig) -> list[Task]:
-    task_bytes = int(cfg.input.task_size_mb * (1 << 20))
+    inputs = expand_inputs(cfg)
+    task_bytes = task_size_bytes(cfg.input.task_size_mb, inputs, cfg.input.hf_split)
     groups: list[list[Slice]] = []
     text_group: list[Slice] = []
     text_bytes = 0
-    for path, display, fmt in expand_inputs(cfg):
+    for path, display, fmt in inputs:
         if fmt == "text":
             text_group.append(Slice(path, display, fmt))
             text_bytes += os.path.getsize(path)
