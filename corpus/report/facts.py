@@ -12,13 +12,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import posixpath
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from corpus.errors import UserError
+from corpus.io import hf
 from corpus.io.atomic import read_json
 from corpus.report.scan import SIGNAL_BINS, Tally, scan_run
 
@@ -77,6 +80,34 @@ def _tokens_per_source(tokens: dict[str, Any] | None) -> dict[str, int]:
             if isinstance(v, (int, dict)) and (not isinstance(v, dict) or isinstance(v.get("tokens"), int))}
 
 
+def _is_file_source(source: str) -> bool:
+    return not source.startswith(hf.PREFIX) and source != "(none)"
+
+
+def source_folder(sources: Iterable[str]) -> str | None:
+    """The deepest folder holding every input file, or None when there is none to drop.
+
+    Sources are paths relative to the pipeline YAML (``../../corpus/demo/data/notes/a.txt``); a
+    report names them by the rest of the path (``notes/a.txt``), which a table can show unbroken.
+    """
+    folders = {posixpath.dirname(s) for s in sources if _is_file_source(s)}
+    try:
+        folder = posixpath.commonpath(sorted(folders)) if folders else ""
+    except ValueError:  # absolute and relative paths mixed
+        return None
+    return folder or None
+
+
+def short_name(source: str, folder: str | None) -> str:
+    """``source`` relative to `source_folder`'s result; hub datasets and the rest unchanged."""
+    return posixpath.relpath(source, folder) if folder and _is_file_source(source) else source
+
+
+def _all_sources(tally: Tally) -> list[str]:
+    """Every source with a kept, removed or quarantined record."""
+    return sorted(set(tally.source_docs) | {s for s, _, _ in tally.removed} | {s for s, _ in tally.quarantined})
+
+
 def overview(run_dir: Path, stats: dict, manifest: dict, tally: Tally, tokens: dict | None) -> dict[str, Any]:
     stages = stats.get("stages", [])
     return {
@@ -113,7 +144,8 @@ def waterfall(stats: dict, tally: Tally, tokens: dict | None) -> dict[str, Any]:
              "characters_in": s["chars_in"], "characters_out": s["chars_out"],
              "removed": s["removed"], "flagged": s.get("flagged", {})} for s in stats["stages"]]
     per_tok = _tokens_per_source(tokens)
-    sources = sorted(set(tally.source_docs) | {s for s, _, _ in tally.removed} | {s for s, _ in tally.quarantined})
+    sources = _all_sources(tally)
+    folder = source_folder(sources)
     per_source = []
     for src in sources:
         removed = Counter()
@@ -124,13 +156,14 @@ def waterfall(stats: dict, tally: Tally, tokens: dict | None) -> dict[str, Any]:
                 reasons.append({"stage": label, "reason": reason, "documents": n})
         quarantined = sum(n for (s, _), n in tally.quarantined.items() if s == src)
         kept = tally.source_docs[src]
-        per_source.append({"source": src, "records_read": kept + sum(removed.values()) + quarantined,
+        per_source.append({"source": src, "name": short_name(src, folder),
+                           "records_read": kept + sum(removed.values()) + quarantined,
                            "quarantined": quarantined, "removed_by_stage": dict(removed), "reasons": reasons,
                            "documents_kept": kept, "characters_kept": tally.source_chars[src],
                            "tokens": per_tok.get(src)})
     return {"records_read": stats["records_read"], "quarantined": stats["quarantined_total"],
             "stages": rows, "documents_kept": stats["kept"], "characters_kept": tally.chars,
-            "tokens": tokens_total(tokens), "per_source": per_source}
+            "tokens": tokens_total(tokens), "sources_folder": folder, "per_source": per_source}
 
 
 def languages(tally: Tally) -> dict[str, Any]:
@@ -230,10 +263,12 @@ def licences(tally: Tally) -> dict[str, Any]:
 def sources(tally: Tally, manifest: dict, tokens: dict | None) -> dict[str, Any]:
     per_tok = _tokens_per_source(tokens)
     rows = _rows(tally.source_docs, tally.source_chars, tally.docs, tally.chars, "source")
+    folder = source_folder(_all_sources(tally))  # the same folder as the waterfall's
     for r in rows:
+        r["name"] = short_name(r["source"], folder)
         r["tokens"] = per_tok.get(r["source"])
     kinds = Counter(i.get("format") for i in manifest.get("inputs", []))
-    return {"measured": tally.docs > 0, "rows": rows, "input_formats": dict(kinds)}
+    return {"measured": tally.docs > 0, "folder": folder, "rows": rows, "input_formats": dict(kinds)}
 
 
 def _sha256(path: Path) -> str | None:

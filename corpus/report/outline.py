@@ -14,6 +14,7 @@ from corpus.report.blocks import Chart, Code, Para, Section, Table, fmt_int, fmt
 
 NOT_MEASURED = "Not measured in this run"
 CHART_ROWS = 20
+TOP_REASONS = 3  # removal reasons named per source in the waterfall's per-source table
 PSEUDONYMISATION = ("Redaction, masking, hashing and pseudonymisation of detected values are "
                     "pseudonymisation measures, not anonymisation: detection is imperfect, and the remaining "
                     "text can still identify people. Treat the corpus as containing personal data.")
@@ -87,30 +88,46 @@ def waterfall(f: dict[str, Any]) -> Section:
                for r in rows], numeric={2, 3, 4, 5, 6}),
         Para(f'Kept: {fmt_int(w["documents_kept"])} documents, {fmt_int(w["characters_kept"])} characters'
              + (f', {fmt_int(w["tokens"])} tokens.' if w["tokens"] is not None else "; not tokenized.")),
-        Para("Per source (the input file or dataset each document came from):"),
-        Table(["source", "records", "quarantined", *[f'removed by {r["label"]}' for r in rows], "kept", "kept chars",
-               "tokens"],
-              [[s["source"], fmt_int(s["records_read"]), fmt_int(s["quarantined"]),
-                *(fmt_int(s["removed_by_stage"].get(r["label"], 0)) for r in rows),
-                fmt_int(s["documents_kept"]), fmt_int(s["characters_kept"]), fmt_int(s["tokens"])]
-               for s in w["per_source"]], numeric=set(range(1, len(rows) + 6))),
+        *per_source_blocks(w),
     ]
-    reasons = [[s["source"], x["stage"], x["reason"], fmt_int(x["documents"])]
-               for s in w["per_source"] for x in s["reasons"]]
-    if reasons:
-        blocks += [Para("Removed documents per source, stage and reason:"),
-                   Table(["source", "stage", "reason", "documents"], reasons, numeric={3})]
     return Section("waterfall", "Filter waterfall", blocks)
+
+
+def _folder_note(folder: str | None) -> str:
+    return f" Sources are named by their path under {folder}/." if folder else ""
+
+
+def top_reasons(reasons: list[dict[str, Any]]) -> str:
+    """A source's removals, most frequent first: the first `TOP_REASONS` as ``stage: reason n``, then
+    how many more (report.json lists every one)."""
+    order = sorted(reasons, key=lambda x: (-x["documents"], x["stage"], x["reason"]))
+    shown = [f'{x["stage"]}: {x["reason"]} {fmt_int(x["documents"])}' for x in order[:TOP_REASONS]]
+    rest = sum(x["documents"] for x in order[TOP_REASONS:])
+    more = [f"{fmt_int(rest)} more for {len(order) - TOP_REASONS} other reason(s)"] if rest else []
+    return "; ".join(shown + more) or "-"
+
+
+def per_source_blocks(w: dict[str, Any]) -> list[Any]:
+    """One row per source with its top removal reasons: as many columns whatever the stage count."""
+    return [
+        Para("Per source (the input file or dataset each document came from)." + _folder_note(w["sources_folder"])),
+        Table(["source", "records", "quarantined", "removed", "kept", "kept chars", "tokens", "top removal reasons"],
+              [[s["name"], fmt_int(s["records_read"]), fmt_int(s["quarantined"]),
+                fmt_int(sum(s["removed_by_stage"].values())), fmt_int(s["documents_kept"]),
+                fmt_int(s["characters_kept"]), fmt_int(s["tokens"]), top_reasons(s["reasons"])]
+               for s in w["per_source"]], numeric={1, 2, 3, 4, 5, 6}),
+    ]
 
 
 def sources(f: dict[str, Any]) -> Section:
     s = f["sources"]
     if not s["measured"]:
         return Section("sources", "Sources", [Para("No documents were kept.", note=True)])
-    return Section("sources", "Sources", [
-        _share_chart("source", "Share of kept characters per source", s["rows"]),
-        _share_table("source", "source", s["rows"], ("tokens",)),
-    ])
+    blocks: list[Any] = [_share_chart("name", "Share of kept characters per source", s["rows"]),
+                         _share_table("name", "source", s["rows"], ("tokens",))]
+    if s["folder"]:
+        blocks.append(Para(_folder_note(s["folder"]).strip()))
+    return Section("sources", "Sources", blocks)
 
 
 def _breakdown(part: dict[str, Any], key: str, title: str, column: str, absent: str, how: str,
