@@ -2,7 +2,8 @@
 other packages declare under the ``thresher.commands`` entry point (the trainer's: train, export,
 trace), so that `corpus` never imports `trainer`.
 
-A user mistake prints one line on stderr and exits 2; a failed invariant or verification exits 1.
+A user mistake prints one line on stderr and exits 2; a failed invariant or verification, or a fault
+of the machine (a full disk, a lost input: `corpus.errors.Fault`, any `OSError`), one line and exit 1.
 Anything else is a bug and keeps its traceback.
 """
 
@@ -16,7 +17,7 @@ import sys
 from importlib.metadata import entry_points
 
 import corpus
-from corpus.errors import Fault, InvariantError, UserError
+from corpus.errors import Fault, InvariantError, UserError, os_fault
 
 
 class Parser(argparse.ArgumentParser):
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
+    except OSError as e:  # the machine's fault (full disk, lost file, no permission): one line, exit 1
+        print(f"thresher: failed: {os_fault(e, 'a file this command uses')}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("thresher: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

@@ -50,8 +50,8 @@ class PipelineConfig:
     writer: dict[str, Any] = field(default_factory=lambda: {"format": "jsonl.zst", "shard_size_mb": 256.0})
     executor: str = "local"
     ray_address: str | None = None
-
     max_error_rate: float = 0.01  # share of records a stage may fail on (quarantined) before the build stops
+
     @property
     def output_dir(self) -> Path:
         return (self.base_dir / self.output).resolve()
@@ -71,16 +71,23 @@ class PipelineConfig:
             "writer": self.writer,
             "stages": stages,
             "report": self.report,
-        }
             "max_error_rate": self.max_error_rate,
+        }
 
     def sha256(self) -> str:
         """Hash of what decides the output: everything but workers, executor, output place and the
         error budget (raising it lets a stopped build go on)."""
-        r = self.resolved()
-        for k in ("workers", "executor", "output", "max_error_rate"):
-            r.pop(k)
+        r = identity(self.resolved())
         return hashlib.sha256(orjson.dumps(r, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)).hexdigest()
+
+
+# Keys of the resolved config that do not change what a run outputs.
+NOT_IDENTITY = ("workers", "executor", "output", "max_error_rate")
+
+
+def identity(resolved: dict[str, Any]) -> dict[str, Any]:
+    """The part of a resolved config that decides the output (what ``config_sha256`` hashes)."""
+    return {k: v for k, v in resolved.items() if k not in NOT_IDENTITY}
 
 
 def _check_keys(section: str, data: dict, allowed: tuple[str, ...]) -> None:

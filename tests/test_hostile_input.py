@@ -5,17 +5,15 @@ quarantine outlives every pass."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
+import faulty_stage  # noqa: F401 - registers test_fault
 import pytest
 from conftest import read_docs, thresher, write_pipeline
 from testdata import SENTENCES
 
 from corpus import cli, config
 from corpus.engine import build
-from corpus.stages import base
 
 DEEP = 500  # orjson writes at most 254 levels
 
@@ -23,25 +21,6 @@ DEEP = 500  # orjson writes at most 254 levels
 def _sentences(n: int) -> list[dict]:
     rows = [json.loads(line) for line in SENTENCES.read_text(encoding="utf-8").splitlines()[:n]]
     return [{"id": f"s{i}", **r} for i, r in enumerate(rows)]
-
-
-@dataclass
-class ExplodeParams:
-    word: str = "BOOM"
-
-
-@base.register
-class Explode(base.Stage):
-    """Raises on any document holding ``word``, with the text in the message (which must not leak)."""
-
-    name = "test_explode"
-    Params = ExplodeParams
-
-    def process(self, docs, ctx) -> Iterator:
-        for doc in docs:
-            if self.p.word in doc.text:
-                raise ValueError(f"cannot handle {doc.text!r}")
-            yield doc
 
 
 def _hostile_input(path: Path, n: int = 60, boom: int = 0) -> dict[str, int]:
@@ -103,7 +82,7 @@ def test_quarantine_survives_every_pass_and_verify_counts_it(tmp_path: Path) -> 
 
 def _load(tmp_path: Path, **over) -> config.PipelineConfig:
     spec = {"name": "explode", "input": {"paths": ["in.jsonl"]}, "output": "out", "workers": 1,
-            "stages": [{"stage": "normalize"}, {"stage": "dedup_exact"}, {"stage": "test_explode", "label": "boom"}],
+            "stages": [{"stage": "normalize"}, {"stage": "dedup_exact"}, {"stage": "test_fault", "label": "boom"}],
             **over}
     return config.load(write_pipeline(tmp_path / "p.yaml", **spec))
 

@@ -30,7 +30,7 @@ def cmd_build(args) -> int:
     cfg = _load(args)
     if args.limit is not None and args.limit < 0:
         raise UserError("--limit must be >= 0")
-    build.run(cfg, limit=args.limit, dry_run=args.dry_run, quiet=args.quiet)
+    build.run(cfg, limit=args.limit, dry_run=args.dry_run, quiet=args.quiet, restart=args.restart)
     return 0
 
 
@@ -65,6 +65,8 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, help="read only the first N records (in input order)")
     p.add_argument("--dry-run", action="store_true", help="check and plan, print the plan, write nothing")
     p.add_argument("--quiet", action="store_true", help="no progress and no summary")
+    p.add_argument("--restart", action="store_true",
+                   help="move an earlier run in the output aside (<output>.old-<time>) and start again")
     p.add_argument("--executor", choices=["local", "ray"], help="where tasks run (default: the YAML's)")
     p.add_argument("--ray-address", help="Ray cluster address (with --executor ray)")
     p.set_defaults(func=cmd_build)

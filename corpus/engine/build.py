@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import shutil
 import sys
 import time
@@ -19,14 +18,14 @@ from typing import Any
 import yaml
 
 from corpus.config import PipelineConfig
-from corpus.engine import ledger, manifest, plan, progress
+from corpus.engine import ledger, manifest, plan, progress, runstate
 from corpus.engine.context import ReduceContext, RunContext
 from corpus.engine.ledger import TaskResult
 from corpus.engine.quarantine import DIR as QUARANTINE
 from corpus.engine.quarantine import STAGE_ERROR
 from corpus.engine.rundir import in_run
 from corpus.engine.task import STATE, WORK, marker_path, passes, run_pass
-from corpus.errors import Fault, InvariantError, UserError
+from corpus.errors import Fault, InvariantError, UserError, os_fault
 from corpus.io import atomic
 from corpus.io.records import READER_STAGE
 from corpus.stages import base
@@ -49,14 +48,12 @@ def make_executor(cfg: PipelineConfig, view: progress.Progress | None):
 
 
 @contextlib.contextmanager
-def _locked(run_dir: Path):
-    (run_dir / STATE).mkdir(parents=True, exist_ok=True)
-    with open(run_dir / STATE / "lock", "w") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UserError(f"another build is running in {run_dir}") from None
+def _os_faults(run_dir: Path):
+    """An operating-system error (full disk, lost input, no permission) ends the build as one line."""
+    try:
         yield
+    except OSError as e:
+        raise os_fault(e, f"writing {run_dir}") from None
 
 
 def _sweep_temp_files(run_dir: Path) -> None:
@@ -65,22 +62,6 @@ def _sweep_temp_files(run_dir: Path) -> None:
     for p in [*run_dir.glob(".*.tmp"),
               *(q for d in (STATE, WORK, "data", "excluded", "review", QUARANTINE) for q in (run_dir / d).rglob(".*.tmp"))]:
         p.unlink(missing_ok=True)
-
-
-def _prepare(run_dir: Path, state: dict[str, Any]) -> dict[str, Any]:
-    """Start the run's state, or check that the run directory holds this same run; returns the state."""
-    state_file = run_dir / STATE / "run.json"
-    if state_file.exists():
-        old = atomic.read_json(state_file)
-        if old["config_sha256"] != state["config_sha256"] or old.get("limit") != state.get("limit"):
-            raise UserError(f"output {run_dir} holds a run of a different pipeline config; "
-                            "choose another output or remove it")
-        if old["tasks"] != state["tasks"]:
-            raise UserError(f"the inputs changed since the run in {run_dir} started; "
-                            "choose another output or remove it")
-        return old
-    atomic.write_json(state_file, state)
-    return state
 
 
 def _merge(results_by_pass: list[list[dict]]) -> list[TaskResult]:
@@ -101,8 +82,10 @@ def _merge(results_by_pass: list[list[dict]]) -> list[TaskResult]:
 
 
 def run(cfg: PipelineConfig, *, limit: int | None = None, dry_run: bool = False, quiet: bool = False,
-        out=sys.stdout) -> dict[str, Any]:
-    """Build the pipeline; returns ``stats.json``'s content. Raises `InvariantError` if accounting fails."""
+        restart: bool = False, out=sys.stdout) -> dict[str, Any]:
+    """Build the pipeline; returns ``stats.json``'s content. Raises `InvariantError` if accounting fails.
+
+    ``restart`` first moves an existing run in the output aside (``<name>.old-<time>``)."""
     t0 = time.perf_counter()
     run_dir = cfg.output_dir
     _check_output(run_dir)
@@ -126,9 +109,12 @@ def run(cfg: PipelineConfig, *, limit: int | None = None, dry_run: bool = False,
     state = {"config_sha256": config_sha, "limit": limit, "started": _now(),
              "tasks": [t.to_dict() for t in tasks]}
     view = progress.Progress(quiet=quiet)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with _locked(run_dir):
-        state = _prepare(run_dir, state)
+    with _os_faults(run_dir):
+        if restart and (aside := runstate.move_aside(run_dir)) is not None:
+            print(f"thresher: moved the earlier run in {run_dir} to {aside}", file=sys.stderr)
+        run_dir.mkdir(parents=True, exist_ok=True)
+    with _os_faults(run_dir), runstate.locked(run_dir):
+        state = runstate.prepare(run_dir, state, resolved)
         _sweep_temp_files(run_dir)
         atomic.write_bytes(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False).encode())
         executor = make_executor(cfg, view)

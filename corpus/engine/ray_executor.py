@@ -13,18 +13,19 @@ stage cache sets each stage up once per worker, as in the local pool.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import ray  # without Ray this raises ImportError, which the engine turns into how to install it
-from ray.exceptions import RayTaskError
+from ray.exceptions import AuthenticationError, RayTaskError
 
 from corpus.engine import progress
 from corpus.engine.executor import WORKERS_ENV, stage_env
-from corpus.errors import UserError
+from corpus.errors import Fault, UserError
 
 MAX_RETRIES = 3
 """Reruns of a task whose worker died (crash, OOM kill, lost node) or that raised `OSError` (a shared
@@ -94,6 +95,37 @@ def _check_reachable(address: str) -> None:
                         "start it with `ray start --head` or check --ray-address") from None
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _check_auth(address: str) -> None:
+    """Fail in one line when the cluster refuses this process's token. ``ray start --head`` turns token
+    authentication on, and ``ray.init`` then only says it failed to connect (after 20 s of retries)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or "://" in address:
+        return
+    try:
+        from ray._raylet import GcsClient  # Ray's own GCS client: one key lookup, answered at once
+
+        with _native_stderr_silenced():  # its C++ side logs each refusal on fd 2; the Fault says it once
+            GcsClient(address=address).internal_kv_get(b"thresher-auth-probe", namespace=None, timeout=10)
+    except AuthenticationError:
+        raise Fault(f"the Ray cluster at {address} refused authentication: it uses token authentication, so set "
+                    "RAY_AUTH_MODE=token and give its token (RAY_AUTH_TOKEN, or RAY_AUTH_TOKEN_PATH, by default "
+                    "~/.ray/auth_token, copied from the head node); see docs/ray.md, Token authentication") from None
+    except Exception:  # noqa: BLE001 - a probe only: anything else is left to ray.init to report
+        return
+
+
 def _connect(workers: int, address: str | None) -> None:
     """Join the cluster at ``address`` (or ``RAY_ADDRESS``), else start a local instance of ``workers`` CPUs.
 
@@ -111,6 +143,7 @@ def _connect(workers: int, address: str | None) -> None:
                                "runtime_env": {"env_vars": env} if env else None}
     if address:
         _check_reachable(address)
+        _check_auth(address)
         try:
             ray.init(address=address, **options)
         except ConnectionError as e:  # something listens there, but not a Ray GCS

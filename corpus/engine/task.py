@@ -150,8 +150,8 @@ def _metered(stage: base.Stage, docs: Iterable[Document], ctx: StageContext) -> 
 def _guarded(stage: base.Stage, docs: Iterator[Document], ctx: StageContext) -> Iterator[Document]:
     """``stage.process(docs)``; when the stage raises, the documents it was holding are quarantined
     (`STAGE_ERROR`) and the stage starts again on the rest of the stream, so one hostile document
-    costs itself, not the build. An exception with no document held, or one that came from upstream,
-    is not the documents' doing and propagates."""
+    costs itself, not the build. An exception with no document held, one that came from upstream, or
+    an `OSError` (a full disk, a lost file) is not the documents' doing and propagates."""
     upstream_failed = False
 
     def feed() -> Iterator[Document]:
@@ -171,7 +171,7 @@ def _guarded(stage: base.Stage, docs: Iterator[Document], ctx: StageContext) -> 
             yield from stage.process(feed(), ctx)
             return
         except Exception as e:
-            if upstream_failed or not ctx.pending:
+            if upstream_failed or not ctx.pending or isinstance(e, OSError):
                 raise
             for doc in list(ctx.pending.values()):
                 ctx.quarantine(doc, STAGE_ERROR, stage.label, e)

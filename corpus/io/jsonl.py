@@ -124,12 +124,9 @@ def read_jsonl(path: str, file: str, start: int = 0, end: int | None = None, fir
     """Read ``path`` (shown as ``file``) from byte ``start`` to ``end`` (plain files only)."""
     compressed = path.endswith((".gz", ".zst", ".zstd"))
     lineno = first_line - 1
-    try:
-        stream = open_compressed(path)
-    except OSError as e:
-        yield Raw(file, 0, error=f"unreadable file: {e.strerror or e}")
-        return
-    with stream:
+    # An input that cannot be opened (vanished, no permission) is the machine's fault, not a record's:
+    # the OSError stops the build with one line (corpus.errors.os_fault) and a rerun resumes.
+    with open_compressed(path) as stream:
         if compressed:
             try:
                 for rec in _lines(stream, file, first_line, None):

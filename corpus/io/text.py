@@ -8,11 +8,8 @@ from corpus.io.raw import Raw
 
 
 def read_text(path: str, file: str, text_field: str, id_field: str) -> Iterator[Raw]:
-    try:
-        data = open(path, "rb").read()
-    except OSError as e:
-        yield Raw(file, 0, error=f"unreadable file: {e.strerror or e}")
-        return
+    with open(path, "rb") as f:  # an OSError (vanished, no permission) stops the build: a fault, not a record
+        data = f.read()
     try:
         text = data.decode("utf-8-sig")  # a byte order mark is an encoding signature, not text
     except UnicodeDecodeError as e:

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import zstandard
 
+from corpus.errors import Fault
 from corpus.io.jsonl import open_compressed
 from corpus.io.raw import error_code
 from corpus.io.writers import list_shards
@@ -149,8 +151,18 @@ def _removal_reason(meta: dict[str, Any], label: str) -> str:
 
 
 def scan_file(job: tuple[str, str, str]) -> Tally:
-    """Count one shard. ``job`` is ``(kind, path, stage label)``; kind is kept, excluded or quarantine."""
-    kind, path, label = job
+    """Count one shard. ``job`` is ``(kind, path, stage label)``; kind is kept, excluded or quarantine.
+
+    A shard that cannot be read (truncated, overwritten, not what its name says) stops the report
+    with one line naming it: the run is damaged, and ``thresher verify`` says how."""
+    try:
+        return _scan_file(*job)
+    except (OSError, EOFError, ValueError, zstandard.ZstdError) as e:  # orjson and pyarrow errors are ValueErrors
+        why = (str(e).splitlines() or [type(e).__name__])[0]
+        raise Fault(f"{job[1]}: unreadable shard ({why}); `thresher verify` on the run shows what changed") from None
+
+
+def _scan_file(kind: str, path: str, label: str) -> Tally:
     t = Tally()
     if kind == "quarantine":
         with open(path, "rb") as f:

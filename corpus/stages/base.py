@@ -187,10 +187,13 @@ def _type_ok(value: Any, hint: Any) -> bool:
         return any(_type_ok(value, h) for h in typing.get_args(hint))
     if hint is type(None):
         return value is None
-    if origin in (list, tuple):
-        return isinstance(value, (list, tuple))
+    args = typing.get_args(hint)
+    if origin in (list, tuple):  # every item too: a wrong one would crash the build, not validate
+        item = args[0] if args and (origin is list or (len(args) == 2 and args[1] is Ellipsis)) else Any
+        return isinstance(value, (list, tuple)) and all(_type_ok(v, item) for v in value)
     if origin is dict:
-        return isinstance(value, dict)
+        key, val = args if len(args) == 2 else (Any, Any)
+        return isinstance(value, dict) and all(_type_ok(k, key) and _type_ok(v, val) for k, v in value.items())
     if hint is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if hint is int:

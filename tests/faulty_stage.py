@@ -1,0 +1,40 @@
+"""``test_fault``: a real stage for tests that fails the way hostile data or a bad machine makes one fail.
+
+Registered when imported, so a test builds it in-process (``workers: 1``) like any other stage.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpus.stages import base
+
+
+@dataclass
+class FaultParams:
+    word: str = "BOOM"  # the documents it fails on hold this
+    error: str = "ValueError"  # ValueError, or an errno name (ENOSPC, EIO) for an OSError
+    delete: str | None = None  # instead of raising: delete this file (an input that vanishes mid-run)
+
+
+@base.register
+class FaultyStage(base.Stage):
+    name = "test_fault"
+    Params = FaultParams
+
+    def process(self, docs, ctx) -> Iterator:
+        p: FaultParams = self.p
+        for doc in docs:
+            if p.word in doc.text:
+                if p.delete:
+                    Path(p.delete).unlink(missing_ok=True)
+                elif p.error == "ValueError":
+                    raise ValueError(f"cannot handle {doc.text!r}")  # the text must not reach the quarantine
+                else:
+                    code = getattr(errno, p.error)
+                    raise OSError(code, os.strerror(code))
+            yield doc
