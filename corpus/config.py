@@ -78,7 +78,41 @@ class PipelineConfig:
         """Hash of what decides the output: everything but workers, executor, output place and the
         error budget (raising it lets a stopped build go on)."""
         r = identity(self.resolved())
+        r = {**r, "stages": [files_by_content(s) for s in r["stages"]]}
         return hashlib.sha256(orjson.dumps(r, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)).hexdigest()
+
+
+def _content_id(value: Any) -> Any:
+    """``sha256:<hex>`` of the local file or folder ``value`` names (a Thresher run folder by its
+    manifest, which hashes every output); anything else (a hub name) stays as given."""
+    from corpus.engine.manifest import sha256_file, sha256_tree
+
+    if not isinstance(value, str) or not value:
+        return value
+    p = Path(value)
+    if p.is_file():
+        return f"sha256:{sha256_file(p)}"
+    if p.is_dir():
+        run = next((d for d in (p, p.parent) if (d / "manifest.json").is_file()), None)  # a run or its stage folder
+        return f"sha256:{sha256_file(run / 'manifest.json') if run else sha256_tree(p)}"
+    return value
+
+
+def files_by_content(stage: dict[str, Any]) -> dict[str, Any]:
+    """A resolved stage entry with the files it names (eval sets, blocklists, models, ``against`` runs)
+    replaced by their content hash: an edited eval set is another config, a moved one is not."""
+    from corpus.stages import base
+
+    out = dict(stage)
+    for key in base.get(stage["stage"]).path_params:
+        value = out.get(key)
+        if isinstance(value, list):
+            out[key] = [_content_id(v) for v in value]
+        elif isinstance(value, dict):
+            out[key] = {k: _content_id(v) for k, v in value.items()}
+        else:
+            out[key] = _content_id(value)
+    return out
 
 
 # Keys of the resolved config that do not change what a run outputs.

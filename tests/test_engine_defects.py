@@ -163,3 +163,106 @@ def test_text_that_normalize_empties_is_excluded_with_a_reason(tmp_path: Path) -
     assert [d["id"] for d in read_docs(tmp_path / "out")] == ["k"]
     (row,) = [s for s in _stats(tmp_path / "out")["stages"] if s["label"] == "normalize"]
     assert row["removed"] == {"normalized_empty": 1}
+
+
+# ---------------------------------------------------------------- b2: inputs and the files stages name, by content
+
+def test_an_input_edited_after_a_build_is_refused_on_the_rerun_and_the_manifest_hashes_what_was_read(
+        tmp_path: Path) -> None:
+    import hashlib
+
+    a = _jsonl(tmp_path / "a.jsonl", [{"id": f"a{i}", "text": f"original text {i}"} for i in range(3)])
+    read = hashlib.sha256(a.read_bytes()).hexdigest()
+    _jsonl(tmp_path / "b.jsonl", [{"id": "b", "text": "other text"}])
+    write_pipeline(tmp_path / "p.yaml", name="b2", input={"paths": ["a.jsonl", "b.jsonl"]}, output="out",
+                   workers=1, stages=[{"stage": "normalize"}])
+    r = thresher("build", "p.yaml", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    manifest = orjson.loads((tmp_path / "out" / "manifest.json").read_bytes())
+    assert [i["sha256"] for i in manifest["inputs"] if i["path"] == "a.jsonl"] == [read]
+    a.write_bytes(a.read_bytes().replace(b"original", b"CHANGED!"))  # same size, same task plan
+    r = thresher("build", "p.yaml", "--quiet", cwd=tmp_path)
+    assert r.returncode == 2 and "input" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert orjson.loads((tmp_path / "out" / "manifest.json").read_bytes()) == manifest
+
+
+def test_an_eval_set_is_identified_by_its_content_not_its_path(tmp_path: Path) -> None:
+    from corpus import config
+
+    item = "the quick brown fox jumps over the lazy dog again and again and again today\n"
+    for d in ("one", "two"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "eval.txt").write_text(item)
+        _jsonl(tmp_path / d / "in.jsonl", [{"id": "a", "text": "some text"}])
+        write_pipeline(tmp_path / d / "p.yaml", name="ev", input={"paths": ["in.jsonl"]}, output="out", workers=1,
+                       stages=[{"stage": "decontaminate", "eval_sets": {"ev": "eval.txt"}}])
+    one, two = (config.load(tmp_path / d / "p.yaml").sha256() for d in ("one", "two"))
+    assert one == two  # the same eval set in another folder is the same config
+    r = thresher("build", "p.yaml", "--quiet", cwd=tmp_path / "one")
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "one" / "eval.txt").write_text(item + "another evaluation item that a rerun must not ignore at all\n")
+    assert config.load(tmp_path / "one" / "p.yaml").sha256() != one
+    r = thresher("build", "p.yaml", "--quiet", cwd=tmp_path / "one")
+    assert r.returncode == 2 and "config" in r.stderr, r.stderr
+
+
+# ---------------------------------------------------------------- b6: a recursive glob never reads a run's output
+
+def test_a_recursive_glob_never_reads_a_runs_own_output(tmp_path: Path) -> None:
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.jsonl").write_bytes(b'{"id":"a","text":"hello world"}\nnot json\n')
+    write_pipeline(tmp_path / "p.yaml", name="b6", input={"paths": ["**/*.jsonl"]}, output="out", workers=1,
+                   stages=[])
+    for out in ("out", "out", "out2"):  # the build, its rerun (a no-op resume), a second run beside it
+        r = thresher("build", "p.yaml", "--quiet", "--output", out, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        stats = _stats(tmp_path / out)
+        assert (stats["records_read"], stats["quarantined"]) == (2, {"malformed_json": 1})
+    write_pipeline(tmp_path / "chain.yaml", name="c", input={"paths": ["out/quarantine/*.jsonl"]}, output="c",
+                   workers=1, stages=[])
+    r = thresher("build", "chain.yaml", "--quiet", cwd=tmp_path)  # a glob pointing into a run reads it
+    assert r.returncode == 0 and _stats(tmp_path / "c")["records_read"] == 1, r.stderr
+
+
+# ---------------------------------------------------------------- b7: a run's counter counted once, not per worker
+
+def test_eval_items_too_short_does_not_depend_on_the_worker_count(tmp_path: Path) -> None:
+    (tmp_path / "eval.txt").write_text("the quick brown fox jumps over the lazy dog again and again and again today\n"
+                                       "short one\ntoo short too\n")
+    for n in "abcd":
+        _jsonl(tmp_path / f"{n}.jsonl", [{"id": f"{n}{i}", "text": f"some text {i}"} for i in range(5)])
+    write_pipeline(tmp_path / "p.yaml", name="b7", input={"paths": ["*.jsonl"]}, output="out",
+                   stages=[{"stage": "decontaminate", "eval_sets": {"ev": "eval.txt"}}])
+    for workers in ("1", "3"):
+        r = thresher("build", "p.yaml", "--quiet", "--output", f"o{workers}", "--workers", workers, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        (row,) = [s for s in _stats(tmp_path / f"o{workers}")["stages"] if s["label"] == "decontaminate"]
+        assert row["extra"] == {"eval_items_too_short": 2}
+
+
+# ---------------------------------------------------------------- minor: verify, leftovers
+
+def test_verify_notices_a_file_added_to_excluded_or_a_stage_folder(tmp_path: Path) -> None:
+    _jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "one two three"}, {"id": "b", "text": "one two three"}])
+    write_pipeline(tmp_path / "p.yaml", name="v", input={"paths": ["in.jsonl"]}, output="out", workers=1,
+                   stages=[{"stage": "dedup_exact"}])
+    r = thresher("build", "p.yaml", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert thresher("verify", "out", cwd=tmp_path).returncode == 0
+    run = tmp_path / "out"
+    shard = next((run / "data").glob("*.jsonl.zst"))
+    (run / "excluded" / "dedup_exact" / "00099-000.jsonl.zst").write_bytes(shard.read_bytes())
+    r = thresher("verify", "out", cwd=tmp_path)
+    assert r.returncode == 1 and "excluded/dedup_exact/00099-000.jsonl.zst: file not listed" in r.stdout + r.stderr
+
+
+def test_a_rerun_removes_temp_files_a_killed_build_left_in_a_stage_folder(tmp_path: Path) -> None:
+    _jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "one two three"}])
+    write_pipeline(tmp_path / "p.yaml", name="t", input={"paths": ["in.jsonl"]}, output="out", workers=1,
+                   stages=[{"stage": "dedup_exact"}])
+    assert thresher("build", "p.yaml", "--quiet", cwd=tmp_path).returncode == 0
+    left = tmp_path / "out" / "dedup_exact" / ".ids.json.4242.tmp"
+    left.write_bytes(b"half a file")
+    r = thresher("build", "p.yaml", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert not left.exists()

@@ -12,6 +12,8 @@ import shutil
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +58,12 @@ def _os_faults(run_dir: Path):
         raise os_fault(e, f"writing {run_dir}") from None
 
 
-def _sweep_temp_files(run_dir: Path) -> None:
+def _sweep_temp_files(run_dir: Path, labels: list[str]) -> None:
     """Delete writes that never finished. Under the lock no other build is alive, so a ``.*.tmp`` in
-    the run's own folders belongs to a killed process (its task is redone without a marker)."""
-    for p in [*run_dir.glob(".*.tmp"),
-              *(q for d in (STATE, WORK, "data", "excluded", "review", QUARANTINE) for q in (run_dir / d).rglob(".*.tmp"))]:
+    the run's own folders (the stages' state folders ``RUN/<label>/`` too) belongs to a killed process
+    (its task is redone without a marker)."""
+    folders = (STATE, WORK, "data", "excluded", "review", QUARANTINE, *labels)
+    for p in [*run_dir.glob(".*.tmp"), *(q for d in folders for q in (run_dir / d).rglob(".*.tmp"))]:
         p.unlink(missing_ok=True)
 
 
@@ -106,6 +109,7 @@ def run(cfg: PipelineConfig, *, limit: int | None = None, dry_run: bool = False,
             print(f"  stage {s}", file=out)
         return {}
 
+    tasks, inputs = _identify(cfg, tasks)
     state = {"config_sha256": config_sha, "limit": limit, "started": _now(),
              "tasks": [t.to_dict() for t in tasks]}
     view = progress.Progress(quiet=quiet)
@@ -115,7 +119,7 @@ def run(cfg: PipelineConfig, *, limit: int | None = None, dry_run: bool = False,
         run_dir.mkdir(parents=True, exist_ok=True)
     with _os_faults(run_dir), runstate.locked(run_dir):
         state = runstate.prepare(run_dir, state, resolved)
-        _sweep_temp_files(run_dir)
+        _sweep_temp_files(run_dir, labels)
         atomic.write_bytes(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False).encode())
         executor = make_executor(cfg, view)
         try:
@@ -123,13 +127,15 @@ def run(cfg: PipelineConfig, *, limit: int | None = None, dry_run: bool = False,
                                                   pass_plan, executor, view, limit)
             results = _merge(results_by_pass)
             kept = sum(o["docs"] for r in results for o in r.outputs)
+            run_counts = {}
             for st in stage_list:
-                st.finalize(RunContext(st.label, run_dir, resolved, results))
+                run_ctx = RunContext(st.label, run_dir, resolved, results)
+                st.finalize(run_ctx)
+                run_counts[st.label] = run_ctx.extra
             rows = [{"label": READER_STAGE, "stage": READER_STAGE, "mode": "filter"}] + [
                 {"label": s.label, "stage": s.name, "mode": s.mode} for s in stage_list]
-            stats = ledger.summarize(rows, results, kept, phases, time.perf_counter() - t0)
+            stats = ledger.summarize(rows, results, kept, phases, time.perf_counter() - t0, run_counts)
             atomic.write_json(run_dir / "stats.json", stats)
-            inputs = executor.map(_input_entry, [(p, d, f) for p, d, f in plan.expand_inputs(cfg)])
             data_docs = {o["path"]: o["docs"] for r in results for o in r.outputs}
             atomic.write_json(run_dir / "manifest.json", manifest.build(
                 run_dir, name=cfg.name, config=resolved, config_sha=config_sha, inputs=inputs,
@@ -157,8 +163,15 @@ def _check_output(run_dir: Path) -> None:
         raise UserError(f"output {run_dir} is not empty and holds no Thresher run; choose another output")
 
 
-def _input_entry(args: tuple[str, str, str]) -> dict[str, Any]:
-    return manifest.input_entry(*args)
+def _identify(cfg: PipelineConfig, tasks: list[plan.Task]) -> tuple[list[plan.Task], list[dict[str, Any]]]:
+    """Each input's identity by content, taken at plan time: the tasks' slices carry their input's sha256,
+    so a rerun after an input was edited plans other tasks (the run state refuses to mix them), and the
+    manifest records the hashes of what the tasks read, not of what the files hold at the end."""
+    inputs = plan.expand_inputs(cfg)
+    with ThreadPoolExecutor(max(1, min(cfg.workers, len(inputs)))) as pool:  # hashlib releases the GIL
+        entries = list(pool.map(lambda args: manifest.input_entry(*args), inputs))
+    sha = {path: e["sha256"] for (path, _, _), e in zip(inputs, entries, strict=True)}
+    return [plan.Task(t.id, tuple(replace(s, sha256=sha.get(s.path)) for s in t.slices)) for t in tasks], entries
 
 
 def _check_error_rate(results_by_pass: list[list[dict]], max_rate: float) -> None:

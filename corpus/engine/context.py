@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +109,12 @@ class RunContext:
     run_dir: Path
     config: dict[str, Any]
     results: list[TaskResult]
+    extra: Counter = field(default_factory=Counter)  # counters of the run, not of a task's documents
+
+    def count(self, key: str, n: int | float = 1) -> None:
+        """A counter counted once for the run (e.g. about the stage's own files): a task's `StageContext`
+        counter is summed over tasks, so a figure every task would see would count once per task."""
+        self.extra[key] += n
 
     @property
     def data_files(self) -> Iterable[Path]:

@@ -78,8 +78,10 @@ class TaskResult:
 
 
 def summarize(stage_rows: list[dict[str, Any]], results: list[TaskResult], kept: int,
-              phases: dict[str, dict[str, Any]], wall: float) -> dict[str, Any]:
-    """Build ``stats.json`` from every task's result; ``stage_rows`` gives label, stage and mode in order."""
+              phases: dict[str, dict[str, Any]], wall: float,
+              run_counts: dict[str, Counter] | None = None) -> dict[str, Any]:
+    """Build ``stats.json`` from every task's result; ``stage_rows`` gives label, stage and mode in order;
+    ``run_counts`` adds each stage's counters of the whole run (`RunContext.count`) to its ``extra``."""
     read = sum(r.read for r in results)
     quarantined: Counter = Counter()
     totals: dict[str, StageStats] = {row["label"]: StageStats() for row in stage_rows}
@@ -94,6 +96,8 @@ def summarize(stage_rows: list[dict[str, Any]], results: list[TaskResult], kept:
                 scan.seconds += st.seconds
             else:
                 totals.setdefault(label, StageStats()).merge(st)
+    for label, counts in (run_counts or {}).items():
+        totals.setdefault(label, StageStats()).extra.update(counts)
     stages = []
     for row in stage_rows:
         st = totals[row["label"]]

@@ -13,6 +13,7 @@ many-core machine has work on inputs of tens of MB.
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ class Slice:
     start: int = 0
     end: int | None = None
     first: int = 1  # 1-based line or row number of the first record
+    sha256: str | None = None  # the input's content hash, set at plan time by the build (None: not hashed)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,19 @@ def _display(path: Path, base: Path) -> str:
     return os.path.relpath(path, base)
 
 
+def _inside_a_run(match: Path, pattern: str, output_dir: Path) -> bool:
+    """Whether a glob's match lies in a run directory (this run's output, or any folder holding a run's
+    state) that the glob's fixed part does not already point into: ``**/*.jsonl`` must not read a run's
+    quarantine, excluded documents or data, while ``s1/data/*`` chains on run ``s1`` on purpose."""
+    from corpus.engine.task import STATE
+
+    fixed = Path(*itertools.takewhile(lambda part: not glob.has_magic(part), Path(pattern).parts)).resolve()
+    for parent in match.parents:
+        if parent == output_dir or (parent / STATE).is_dir():
+            return not fixed.is_relative_to(parent)
+    return False
+
+
 def expand_inputs(cfg: PipelineConfig) -> list[tuple[str, str, str]]:
     """``(path, display name, format)`` for every input, in the order given, each once."""
     out: list[tuple[str, str, str]] = []
@@ -87,11 +102,11 @@ def expand_inputs(cfg: PipelineConfig) -> list[tuple[str, str, str]]:
         full = pattern if os.path.isabs(pattern) else str(cfg.base_dir / pattern)
         matches = sorted(glob.glob(full, recursive=True)) if glob.has_magic(full) else [full]
         matches = [m for m in matches if glob.has_magic(full) or os.path.exists(m)]
-        own = [m for m in matches if Path(m).resolve().is_relative_to(cfg.output_dir)]
-        if own and not glob.has_magic(full):
+        if glob.has_magic(full):
+            matches = [m for m in matches if not _inside_a_run(Path(m).resolve(), full, cfg.output_dir)]
+        elif Path(full).resolve().is_relative_to(cfg.output_dir):
             raise UserError(f"input {pattern!r} is inside this run's output {cfg.output_dir}; a run never reads "
                             "its own output: copy the file elsewhere or choose another output")
-        matches = [m for m in matches if m not in own]  # a glob never reads this run's quarantine, data, ...
         if not matches:
             raise UserError(f"input {pattern!r} matches no files (relative to {cfg.base_dir})")
         for m in matches:

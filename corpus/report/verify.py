@@ -1,11 +1,11 @@
 """``thresher verify``: recompute every hash a run recorded and say which ones no longer match.
 
-Checked: every data shard in ``manifest.json`` (``outputs``: size and sha256) and that ``data/`` holds no
-shard the manifest does not list; every other file it lists (``files``); the Merkle root over the data
-shards as they are now; every input that still exists where the run read it; and, when the run was
-tokenized, every token shard's ``.bin``, ``.idx`` and ``.ids`` sha256 in ``tokens/manifest.json`` (and
-``tokens/val/``); that ``quarantine/`` holds only listed files whose entries add up to ``stats.json``'s
-``quarantined_total``. Inputs that moved or were deleted are listed as not checked, not as failures: the
+Checked: every data shard in ``manifest.json`` (``outputs``: size and sha256); every other file it lists
+(``files``); that the run holds no file the manifest does not list (``data/``, ``excluded/``,
+``quarantine/``, stage folders alike); the Merkle root over the data shards as they are now; every input
+that still exists where the run read it; and, when the run was tokenized, every token shard's ``.bin``,
+``.idx`` and ``.ids`` sha256 in ``tokens/manifest.json`` (and ``tokens/val/``); that the quarantine's
+entries add up to ``stats.json``'s ``quarantined_total``. Inputs that moved or were deleted are listed as not checked, not as failures: the
 corpus is the output, and its hashes are what lineage refers to.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus.engine import quarantine
-from corpus.engine.manifest import leaf, merkle_root, sha256_file, sha256_tree
+from corpus.engine.manifest import SKIP_PARTS, leaf, merkle_root, sha256_file, sha256_tree
 from corpus.engine.task import STATE
 from corpus.errors import UserError
 from corpus.io.atomic import read_json
@@ -94,15 +94,9 @@ def _inputs(v: Verification, run_dir: Path, manifest: dict[str, Any]) -> None:
 
 def _outputs(v: Verification, run_dir: Path, manifest: dict[str, Any]) -> None:
     leaves = []
-    listed = set()
     for o in manifest.get("outputs", []):
-        listed.add(o["path"])
         actual = _check_file(v, run_dir / o["path"], o["path"], o["sha256"], o.get("size"))
         leaves.append(leaf(o["path"], actual or "00" * 32))
-    for p in sorted((run_dir / "data").rglob("*")):
-        rel = str(p.relative_to(run_dir))
-        if p.is_file() and not p.name.startswith(".") and rel not in listed:
-            v.problems.append(f"{rel}: data shard not listed in the manifest")
     if sum(o.get("docs", 0) for o in manifest.get("outputs", [])) != manifest.get("documents"):
         v.problems.append("manifest: documents != sum of the shards' documents")
     v.merkle_root = merkle_root(leaves)
@@ -112,18 +106,27 @@ def _outputs(v: Verification, run_dir: Path, manifest: dict[str, Any]) -> None:
         _check_file(v, run_dir / f["path"], f["path"], f["sha256"], f.get("size"))
 
 
+def _unlisted(v: Verification, run_dir: Path, manifest: dict[str, Any]) -> None:
+    """Every file the build wrote is one the manifest lists (``outputs`` or ``files``), in every folder
+    alike: a shard added to ``data/``, ``excluded/`` or ``quarantine/`` later is not part of the run.
+    ``tokens/`` is checked against its own manifest (``thresher tokenize`` writes it after the build)."""
+    listed = {f["path"] for key in ("outputs", "files") for f in manifest.get(key, [])}
+    for p in sorted(run_dir.rglob("*")):
+        rel = p.relative_to(run_dir)
+        if rel.parts[0] in (*SKIP_PARTS, "tokens") or p.name.startswith(".") or not p.is_file():
+            continue
+        if str(rel) not in listed:
+            kind = {"data": "data shard", quarantine.DIR: "quarantine file"}.get(rel.parts[0], "file")
+            v.problems.append(f"{rel}: {kind} not listed in the manifest")
+
+
 def _quarantine(v: Verification, run_dir: Path, manifest: dict[str, Any]) -> None:
-    """Every quarantine file is one the manifest lists, and their entries add up to ``stats.json``'s
-    ``quarantined_total`` (a deleted or emptied quarantine loses records silently otherwise)."""
-    listed = {f["path"] for f in manifest.get("files", [])}
+    """The quarantine's entries add up to ``stats.json``'s ``quarantined_total`` (a deleted or emptied quarantine loses records silently otherwise)."""
     folder = run_dir / quarantine.DIR
     entries = 0
     for p in sorted(folder.iterdir()) if folder.is_dir() else []:
-        rel = str(p.relative_to(run_dir))
         if p.name.startswith(".") or not p.is_file():
             continue
-        if rel not in listed:
-            v.problems.append(f"{rel}: quarantine file not listed in the manifest")
         with open(p, "rb") as f:
             entries += sum(1 for line in f if line.strip())
     stats = run_dir / "stats.json"
@@ -155,6 +158,7 @@ def verify_run(run_dir: Path) -> Verification:
     manifest = read_json(path)
     v = Verification()
     _outputs(v, run_dir, manifest)
+    _unlisted(v, run_dir, manifest)
     _quarantine(v, run_dir, manifest)
     _inputs(v, run_dir, manifest)
     _tokens(v, run_dir, run_dir / "tokens")

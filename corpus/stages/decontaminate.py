@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from corpus.document import Document
-from corpus.engine.context import StageContext
+from corpus.engine.context import RunContext, StageContext
 from corpus.errors import UserError
 from corpus.stages.base import Filter, register
 from corpus.stages.textfiles import read_texts
@@ -56,32 +56,35 @@ class Decontaminate(Filter):
     Params = DecontaminateParams
     doc = "Drop documents sharing an n-gram (default 13 words) with an evaluation set; the set is named in the reason."
 
+    def _items(self) -> Iterator[tuple[str, list[str]]]:
+        """``(set name, words)`` of every evaluation item, set by set."""
+        p: DecontaminateParams = self.p
+        for name, path in p.eval_sets.items():
+            for text in read_texts(path, p.fields):
+                yield name, words(text)
+
     def setup(self) -> None:
         p: DecontaminateParams = self.p
-        self._sets: list[tuple[str, set[int], set[int]]] = []  # name, n-gram hashes, whole short items
+        grams_of: dict[str, tuple[set[int], set[int]]] = {name: (set(), set()) for name in p.eval_sets}
         self._short_lengths: set[int] = set()
-        self._ignored = 0
-        for name, path in p.eval_sets.items():
-            ngram_set: set[int] = set()
-            short: set[int] = set()
-            for text in read_texts(path, p.fields):
-                ws = words(text)
-                if len(ws) >= p.n:
-                    ngram_set.update(grams(ws, p.n))
-                elif len(ws) >= p.min_words:
-                    short.add(hash(tuple(ws)))
-                    self._short_lengths.add(len(ws))
-                else:
-                    self._ignored += 1
-            self._sets.append((name, ngram_set, short))
+        for name, ws in self._items():
+            ngram_set, short = grams_of[name]
+            if len(ws) >= p.n:
+                ngram_set.update(grams(ws, p.n))
+            elif len(ws) >= p.min_words:
+                short.add(hash(tuple(ws)))
+                self._short_lengths.add(len(ws))
+        # name, n-gram hashes, whole short items
+        self._sets: list[tuple[str, set[int], set[int]]] = [(name, *g) for name, g in grams_of.items()]
 
     def process(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         if not hasattr(self, "_sets"):
             self.setup()
-        if self._ignored:
-            ctx.count("eval_items_too_short", self._ignored)
-            self._ignored = 0  # counted once per worker
         yield from super().process(docs, ctx)
+
+    def finalize(self, ctx: RunContext) -> None:
+        """Count the evaluation items too short to match, once for the run (every worker sees them all)."""
+        ctx.count("eval_items_too_short", sum(1 for _, ws in self._items() if len(ws) < self.p.min_words))
 
     def decide(self, doc: Document) -> str | None:
         ws = words(doc.text)
