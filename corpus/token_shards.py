@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import xxhash
 
+from corpus import draws
 from corpus.document import Document
 from corpus.errors import InvariantError, UserError
 from corpus.io import atomic
@@ -37,7 +37,6 @@ from corpus.tokens import FORMAT, MANIFEST, VAL_DIR, ShardWriter, dtype_for_voca
 
 STATE_DIR = ".state"
 TOKENIZER_DIR = "tokenizer"
-_VAL_SALT = 0x7A1D  # fixed: the split depends on the document id only
 _COUNTS = ("documents_in", "tokens_in", "documents", "sequences", "tokens")
 BATCH_CHARS = 8 << 20  # a batch also ends at this many characters, so memory stays bounded
 
@@ -71,12 +70,19 @@ class Settings:
                 raise UserError(f"tokenize: mix needs {{source_glob_or_name: weight >= 0}}, got {pattern!r}: {weight!r}")
 
     def key(self) -> dict[str, Any]:
-        """The settings that change the bytes written (recorded per task and compared in the manifest)."""
-        return {k: v for k, v in asdict(self).items() if k != "tokenizer"}
+        """The settings that change the bytes written (recorded per task and compared in the manifest).
+
+        ``mix`` is a list of ``[pattern, weight]`` pairs: the first pattern naming a source wins, so
+        the same patterns in another order are other settings (two mappings compare equal in any order).
+        """
+        key = {k: v for k, v in asdict(self).items() if k != "tokenizer"}
+        key["mix"] = [[pattern, weight] for pattern, weight in self.mix.items()]
+        return key
 
 
 def is_val(doc_id: str, fraction: float) -> bool:
-    return fraction > 0 and xxhash.xxh64_intdigest(doc_id.encode(), seed=_VAL_SALT) < fraction * 2.0 ** 64
+    """The split depends on the document id only (a fixed seed), never on the mixture or its seed."""
+    return fraction > 0 and draws.below(draws.VAL_SPLIT, doc_id, draws.VAL_SPLIT_SEED, fraction)
 
 
 class Mixer:
@@ -101,7 +107,7 @@ class Mixer:
     def copies(self, doc_id: str, weight: float) -> int:
         whole = math.floor(weight)
         frac = weight - whole
-        if frac and xxhash.xxh64_intdigest(doc_id.encode(), seed=self.seed) < frac * 2.0 ** 64:
+        if frac and draws.below(draws.MIX, doc_id, self.seed, frac):
             whole += 1
         return whole
 

@@ -110,7 +110,13 @@ class LoadedTokenizer:
     sha256: str
 
     def encode(self, texts: list[str]) -> list[list[int]]:
-        """Token ids of each text without special tokens, batch-encoded on the Rust thread pool."""
+        """Token ids of each text, batch-encoded on the Rust thread pool.
+
+        Text is only ever text: a document that spells ``<|end_of_text|>`` gets the ids of those
+        characters, never the special token (`load` sets ``encode_special_tokens``), or it would hold a
+        false document end, or chat control tokens in pretraining data. Special tokens enter a
+        sequence by id only (the EOS the shard writer appends).
+        """
         return [e.ids for e in self.fast.encode_batch_fast(texts, add_special_tokens=False)]
 
     def identity(self) -> dict[str, Any]:
@@ -144,6 +150,7 @@ def load(ref: str, eos_token: str | None = None) -> LoadedTokenizer:
     """Load ``ref`` (folder or hub name); ``eos_token`` overrides the folder's EOS token."""
     folder = resolve(ref)
     fast = _fast_tokenizer(folder)
+    fast.encode_special_tokens = True  # see LoadedTokenizer.encode
     specials = _special_tokens(folder)
     if eos_token:
         specials["eos_token"] = eos_token

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import xxhash
-
+from corpus import draws
 from corpus.errors import UserError
 
 BOS, EOS, PAD = "<|begin_of_text|>", "<|end_of_text|>", "<|pad|>"
@@ -85,7 +84,7 @@ class Corpus:
     def _keep(self, key: str) -> bool:
         if self.sample >= 1.0:
             return True
-        return xxhash.xxh64_intdigest(key.encode(), seed=self.seed) < self.sample * 2.0 ** 64
+        return draws.below(draws.TOKENIZER_SAMPLE, key, self.seed, self.sample)
 
     def texts(self) -> Iterator[str]:
         """Every sampled document's text, streamed in input order."""
