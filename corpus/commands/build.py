@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 from corpus import config
@@ -44,17 +45,31 @@ def cmd_validate(args) -> int:
 
 
 def cmd_stages(args) -> int:
+    """Every stage with its parameters. A stage that cannot be described (its rules file is missing or
+    wrong, its module fails to import) is one line on stderr; the others are still listed. Exit 2
+    when a stage's own files are wrong, 1 when an import failed, else 0."""
     from corpus.stages import base
 
-    for name, cls in base.load_all().items():
-        defaults = base.param_defaults(cls)
+    rc = 0
+    for name in base.names():
+        try:
+            cls = base.get(name)
+            defaults = base.param_defaults(cls)
+        except UserError as e:
+            print(f"thresher: error: stage {name!r}: {e}", file=sys.stderr)
+            rc = 2
+            continue
+        except ImportError as e:
+            print(f"thresher: error: stage {name!r} cannot be imported: {e}", file=sys.stderr)
+            rc = rc or 1
+            continue
         kind = "global" if issubclass(cls, base.GlobalStage) else "filter" if issubclass(cls, base.Filter) else "map"
         print(f"{name}  [{kind}]  {cls.doc}")
         if cls.rules:
             print(f"    defaults from rules/{cls.rules}")
         for f in dataclasses.fields(cls.Params):
             print(f"    {f.name}: {defaults.get(f.name, '(required)')!r}")
-    return 0
+    return rc
 
 
 def register(sub) -> None:

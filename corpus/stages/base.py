@@ -172,11 +172,6 @@ def get(name: str) -> type[Stage]:
     return REGISTRY[name]
 
 
-def load_all() -> dict[str, type[Stage]]:
-    """Every stage class (imports every stage module: for listings, not for running a pipeline)."""
-    return {n: get(n) for n in names()}
-
-
 # ---------------------------------------------------------------- parameters
 
 def _type_ok(value: Any, hint: Any) -> bool:
