@@ -5,7 +5,8 @@ The data is presidio-research's span format: a JSON list of ``{"full_text", "spa
 same type overlaps it; a detection counts as correct when it overlaps a labelled span of its type.
 F2 weighs recall twice as much as precision, since a missed identifier costs more than an extra
 placeholder. Over-redaction is measured too: the share of words outside every labelled span that no
-acted-on detection touches. Only counts are printed, never text.
+acted-on detection touches. Records with a ``locale`` field (``--generate`` writes them) are also
+scored per locale, so a weak country shows. Only counts are printed, never text.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import orjson
 import yaml
 
 from corpus.errors import UserError
+from corpus.io.atomic import write_json
 
 STRUCTURED = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS")
 _WORD = re.compile(r"\S+")
@@ -45,8 +47,24 @@ def load_dataset(path: str, limit: int | None = None) -> list[dict[str, Any]]:
                             "end_position]") from None
         if not isinstance(text, str):
             raise UserError(f"{path}: record {i}: full_text is not a string")
-        out.append({"text": text, "spans": spans})
+        out.append({"text": text, "spans": spans, "locale": rec.get("locale")})
     return out
+
+
+def generated_dataset(n: int, seed: int, save: str | None) -> list[dict[str, Any]]:
+    """``n`` multi-locale records from `corpus.stages.pii.synth` (Faker: the dev extra), optionally saved."""
+    if n < 1:
+        raise UserError("--generate must be >= 1")
+    try:
+        from corpus.stages.pii.synth import generate
+        records = generate(n, seed)
+    except ImportError as e:
+        raise UserError(f"--generate needs Faker (pip install 'thresher[dev]'): {e}") from None
+    if save:
+        write_json(save, records)
+    return [{"text": r["full_text"], "locale": r["locale"],
+             "spans": [(s["entity_type"], s["start_position"], s["end_position"]) for s in r["spans"]]}
+            for r in records]
 
 
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
@@ -83,7 +101,27 @@ def score(dataset: list[dict[str, Any]], predictions: list[list[tuple[str, int, 
     s_n = sum(gold_n[e] for e in STRUCTURED)
     return {"entities": rows,
             "structured_recall": sum(gold_hit[e] for e in STRUCTURED) / s_n if s_n else None,
-            "words_outside_spans": outside, "untouched_share": untouched / outside if outside else None}
+            "words_outside_spans": outside, "untouched_share": untouched / outside if outside else None,
+            "locales": per_locale(dataset, predictions)}
+
+
+def per_locale(dataset: list[dict[str, Any]], predictions: list[list[tuple[str, int, int]]],
+               ) -> dict[str, dict[str, Any]]:
+    """Labelled and found spans per locale, for structured entities and PERSON (empty without locales)."""
+    out: dict[str, dict[str, Any]] = {}
+    for rec, preds in zip(dataset, predictions, strict=True):
+        if not rec.get("locale"):
+            continue
+        row = out.setdefault(rec["locale"], {"structured": 0, "structured_found": 0, "PERSON": 0, "PERSON_found": 0})
+        for g, gs, ge in rec["spans"]:
+            group = "structured" if g in STRUCTURED else g if g == "PERSON" else None
+            if group:
+                row[group] += 1
+                row[f"{group}_found"] += any(p == g and _overlaps((gs, ge), (ps, pe)) for p, ps, pe in preds)
+    for row in out.values():
+        for group in ("structured", "PERSON"):
+            row[f"{group}_recall"] = row[f"{group}_found"] / row[group] if row[group] else None
+    return dict(sorted(out.items()))
 
 
 def _fmt(x: float | None) -> str:
@@ -101,6 +139,14 @@ def render(result: dict[str, Any], looked_for: set[str]) -> str:
               f"words outside labelled spans left untouched: {_fmt(result['untouched_share'])} "
               f"of {result['words_outside_spans']}",
               f"throughput: {result['docs_per_s']:.1f} docs/s over {result['docs']} docs"]
+    if result["locales"]:
+        lines += ["", "| locale | structured | found | recall | PERSON | found | recall |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        person = "PERSON" in looked_for
+        lines += [f"| {loc} | {r['structured']} | {r['structured_found']} | {_fmt(r['structured_recall'])} | "
+                  f"{r['PERSON']} | " + (f"{r['PERSON_found']} | {_fmt(r['PERSON_recall'])} |" if person
+                                         else "— | not looked for |")
+                  for loc, r in result["locales"].items()]
     return "\n".join(lines)
 
 
@@ -128,7 +174,10 @@ def cmd_pii_eval(args) -> int:
                        "backend": args.ner}
     if args.limit is not None and args.limit < 0:
         raise UserError("--limit must be >= 0")
-    dataset = load_dataset(args.data, args.limit)  # before the engine: a bad file fails at once
+    if (args.data is None) == (args.generate is None):
+        raise UserError("give DATA.json or --generate N (not both)")
+    # before the engine: a bad file fails at once
+    dataset = load_dataset(args.data, args.limit) if args.data else generated_dataset(args.generate, args.seed, args.save)
     stage, _ = base.build(spec)
     engine, policy = build(stage.p)
     t0 = time.perf_counter()
@@ -144,14 +193,18 @@ def cmd_pii_eval(args) -> int:
                "ner": stage.p.ner.get("backend")}
     print(render(result, set(engine.entities)))
     if args.json:
-        Path(args.json).write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+        write_json(args.json, result)
     return 0 if not args.min_recall or (result["structured_recall"] or 0) >= args.min_recall else 1
 
 
 def register(sub) -> None:
     p = sub.add_parser("pii-eval", help="precision, recall and F2 per entity of the pii stage on labelled spans")
-    p.add_argument("data", help="presidio-research JSON: [{full_text, spans: [{entity_type, start_position, "
-                                "end_position}]}]")
+    p.add_argument("data", nargs="?", help="presidio-research JSON: [{full_text, spans: [{entity_type, "
+                                           "start_position, end_position}], locale (optional)}]")
+    p.add_argument("--generate", type=int, metavar="N", help="instead of DATA, N seeded multi-locale records "
+                   "(cards, national phones, IBANs, SSNs, IPs, emails, names, addresses; needs Faker)")
+    p.add_argument("--seed", type=int, default=0, help="seed of --generate (default 0)")
+    p.add_argument("--save", help="write the --generate records to this JSON file")
     p.add_argument("--config", help="YAML with pii stage keys overriding rules/pii/default.yaml")
     p.add_argument("--ner", choices=["rampart", "spacy", "transformers", "none"], help="override ner.backend")
     p.add_argument("--limit", type=int, help="evaluate the first N records only")

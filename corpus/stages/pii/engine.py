@@ -5,7 +5,7 @@
 secrets) run through one Presidio `AnalyzerEngine` on the regions the pre-screen found, so long
 documents are analysed in pieces with offsets shifted back; the NER backend runs over the stretches of
 every document of the batch that the NER screen lets through (all of them without a screen), at once,
-in token windows.
+in token windows; `PersonCues` adds the lone names the model misses.
 """
 
 from __future__ import annotations
@@ -23,9 +23,14 @@ from presidio_analyzer import AnalyzerEngine, RecognizerResult  # noqa: E402
 
 from corpus.stages.pii.ner import NerBackend  # noqa: E402
 from corpus.stages.pii.ner_screen import NerScreen  # noqa: E402
+from corpus.stages.pii.person_cues import PersonCues  # noqa: E402
 from corpus.stages.pii.prescreen import Prescreen  # noqa: E402
 from corpus.stages.pii.recognizers import WindowContextEnhancer, offline_nlp_engine, pattern_registry  # noqa: E402
 from corpus.stages.pii.secrets import SECRET_ENTITIES  # noqa: E402
+
+# spans that other spans inside them belong to
+CONTAINERS = frozenset({*SECRET_ENTITIES, "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "EMAIL_ADDRESS", "PHONE_NUMBER",
+                        "US_SSN"})
 
 for _name in ("presidio-analyzer", "presidio-anonymizer", "tldextract"):
     logging.getLogger(_name).setLevel(logging.ERROR)  # their warnings can quote input text
@@ -47,13 +52,13 @@ class PiiEngine:
 
     def __init__(self, entities: Sequence[str], context: dict[str, list[str]], ner: NerBackend | None,
                  disabled_recognizers: Sequence[str] = (), context_words: tuple[int, int] = (6, 3),
-                 margin: int = 80, screen: NerScreen | None = None):
-        self.ner, self.screen = ner, screen
+                 margin: int = 80, screen: NerScreen | None = None, phone_regions: Sequence[str] = (),
+                 cues: PersonCues | None = None):
+        self.ner, self.screen, self.cues = ner, screen, cues
         ner_entities = ner.entities if ner else set()
-        self.pattern_entities = sorted(set(entities) - ner_entities)
-        registry = pattern_registry(self.pattern_entities, context, disabled_recognizers)
-        self.pattern_entities = sorted(set(self.pattern_entities) & {e for r in registry.recognizers
-                                                                     for e in r.supported_entities})
+        # an entity both sides find (ADDRESS: the model streets, patterns unit numbers) goes to both
+        registry = pattern_registry(entities, context, disabled_recognizers, phone_regions)
+        self.pattern_entities = sorted(set(entities) & {e for r in registry.recognizers for e in r.supported_entities})
         self.analyzer = AnalyzerEngine(
             registry=registry, nlp_engine=offline_nlp_engine(), supported_languages=["en"],
             context_aware_enhancer=WindowContextEnhancer(prefix_words=context_words[0],
@@ -70,8 +75,11 @@ class PiiEngine:
         """Candidate spans per document (every score; thresholds are the policy's business)."""
         found = [self._patterns(t) for t in texts]
         if self.ner is not None and self.ner_entities:
-            for spans, more in zip(found, self.ner_results(texts, self.screen), strict=True):
+            for text, spans, more in zip(texts, found, self.ner_results(texts, self.screen), strict=True):
                 spans.extend(more)
+                if self.cues is not None and "PERSON" in self.ner_entities:
+                    spans.extend(self.cues.find(text))
+                    self.cues.with_titles(text, spans)
         return found
 
     def ner_results(self, texts: Sequence[str], screen: NerScreen | None) -> list[list[RecognizerResult]]:
@@ -110,14 +118,16 @@ class PiiEngine:
 def resolve_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
     """Keep the best of overlapping spans; returned in text order.
 
-    A span inside a credential is part of it and goes first. Then best is context-supported first
-    (``fax 223-087-9502`` is a phone even though the number also passes the NHS checksum), then
-    higher score, then longer.
+    A span inside a credential or a checked identifier (card, IBAN, IP, e-mail, phone, SSN) is part
+    of it and goes first: digits of an IBAN are no card, a piece of an IPv6 address no house number,
+    whatever the model's score. Then best is context-supported first (``fax 223-087-9502`` is a
+    phone even though the number also passes the NHS checksum), then higher score, then longer.
     """
-    secrets = [r for r in results if r.entity_type in SECRET_ENTITIES]
-    if secrets:
-        results = [r for r in results if not any(s is not r and s.start <= r.start and r.end <= s.end
-                                                 and s.end - s.start > r.end - r.start for s in secrets)]
+    wholes = [r for r in results if r.entity_type in CONTAINERS]
+    if wholes:
+        results = [r for r in results if not any(
+            s is not r and s.start <= r.start and r.end <= s.end
+            and (s.end - s.start > r.end - r.start or r.entity_type not in CONTAINERS) for s in wholes)]
     ranked = sorted(results, key=lambda r: (not _context_backed(r), -r.score, -(r.end - r.start), r.start,
                                             r.entity_type))
     starts: list[int] = []  # kept spans never overlap, so sorted by start they are sorted by end too

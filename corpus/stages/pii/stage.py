@@ -24,6 +24,7 @@ from corpus.stages.pii.policy import Policy, key_from_env, parse_rules
 from corpus.stages.pii.surrogates import Surrogates, load_words
 
 REASON = "pii_drop_document"
+SCREEN_LISTS = "pii/ner_screen.yaml"  # common-word lists for the person cues when the stage runs no NER screen
 
 
 @dataclass
@@ -35,6 +36,7 @@ class PiiParams:
     ner_labels: dict[str, Any] = field(default_factory=dict)
     context: dict[str, list] = field(default_factory=dict)
     context_words: list = field(default_factory=lambda: [6, 3])
+    phone_regions: list = field(default_factory=list)
     disabled_recognizers: list = field(default_factory=list)
     surrogates: str = "pii/surrogates.yaml"
     batch_size: int = 64
@@ -49,17 +51,27 @@ class PiiParams:
             raise UserError("stage 'pii': batch_size must be >= 1 and review_sample >= 0")
         if len(self.context_words) != 2:
             raise UserError("stage 'pii': context_words is [words before, words after]")
+        import phonenumbers
+
+        unknown = sorted(str(r) for r in self.phone_regions if str(r).upper() not in phonenumbers.SUPPORTED_REGIONS)
+        if unknown:
+            raise UserError(f"stage 'pii': phone_regions: unknown region {unknown[0]!r} (ISO 3166 codes such as DE, GB)")
 
 
 def build(p: PiiParams) -> tuple[PiiEngine, Policy]:
     """The analyzer and the policy for ``p``: what setup() builds once per worker, and pii-eval too."""
     from corpus.stages.pii.ner import make_backend
-    from corpus.stages.pii.ner_screen import screen_for
+    from corpus.stages.pii.ner_screen import ScreenLists, screen_for
+    from corpus.stages.pii.person_cues import PersonCues
 
     policy = policy_for(p)
     ner = make_backend(p.ner, p.ner_labels)
+    screen = screen_for(p.ner.get("screen")) if ner is not None else None
+    cues = None
+    if ner is not None and p.ner.get("person_cues", True):
+        cues = PersonCues(screen.lists if screen else ScreenLists.load(SCREEN_LISTS))
     engine = PiiEngine(list(policy.rules), p.context, ner, p.disabled_recognizers, tuple(p.context_words),
-                       screen=screen_for(p.ner.get("screen")) if ner is not None else None)
+                       screen=screen, phone_regions=[str(r).upper() for r in p.phone_regions], cues=cues)
     if ner is None:  # `backend: none` means patterns only: entities only a model finds are not looked for
         model_only = {e for labels in p.ner_labels.values() for e in labels.values()} - set(engine.entities)
         policy.rules = {e: r for e, r in policy.rules.items() if e not in model_only}
