@@ -15,11 +15,13 @@ from typing import Any
 import orjson
 
 from corpus.errors import UserError
+from corpus.io.records import DUPLICATE_IDS
 from corpus.io.writers import FORMATS
 from corpus.yamlfile import read_yaml
 
 TOP_KEYS = ("name", "input", "output", "workers", "stages", "report", "writer", "executor", "ray_address",
-            "max_error_rate")
+            "max_error_rate", "reader")
+READER_KEYS = ("duplicate_ids",)
 INPUT_KEYS = ("paths", "text_field", "id_field", "task_size_mb", "max_doc_chars", "hf_split")
 WRITER_KEYS = ("format", "shard_size_mb")
 REPORT_KEYS = ("formats",)
@@ -51,6 +53,7 @@ class PipelineConfig:
     executor: str = "local"
     ray_address: str | None = None
     max_error_rate: float = 0.01  # share of records a stage may fail on (quarantined) before the build stops
+    reader: dict[str, Any] = field(default_factory=lambda: {"duplicate_ids": DUPLICATE_IDS[0]})
 
     @property
     def output_dir(self) -> Path:
@@ -72,6 +75,7 @@ class PipelineConfig:
             "stages": stages,
             "report": self.report,
             "max_error_rate": self.max_error_rate,
+            "reader": self.reader,
         }
 
     def sha256(self) -> str:
@@ -178,14 +182,19 @@ def parse(data: Any, base_dir: Path, where: str = "pipeline") -> PipelineConfig:
         report = {"formats": list(report.get("formats", REPORT_FORMATS))}
         bad = [f for f in report["formats"] if f not in REPORT_FORMATS]
         _require(not bad, f"{where}: unknown report format {bad[0] if bad else ''!r} (allowed: html, md, json)")
-    executor = data.get("executor", "local")
-    _require(executor in EXECUTORS, f"{where}: executor must be one of {', '.join(EXECUTORS)}")
+    _require(isinstance(data.get("reader") or {}, dict), f"{where}: reader must be a mapping like {{duplicate_ids: suffix}}")
+    reader = {"duplicate_ids": DUPLICATE_IDS[0], **(data.get("reader") or {})}
+    _check_keys("reader", reader, READER_KEYS)
+    _require(reader["duplicate_ids"] in DUPLICATE_IDS,
+             f"{where}: reader.duplicate_ids must be one of {', '.join(DUPLICATE_IDS)}")
     max_error_rate = data.get("max_error_rate", 0.01)
     _require(isinstance(max_error_rate, (int, float)) and not isinstance(max_error_rate, bool)
              and 0 <= max_error_rate <= 1, f"{where}: max_error_rate must be a share between 0 and 1")
+    executor = data.get("executor", "local")
+    _require(executor in EXECUTORS, f"{where}: executor must be one of {', '.join(EXECUTORS)}")
     cfg = PipelineConfig(name=data["name"], input=icfg, output=data["output"], base_dir=base_dir,
                          workers=workers, stages=stages, report=report, writer=writer, executor=executor,
-                         ray_address=data.get("ray_address"), max_error_rate=float(max_error_rate))
+                         ray_address=data.get("ray_address"), max_error_rate=float(max_error_rate), reader=reader)
     cfg.resolved()  # builds every stage once: unknown stages and keys fail here, before any work
     return cfg
 

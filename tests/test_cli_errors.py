@@ -40,7 +40,7 @@ CASES = {
     "missing input": (good(input={"paths": ["nothing-*.jsonl"]}), ["matches no files"]),
     "missing key": ({"name": "t", "output": "o", "stages": []}, ["missing required key 'input'"]),
     "bad workers": (good(workers=0), ["workers"]),
-    "unknown input format": (good(input={"paths": ["in.csv"]}), ["unknown format"]),
+    "unknown input format": (good(input={"paths": ["in.docx"]}), ["unknown format"]),
 }
 
 
@@ -48,7 +48,7 @@ CASES = {
 def test_bad_config_is_one_line_exit_2(workdir: Path, case: str) -> None:
     cfg, needles = CASES[case]
     if case == "unknown input format":
-        (workdir / "in.csv").write_text("a,b\n")
+        (workdir / "in.docx").write_text("a,b\n")
     p = write_pipeline(workdir / "p.yaml", **cfg)
     assert_user_error(thresher("build", str(p), cwd=workdir), *needles)
     assert not (workdir / "out").exists()
@@ -81,7 +81,8 @@ def test_changed_config_on_existing_run_is_refused(workdir: Path) -> None:
     p = write_pipeline(workdir / "p.yaml", **good())
     assert thresher("build", str(p), "--quiet", cwd=workdir).returncode == 0
     write_pipeline(workdir / "p.yaml", **good(stages=[{"stage": "length", "min_chars": 3}]))
-    assert_user_error(thresher("build", str(p), cwd=workdir), "different pipeline config")
+    assert_user_error(thresher("build", str(p), cwd=workdir), "the pipeline config differs (stages[0]: normalize -> length)",
+                      "--restart")
 
 
 def test_bad_command_line(workdir: Path) -> None:

@@ -64,17 +64,19 @@ class TaskResult:
     outputs: list[dict[str, Any]] = field(default_factory=list)  # {"path", "docs"}: data/ or the next pass's input
     excluded: dict[str, int] = field(default_factory=dict)  # label -> documents written to excluded/
     seconds: float = 0.0
+    duplicate_ids: Counter = field(default_factory=Counter)  # source -> records whose id came before
 
     def to_dict(self) -> dict[str, Any]:
         return {"task": self.task, "read": self.read, "quarantined": dict(self.quarantined),
                 "stages": {k: v.to_dict() for k, v in self.stages.items()}, "outputs": self.outputs,
-                "excluded": self.excluded, "seconds": round(self.seconds, 3)}
+                "excluded": self.excluded, "seconds": round(self.seconds, 3),
+                "duplicate_ids": dict(self.duplicate_ids)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TaskResult:
         return cls(d["task"], d["read"], Counter(d["quarantined"]),
                    {k: StageStats.from_dict(v) for k, v in d["stages"].items()}, d["outputs"], d["excluded"],
-                   d["seconds"])
+                   d["seconds"], Counter(d.get("duplicate_ids", {})))
 
 
 def summarize(stage_rows: list[dict[str, Any]], results: list[TaskResult], kept: int,
@@ -86,8 +88,10 @@ def summarize(stage_rows: list[dict[str, Any]], results: list[TaskResult], kept:
     quarantined: Counter = Counter()
     totals: dict[str, StageStats] = {row["label"]: StageStats() for row in stage_rows}
     excluded_written: Counter = Counter()
+    duplicate_ids: Counter = Counter()
     for r in results:
         quarantined.update(r.quarantined)
+        duplicate_ids.update(r.duplicate_ids)
         excluded_written.update(r.excluded)
         for label, st in r.stages.items():
             if label.endswith(SCAN_SUFFIX):  # a global stage's scan: its counters and time join the stage's
@@ -125,6 +129,7 @@ def summarize(stage_rows: list[dict[str, Any]], results: list[TaskResult], kept:
         "excluded_total": n_excluded,
         "quarantined": dict(sorted(quarantined.items())),
         "quarantined_total": n_quarantined,
+        "duplicate_ids": dict(sorted(duplicate_ids.items())),
         "invariant": {"rule": "records_read == kept + excluded_total + quarantined_total",
                       "holds": not problems, "problems": problems},
         "stages": stages,

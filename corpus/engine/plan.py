@@ -55,19 +55,40 @@ class Task:
         return cls(d["id"], tuple(Slice(**s) for s in d["slices"]))
 
 
-def detect_format(path: str) -> str:
+# Formats read whole, one task per file: a JSON array must be parsed at once, CSV quotes may span lines.
+WHOLE_FILE = ("json", "csv", "tsv")
+_EXTENSIONS = ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"), (".parquet", "parquet"),
+               (".txt", "text"), (".text", "text"), (".md", "text"), (".csv", "csv"), (".tsv", "tsv"))
+
+
+def _format_of(path: str) -> str | None:
+    """The format a file name says, or None (Parquet compresses inside; ``.parquet.gz`` is not one)."""
     name = path.lower()
-    for ext in (".gz", ".zst", ".zstd"):
-        if name.endswith(ext):
-            name = name[: -len(ext)]
-            break
-    if name.endswith((".jsonl", ".json", ".ndjson")):
-        return "jsonl"
-    if name.endswith(".parquet"):
-        return "parquet"
-    if name.endswith((".txt", ".text", ".md")):
-        return "text"
-    raise UserError(f"input {path}: unknown format (use .jsonl[.gz|.zst], .parquet, .txt or an hf: dataset)")
+    compressed = name.endswith((".gz", ".zst", ".zstd"))
+    name = name.rsplit(".", 1)[0] if compressed else name
+    fmt = next((fmt for ext, fmt in _EXTENSIONS if name.endswith(ext)), None)
+    return None if compressed and fmt == "parquet" else fmt
+
+
+def detect_format(path: str) -> str:
+    fmt = _format_of(path)
+    if fmt is None:
+        raise UserError(f"input {path}: unknown format (use .jsonl, .json, .csv, .tsv or .txt, each optionally "
+                        ".gz or .zst; .parquet; a folder of those; or an hf: dataset)")
+    return fmt
+
+
+def _folder_files(folder: Path, pattern: str, output_dir: Path) -> list[Path]:
+    """Every file of a supported format below ``folder``, sorted by path; hidden files and folders
+    (``.git``, ``.cache``) and any run directory inside it (this run's output included) are skipped."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            p = Path(dirpath) / name
+            if not name.startswith(".") and _format_of(name) and not _inside_a_run(p.resolve(), pattern, output_dir):
+                found.append(p)
+    return sorted(found, key=lambda p: p.relative_to(folder).parts)
 
 
 def _display(path: Path, base: Path) -> str:
@@ -118,7 +139,14 @@ def expand_inputs(cfg: PipelineConfig) -> list[tuple[str, str, str]]:
                 if hf.is_saved_dataset(p):
                     out.append((str(p), _display(p, cfg.base_dir), "hf"))
                     continue
-                raise UserError(f"input {m} is a directory; use a glob such as {m}/*.jsonl")
+                files = _folder_files(p, full, cfg.output_dir)
+                if not files:
+                    raise UserError(f"input folder {pattern!r} holds no file of a supported format")
+                for f in files:
+                    if str(f.resolve()) not in seen:
+                        seen.add(str(f.resolve()))
+                        out.append((str(f.resolve()), _display(f.resolve(), cfg.base_dir), detect_format(f.name)))
+                continue
             out.append((str(p), _display(p, cfg.base_dir), detect_format(p.name)))
     return out
 
@@ -184,6 +212,8 @@ def plan(cfg: PipelineConfig) -> list[Task]:
             else:
                 groups.extend([Slice(path, display, fmt, s, e, first)] for s, e, first in
                               _line_splits(path, size, task_bytes))
+        elif fmt in WHOLE_FILE:
+            groups.append([Slice(path, display, fmt)])
         elif fmt == "parquet":
             groups.extend([s] for s in _parquet_slices(path, display, task_bytes))
         elif fmt == "hf":

@@ -16,11 +16,11 @@ import orjson
 
 from corpus.document import Document
 from corpus.io import atomic
-from corpus.io.raw import STAGE_ERROR, UNSERIALISABLE, Raw, error_code, quarantine_entry
+from corpus.io.raw import DUPLICATE_ID, STAGE_ERROR, UNSERIALISABLE, Raw, error_code, quarantine_entry
 from corpus.io.writers import UnserialisableError
 
 DIR = "quarantine"
-__all__ = ["DIR", "STAGE_ERROR", "UNSERIALISABLE", "Quarantine", "path"]
+__all__ = ["DIR", "DUPLICATE_ID", "STAGE_ERROR", "UNSERIALISABLE", "Quarantine", "path"]
 
 
 def path(run_dir: Path, task_id: str, pass_index: int) -> Path:
@@ -40,13 +40,16 @@ class Quarantine:
         self.entries.append(quarantine_entry(raw))
         self.counts[error_code(raw.error or "")] += 1
 
-    def doc(self, doc: Document, code: str, step: str, exc: BaseException) -> None:
-        """A document that ``step`` could not handle (``code``: `STAGE_ERROR` or `UNSERIALISABLE`)."""
+    def doc(self, doc: Document, code: str, step: str, exc: BaseException | None = None) -> None:
+        """A document that ``step`` could not handle (``code``: `STAGE_ERROR`, `UNSERIALISABLE`, or
+        `DUPLICATE_ID` without an exception)."""
         kind = type(exc).__name__
         # the encoder's message names the problem, never the data; a stage's message may quote the text
-        why = str(exc) if isinstance(exc, UnserialisableError) else f"raised {kind}"
+        why = str(exc) if isinstance(exc, UnserialisableError) else f"raised {kind}" if exc else "id seen before"
         entry = {"file": doc.source, "line": doc.line, "id": doc.id, "error": f"{code}: {step}: {why}",
-                 "step": step, "exception": kind}
+                 "step": step}
+        if exc is not None:
+            entry["exception"] = kind
         if code == STAGE_ERROR:
             entry["stage"] = step
         self.entries.append(entry)

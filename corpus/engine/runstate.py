@@ -57,7 +57,12 @@ def _finished_tasks(run_dir: Path) -> int:
 
 
 def _differences(old: Any, new: Any, where: str = "") -> list[str]:
-    """Dotted keys whose values differ between two resolved configs."""
+    """Dotted keys whose values differ between two resolved configs (a stage replaced by another, or
+    a list of another length, is named as a whole)."""
+    if isinstance(old, dict) and isinstance(new, dict) and "stage" in old and old.get("stage") != new.get("stage"):
+        return [f"{where}: {old['stage']} -> {new.get('stage')}"]
+    if isinstance(old, list) and isinstance(new, list) and len(old) != len(new):
+        return [f"{where}: {len(old)} -> {len(new)} entries"]
     if isinstance(old, dict) and isinstance(new, dict):
         return [d for k in sorted(set(old) | set(new), key=str)
                 for d in _differences(old.get(k), new.get(k), f"{where}.{k}" if where else str(k))]

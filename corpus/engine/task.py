@@ -19,12 +19,12 @@ from corpus.engine import progress
 from corpus.engine.context import StageContext
 from corpus.engine.ledger import SCAN_SUFFIX, StageStats, TaskResult
 from corpus.engine.plan import Slice, Task
-from corpus.engine.quarantine import STAGE_ERROR, UNSERIALISABLE, Quarantine
+from corpus.engine.quarantine import DUPLICATE_ID, STAGE_ERROR, UNSERIALISABLE, Quarantine
 from corpus.engine.rundir import in_run
 from corpus.io import atomic
 from corpus.io.jsonl import loads, open_compressed, read_jsonl
 from corpus.io.raw import Raw
-from corpus.io.records import READER_STAGE, RecordRules, to_document
+from corpus.io.records import READER_STAGE, IdRegistry, RecordRules, to_document
 from corpus.io.writers import ShardWriter, UnserialisableError, list_shards
 from corpus.stages import base
 
@@ -69,6 +69,14 @@ def _iter_slice(sl: Slice, rules: RecordRules, split: str) -> Iterator[Raw]:
         from corpus.io.text import read_text
 
         return read_text(sl.path, sl.file, rules.text_field, rules.id_field)
+    if sl.fmt == "json":
+        from corpus.io.json_array import read_json
+
+        return read_json(sl.path, sl.file)
+    if sl.fmt in ("csv", "tsv"):
+        from corpus.io.tables import read_table
+
+        return read_table(sl.path, sl.file, sl.fmt)
     if sl.fmt == "hf":
         from corpus.io.hf import read_hf
 
@@ -77,7 +85,7 @@ def _iter_slice(sl: Slice, rules: RecordRules, split: str) -> Iterator[Raw]:
 
 
 def _read(task: Task, rules: RecordRules, split: str, result: TaskResult, quarantine: Quarantine,
-          ctx: StageContext, limit: int | None) -> Iterator[Document]:
+          ctx: StageContext, limit: int | None, ids: IdRegistry) -> Iterator[Document]:
     st = ctx.stats
     for sl in task.slices:
         for raw in _iter_slice(sl, rules, split):
@@ -90,6 +98,9 @@ def _read(task: Task, rules: RecordRules, split: str, result: TaskResult, quaran
             if doc is None:
                 raw.error = problem
                 quarantine.raw(raw)
+                continue
+            if not ids.admit(doc):
+                quarantine.doc(doc, DUPLICATE_ID, READER_STAGE)
                 continue
             st.docs_in += 1
             st.chars_in += len(doc.text)
@@ -250,7 +261,8 @@ def run_pass(job: dict[str, Any]) -> dict[str, Any]:
         inp = config["input"]
         rules = RecordRules(inp["text_field"], inp["id_field"], inp["max_doc_chars"])
         docs: Iterable[Document] = _read(task, rules, inp["hf_split"], result, quarantine,
-                                         ctx_for(READER_STAGE), job.get("limit"))
+                                         ctx_for(READER_STAGE), job.get("limit"),
+                                         IdRegistry(config["reader"]["duplicate_ids"], result.duplicate_ids))
     else:
         prev = passes(stage_list)[k - 1][2]
         docs = read_documents(list_shards(run_dir / WORK / prev.label, task.id))

@@ -41,16 +41,20 @@ def loads(line: bytes | str) -> Any:
     return orjson.loads(data)
 
 
+def parse_error(data: bytes, e: Exception) -> str:
+    """The quarantine reason for bytes that did not parse as JSON: bad UTF-8, or bad JSON."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as ue:
+        return f"invalid UTF-8 at byte {ue.start}"
+    return f"malformed JSON: {e}"
+
+
 def _parse(file: str, lineno: int, line: bytes) -> Raw:
     try:
         rec = loads(line)
     except (ValueError, RecursionError) as e:  # orjson's and the standard library's decode errors
-        try:
-            line.decode("utf-8")
-            error = f"malformed JSON: {e}"
-        except UnicodeDecodeError as ue:
-            error = f"invalid UTF-8 at byte {ue.start}"
-        return Raw(file, lineno, error=error, raw=line)
+        return Raw(file, lineno, error=parse_error(line, e), raw=line)
     if not isinstance(rec, dict):
         return Raw(file, lineno, error=f"JSON value is a {type(rec).__name__}, not an object", raw=line)
     return Raw(file, lineno, record=rec)

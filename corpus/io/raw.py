@@ -33,13 +33,17 @@ def quarantine_entry(raw: Raw) -> dict[str, Any]:
     }
 
 
+MALFORMED_CSV = "malformed CSV"  # a CSV/TSV row that does not fit its header
+DUPLICATE_ID = "duplicate_id"  # the id came before in the task (reader.duplicate_ids: quarantine)
 STAGE_ERROR = "stage_error"  # a stage raised on the document (the entry names the stage and exception type)
 UNSERIALISABLE = "unserialisable"  # the document has no JSON form (nested too deep, ...)
 
 _CODES = (
     (STAGE_ERROR, STAGE_ERROR),
+    (DUPLICATE_ID, DUPLICATE_ID),
     (UNSERIALISABLE, UNSERIALISABLE),
     ("malformed JSON", "malformed_json"),
+    (MALFORMED_CSV, "malformed_csv"),
     ("invalid UTF-8", "invalid_utf8"),
     ("JSON value is", "not_an_object"),
     ("missing text field", "missing_text"),

@@ -48,6 +48,8 @@ def overview(f: dict[str, Any]) -> Section:
         ("documents excluded", fmt_int(o["documents_excluded"])),
         ("records quarantined (unreadable)", fmt_int(o["records_quarantined"])
          + "".join(f", {k}={v}" for k, v in o["quarantined_by_error"].items())),
+        ("records with an id seen before", fmt_int(sum(o["duplicate_ids"].values()))
+         + "".join(f", {k}={v}" for k, v in o["duplicate_ids"].items())),
         ("characters read / kept", f'{fmt_int(o["characters_read"])} / {fmt_int(o["characters_kept"])}'),
         ("tokens", fmt_int(o["tokens"]) if o["tokens"] is not None else "not tokenized"),
         ("input bytes / output bytes", f'{fmt_int(o["input_bytes"])} / {fmt_int(o["output_bytes"])}'),
