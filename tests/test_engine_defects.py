@@ -17,6 +17,15 @@ def _jsonl(path: Path, records: list[dict]) -> Path:
     return path
 
 
+def _built(tmp_path: Path, paths: list[str], stages: list[dict], **cfg) -> Path:
+    """Write ``p.yaml`` (one worker, output ``out`` unless given) and build it; returns the run folder."""
+    cfg = {"output": "out", "workers": 1, **cfg}
+    write_pipeline(tmp_path / "p.yaml", name="t", input={"paths": paths}, stages=stages, **cfg)
+    r = thresher("build", "p.yaml", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    return tmp_path / cfg["output"]
+
+
 def _stats(run: Path) -> dict:
     return orjson.loads((run / "stats.json").read_bytes())
 
@@ -28,12 +37,9 @@ def test_global_stage_reads_more_than_1000_shards_back_in_writing_order(tmp_path
     pass after ``dedup_exact``'s scan must read ``-1000`` after ``-999``, not after ``-100``."""
     _jsonl(tmp_path / "in.jsonl", [{"id": f"d{i}", "text": REPEATED if i % 10 == 0 else f"unique text {i}"}
                                    for i in range(1200)])
-    write_pipeline(tmp_path / "p.yaml", name="b1", input={"paths": ["in.jsonl"]}, output="out", workers=1,
-                   writer={"shard_size_mb": 0.000001}, stages=[{"stage": "dedup_exact"}])
-    r = thresher("build", "p.yaml", "--quiet", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert len(list((tmp_path / "out" / "data").glob("00000-*"))) > 1000
-    kept, excluded = read_docs(tmp_path / "out"), read_docs(tmp_path / "out", "excluded")
+    run = _built(tmp_path, ["in.jsonl"], [{"stage": "dedup_exact"}], writer={"shard_size_mb": 0.000001})
+    assert len(list((run / "data").glob("00000-*"))) > 1000
+    kept, excluded = read_docs(run), read_docs(run, "excluded")
     assert [d["text"] for d in kept].count(REPEATED) == 1
     assert all(d["text"] == REPEATED for d in excluded) and len(excluded) == 119
     assert [d["id"] for d in kept] == ["d0"] + [f"d{i}" for i in range(1200) if i % 10]
@@ -102,11 +108,8 @@ def test_a_run_reading_another_runs_parquet_output_keeps_source_and_flags(tmp_pa
 def test_parquet_output_honours_a_shard_size_below_10000_rows(tmp_path: Path) -> None:
     rng = random.Random(0)
     _jsonl(tmp_path / "in.jsonl", [{"id": f"d{i}", "text": f"{rng.getrandbits(256):064x}"} for i in range(3000)])
-    write_pipeline(tmp_path / "p.yaml", name="pq", input={"paths": ["in.jsonl"]}, output="out", workers=1,
-                   writer={"format": "parquet", "shard_size_mb": 0.02}, stages=[])
-    r = thresher("build", "p.yaml", "--quiet", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    shards = sorted((tmp_path / "out" / "data").glob("*.parquet"))
+    run = _built(tmp_path, ["in.jsonl"], [], writer={"format": "parquet", "shard_size_mb": 0.02})
+    shards = sorted((run / "data").glob("*.parquet"))
     assert len(shards) > 5
     assert all(p.stat().st_size < 2 * 0.02 * (1 << 20) for p in shards)
 
@@ -130,13 +133,10 @@ def test_tokenize_not_last_is_refused_by_validate_and_before_the_build(
 def test_integers_beyond_64_bits_stay_exact_ids_and_values(tmp_path: Path) -> None:
     (tmp_path / "big.jsonl").write_bytes(b'{"id":18446744073709551616,"text":"first","n":-9223372036854775809}\n'
                                          b'{"id":18446744073709551617,"text":"second"}\n')
-    write_pipeline(tmp_path / "p.yaml", name="big", input={"paths": ["big.jsonl"]}, output="out", workers=1,
-                   stages=[{"stage": "dedup_exact"}])
-    r = thresher("build", "p.yaml", "--quiet", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    docs = read_docs(tmp_path / "out")
+    run = _built(tmp_path, ["big.jsonl"], [{"stage": "dedup_exact"}])
+    docs = read_docs(run)
     assert [d["id"] for d in docs] == ["18446744073709551616", "18446744073709551617"]
-    data = b"".join(p.read_bytes() for p in (tmp_path / "out" / "data").glob("*"))
+    data = b"".join(p.read_bytes() for p in (run / "data").glob("*"))
     import zstandard
 
     assert b'"n":-9223372036854775809' in zstandard.ZstdDecompressor().decompressobj().decompress(data)
@@ -145,23 +145,17 @@ def test_integers_beyond_64_bits_stay_exact_ids_and_values(tmp_path: Path) -> No
 def test_a_byte_order_mark_opens_the_file_not_its_first_record(tmp_path: Path) -> None:
     (tmp_path / "bom.jsonl").write_bytes(b'\xef\xbb\xbf{"id":"a","text":"first record"}\n{"id":"b","text":"second"}\n')
     (tmp_path / "t.txt").write_bytes(b"\xef\xbb\xbfhello")
-    write_pipeline(tmp_path / "p.yaml", name="bom", input={"paths": ["bom.jsonl", "t.txt"]}, output="out",
-                   workers=1, stages=[])
-    r = thresher("build", "p.yaml", "--quiet", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert _stats(tmp_path / "out")["quarantined_total"] == 0
-    assert [(d["id"], d["text"]) for d in read_docs(tmp_path / "out")] == [
+    run = _built(tmp_path, ["bom.jsonl", "t.txt"], [])
+    assert _stats(run)["quarantined_total"] == 0
+    assert [(d["id"], d["text"]) for d in read_docs(run)] == [
         ("a", "first record"), ("b", "second"), ("t.txt", "hello")]
 
 
 def test_text_that_normalize_empties_is_excluded_with_a_reason(tmp_path: Path) -> None:
     _jsonl(tmp_path / "zw.jsonl", [{"id": "z", "text": "\u200b\u200b \u2060"}, {"id": "k", "text": "kept"}])
-    write_pipeline(tmp_path / "p.yaml", name="zw", input={"paths": ["zw.jsonl"]}, output="out", workers=1,
-                   stages=[{"stage": "normalize"}])
-    r = thresher("build", "p.yaml", "--quiet", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert [d["id"] for d in read_docs(tmp_path / "out")] == ["k"]
-    (row,) = [s for s in _stats(tmp_path / "out")["stages"] if s["label"] == "normalize"]
+    run = _built(tmp_path, ["zw.jsonl"], [{"stage": "normalize"}])
+    assert [d["id"] for d in read_docs(run)] == ["k"]
+    (row,) = [s for s in _stats(run)["stages"] if s["label"] == "normalize"]
     assert row["removed"] == {"normalized_empty": 1}
 
 
@@ -244,12 +238,8 @@ def test_eval_items_too_short_does_not_depend_on_the_worker_count(tmp_path: Path
 
 def test_verify_notices_a_file_added_to_excluded_or_a_stage_folder(tmp_path: Path) -> None:
     _jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "one two three"}, {"id": "b", "text": "one two three"}])
-    write_pipeline(tmp_path / "p.yaml", name="v", input={"paths": ["in.jsonl"]}, output="out", workers=1,
-                   stages=[{"stage": "dedup_exact"}])
-    r = thresher("build", "p.yaml", "--quiet", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
+    run = _built(tmp_path, ["in.jsonl"], [{"stage": "dedup_exact"}])
     assert thresher("verify", "out", cwd=tmp_path).returncode == 0
-    run = tmp_path / "out"
     shard = next((run / "data").glob("*.jsonl.zst"))
     (run / "excluded" / "dedup_exact" / "00099-000.jsonl.zst").write_bytes(shard.read_bytes())
     r = thresher("verify", "out", cwd=tmp_path)
@@ -258,10 +248,7 @@ def test_verify_notices_a_file_added_to_excluded_or_a_stage_folder(tmp_path: Pat
 
 def test_a_rerun_removes_temp_files_a_killed_build_left_in_a_stage_folder(tmp_path: Path) -> None:
     _jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "one two three"}])
-    write_pipeline(tmp_path / "p.yaml", name="t", input={"paths": ["in.jsonl"]}, output="out", workers=1,
-                   stages=[{"stage": "dedup_exact"}])
-    assert thresher("build", "p.yaml", "--quiet", cwd=tmp_path).returncode == 0
-    left = tmp_path / "out" / "dedup_exact" / ".ids.json.4242.tmp"
+    left = _built(tmp_path, ["in.jsonl"], [{"stage": "dedup_exact"}]) / "dedup_exact" / ".ids.json.4242.tmp"
     left.write_bytes(b"half a file")
     r = thresher("build", "p.yaml", "--quiet", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
