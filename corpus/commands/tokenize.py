@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,6 +124,9 @@ def cmd_tokenize(args) -> int:
     finally:
         executor.close()
     manifest = write_manifests(tokens_dir, list(tasks), settings, tok)
+    for pattern in manifest["mix"]["unused_patterns"]:
+        print(f"thresher: warning: --mix pattern {pattern!r} matches no source of {run_dir} (its weight is "
+              f"ignored; sources: {', '.join(sorted(manifest['mix']['sources'])[:5])})", file=sys.stderr)
     seconds = time.perf_counter() - t0
     totals = manifest["totals"]
     print(f"tokens: {tokens_dir} ({len(manifest['shards'])} shard(s), {totals['sequences']} sequences, "

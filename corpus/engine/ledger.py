@@ -138,6 +138,28 @@ def summarize(stage_rows: list[dict[str, Any]], results: list[TaskResult], kept:
     }
 
 
+REMOVED_WARN = 0.9  # a stage that removes more than this share of what it sees is probably misconfigured
+QUARANTINED_WARN = 0.1  # more than this share of the records unreadable: probably the wrong text_field
+
+
+def warnings(stats: dict[str, Any]) -> list[str]:
+    """What a finished build should say even though it succeeded: a corpus quietly emptied."""
+    out = []
+    for s in stats["stages"]:
+        removed = sum(s["removed"].values())
+        if s["docs_in"] and removed > REMOVED_WARN * s["docs_in"]:
+            top = max(s["removed"], key=s["removed"].get)
+            out.append(f"stage {s['label']} removed {removed} of the {s['docs_in']} documents it saw "
+                       f"({removed / s['docs_in']:.0%}, mostly {top}): check its settings")
+    read, quarantined = stats["records_read"], stats["quarantined_total"]
+    if read and quarantined > QUARANTINED_WARN * read:
+        top = max(stats["quarantined"], key=stats["quarantined"].get)
+        hint = " (is input.text_field right?)" if top == "missing_text" else ""
+        out.append(f"{quarantined} of {read} records were quarantined ({quarantined / read:.0%}, mostly {top})"
+                   f"{hint}: see quarantine/")
+    return out
+
+
 def format_table(stats: dict[str, Any]) -> str:
     """The summary printed at the end of a build."""
     rows = [("stage", "mode", "in", "out", "removed", "top reasons", "sec")]

@@ -127,6 +127,7 @@ def overview(run_dir: Path, stats: dict, manifest: dict, tally: Tally, tokens: d
         "records_quarantined": stats["quarantined_total"],
         "quarantined_by_error": stats.get("quarantined", {}),
         "duplicate_ids": stats.get("duplicate_ids", {}),  # source -> records whose id came before
+        "warnings": stats.get("warnings", []),
         "characters_read": stages[0]["chars_in"] if stages else None,
         "characters_kept": tally.chars,
         "output_bytes": sum(o["size"] for o in manifest.get("outputs", [])),

@@ -56,6 +56,7 @@ def overview(f: dict[str, Any]) -> Section:
         ("accounting invariant", "holds: records read = kept + excluded + quarantined" if o["invariant_holds"]
          else "FAILED: " + "; ".join(o["invariant_problems"])),
         ("build seconds", fmt_num(o["seconds"])),
+        *[("warning", w) for w in o["warnings"]],
     ]
     blocks: list[Any] = [Table(["item", "value"], [list(r) for r in kv])]
     blocks.append(Para("Inputs (sha256 as recorded in the manifest):"))

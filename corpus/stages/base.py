@@ -68,6 +68,11 @@ class Stage:
     def setup(self) -> None:
         """Load models and build engines: called once per worker process, before any task."""
 
+    def warnings(self) -> list[str]:
+        """Settings worth a word but not worth stopping for (a language code the model does not know);
+        asked once, before the build, in the driver. The engine prints them and keeps them in stats.json."""
+        return []
+
     def process(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         raise NotImplementedError
 

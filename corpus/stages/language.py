@@ -90,6 +90,17 @@ class Language(Filter):
         self._keep = {normalize_label(c) for c in p.keep} if p.keep else None
         self._min = {normalize_label(c): s for c, s in p.min_scores.items()}
 
+    def warnings(self) -> list[str]:
+        p: LanguageParams = self.p
+        named = sorted({normalize_label(c) for c in [*(p.keep or []), *p.min_scores]})
+        if not named:
+            return []
+        if not hasattr(self, "_model"):
+            self.setup()
+        known = {normalize_label(label) for label in self._model.get_labels()}
+        return [f"stage {self.label}: the model knows no language {code!r} (codes are ISO 639, such as en, de, "
+                f"zh): no document will be identified as it" for code in named if code not in known]
+
     def identify(self, text: str) -> tuple[str, float]:
         """(shortest ISO 639 code, probability) for ``text``."""
         p: LanguageParams = self.p
