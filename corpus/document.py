@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+FLAGS = "flags"  # the metadata key of every negative decision (`Document.flag`); reserved in inputs
+
 
 @dataclass(slots=True)
 class Document:
@@ -25,11 +27,11 @@ class Document:
 
     def flag(self, stage: str, reason: str) -> None:
         """Record a negative decision by ``stage``; the reason code is short and stable."""
-        self.metadata.setdefault("flags", []).append({"stage": stage, "reason": reason})
+        self.metadata.setdefault(FLAGS, []).append({"stage": stage, "reason": reason})
 
     @property
     def flags(self) -> list[dict[str, str]]:
-        return self.metadata.get("flags", [])
+        return self.metadata.get(FLAGS, [])
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "text": self.text, "source": self.source, "metadata": self.metadata}

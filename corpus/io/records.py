@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from corpus.document import Document
+from corpus.document import FLAGS, Document
 from corpus.io.raw import Raw
 
 READER_STAGE = "read"
@@ -86,8 +86,8 @@ def to_document(raw: Raw, rules: RecordRules) -> tuple[Document | None, str | No
     else:
         source = raw.file
         metadata = {k: v for k, v in rec.items() if k not in (rules.text_field, rules.id_field)}
-    if "flags" in metadata and not _is_flag_list(metadata["flags"]):
-        return None, (f"reserved field 'flags' holds {type(metadata['flags']).__name__} {metadata['flags']!r:.60}, "
+    if FLAGS in metadata and not _is_flag_list(metadata[FLAGS]):
+        return None, (f"reserved field {FLAGS!r} holds {type(metadata[FLAGS]).__name__} {metadata[FLAGS]!r:.60}, "
                       "not Thresher's list of {stage, reason}; rename the field in the input")
     doc = Document(doc_id, text, source, metadata, raw.line)
     if not text.strip():

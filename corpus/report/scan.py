@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import zstandard
 
+from corpus.document import FLAGS
 from corpus.errors import Fault
 from corpus.io.jsonl import open_compressed
 from corpus.io.raw import error_code
@@ -144,7 +145,7 @@ def _cluster_size(rec: dict[str, Any]) -> int | None:
 
 def _removal_reason(meta: dict[str, Any], label: str) -> str:
     """The reason ``label`` gave: its last flag on the document (a stage flags before it removes)."""
-    for flag in reversed(meta.get("flags") or []):
+    for flag in reversed(meta.get(FLAGS) or []):
         if isinstance(flag, dict) and flag.get("stage") == label:
             return str(flag.get("reason"))
     return "unrecorded"
