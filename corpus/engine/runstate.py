@@ -71,6 +71,20 @@ def _differences(old: Any, new: Any, where: str = "") -> list[str]:
     return [] if old == new else [where or "config"]
 
 
+def _inputs_changed(old_tasks: list[dict[str, Any]], new_tasks: list[dict[str, Any]]) -> str:
+    """What changed in the inputs: the inputs whose content hash (taken when the build plans) differs,
+    else how the task plan moved."""
+    def hashes(tasks: list[dict[str, Any]]) -> dict[str, str | None]:
+        return {sl["file"]: sl.get("sha256") for t in tasks for sl in t["slices"]}
+
+    before, now = hashes(old_tasks), hashes(new_tasks)
+    edited = [f for f in now if f in before and before[f] != now[f]]
+    if edited:
+        more = f" and {len(edited) - 1} more" if len(edited) > 1 else ""
+        return f"input {edited[0]}{more} changed since the run started (sha256 differs)"
+    return f"the inputs changed ({len(old_tasks)} task(s) then, {len(new_tasks)} now)"
+
+
 def _what_differs(run_dir: Path, old: dict[str, Any], state: dict[str, Any], resolved: dict[str, Any]) -> str:
     said = []
     if old["config_sha256"] != state["config_sha256"]:
@@ -82,7 +96,7 @@ def _what_differs(run_dir: Path, old: dict[str, Any], state: dict[str, Any], res
     if old.get("limit") != state.get("limit"):
         said.append(f"--limit was {old.get('limit')}, now {state.get('limit')}")
     if old["tasks"] != state["tasks"]:
-        said.append(f"the inputs changed ({len(old['tasks'])} task(s) then, {len(state['tasks'])} now)")
+        said.append(_inputs_changed(old["tasks"], state["tasks"]))
     return "; ".join(said)
 
 
