@@ -1,7 +1,7 @@
 """Real near-duplicates for dedup tests and benchmarks: public-domain speeches, edited at known Jaccard.
 
-Base documents are slices of the NLTK ``state_union`` and ``inaugural`` speeches in
-``../shared/data/prose/`` (public domain). An edited copy replaces, deletes or inserts tokens at
+Base documents are slices of the NLTK ``state_union`` and ``inaugural`` speeches bundled in
+``tests/data/prose/`` (public domain). An edited copy replaces, deletes or inserts tokens at
 random positions; the number of edits is searched so that the copy's exact Jaccard with its original
 (on the same shingles the stage uses) lands just at or above a target, and that exact value is
 returned with it.
@@ -9,23 +9,15 @@ returned with it.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
+from testdata import speech_paths, speech_text
 
 from corpus.stages.dedup.shingles import jaccard, shingle_set, shingles
 
 
-def prose_text(shared: Path) -> str:
-    """All speeches, in file order (a few files are Latin-1, not UTF-8)."""
-    parts = []
-    for p in sorted((shared / "prose").glob("*/*.txt")):
-        raw = p.read_bytes()
-        try:
-            parts.append(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            parts.append(raw.decode("latin-1"))
-    return "\n".join(parts)
+def prose_text() -> str:
+    """All bundled speeches, in file order, as one text."""
+    return "\n".join(speech_text(p) for p in speech_paths())
 
 
 def word_slices(text: str, words: int, limit: int | None = None) -> list[str]:

@@ -1,4 +1,4 @@
-"""Real documents for the quality-rule parity tests and benchmarks, built from ``shared/data``.
+"""Real documents for the quality-rule parity tests and benchmarks, built from the bundled ``tests/data``.
 
 Whole speeches, windows of consecutive paragraphs cut from them (short documents sit near the
 thresholds, where differences show), windows where some of their lines recur (the one derived
@@ -8,22 +8,13 @@ form, so that the repetition rules see both outcomes), and groups of real senten
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
-import orjson
-
-
-def read_text(path: Path) -> str:
-    """The file's text: UTF-8, or Windows-1252 for the few older transcripts that use it."""
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
+from testdata import sentences_by_language, speech_paths, speech_text
 
 
-def speeches(data: Path) -> list[str]:
-    return [read_text(p) for p in sorted((data / "prose").glob("*/*.txt"))]
+def speeches() -> list[str]:
+    """Every bundled speech, whole, in file-name order."""
+    return [speech_text(p) for p in speech_paths()]
 
 
 def windows(texts: list[str], n: int, seed: int = 0) -> list[str]:
@@ -56,17 +47,13 @@ def with_repeats(texts: list[str], n: int, seed: int = 1) -> list[str]:
     return out
 
 
-def sentence_groups(data: Path, per_doc: int = 20) -> list[tuple[str, str]]:
+def sentence_groups(per_doc: int = 20) -> list[tuple[str, str]]:
     """(language, text) documents of ``per_doc`` real sentences of one language, one per line."""
-    by_lang: dict[str, list[str]] = {}
-    for line in (data / "langid-dev" / "sentences.jsonl").read_bytes().splitlines():
-        rec = orjson.loads(line)
-        by_lang.setdefault(rec["lang"], []).append(rec["text"])
-    return [(lang, "\n".join(sents[i:i + per_doc])) for lang, sents in sorted(by_lang.items())
-            for i in range(0, len(sents), per_doc * 5)]
+    return [(lang, "\n".join(sents[i:i + per_doc])) for lang, sents in sorted(sentences_by_language().items())
+            for i in range(0, len(sents), per_doc)]
 
 
-def documents(data: Path, n_windows: int = 1200) -> list[str]:
-    texts = speeches(data)
+def documents(n_windows: int = 1200) -> list[str]:
+    texts = speeches()
     return (texts + windows(texts, n_windows) + with_repeats(texts, n_windows // 4)
-            + [t for _, t in sentence_groups(data)])
+            + [t for _, t in sentence_groups()])

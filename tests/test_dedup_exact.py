@@ -19,8 +19,8 @@ def _run(tmp_path: Path, name: str, files: dict[str, list[dict]], workers: int =
     return tmp_path / name
 
 
-def test_normalised_text_keeps_first_occurrence_across_tasks(tmp_path: Path, shared_data: Path) -> None:
-    texts = word_slices(prose_text(shared_data), 120, 300)
+def test_normalised_text_keeps_first_occurrence_across_tasks(tmp_path: Path) -> None:
+    texts = word_slices(prose_text(), 120, 300)
     first = [{"id": f"a{i}", "text": t} for i, t in enumerate(texts)]
     # case and whitespace variants of every 10th text, later in the input (another file, other tasks)
     variants = [{"id": f"v{i}", "text": "  " + texts[i].upper().replace(" ", " \n\t ") + " "} for i in range(0, 300, 10)]
@@ -63,9 +63,9 @@ def test_bad_key_is_a_one_line_error(tmp_path: Path) -> None:
     assert r.returncode == 2 and "metadata.<field>" in r.stderr, r.stderr
 
 
-def test_against_an_earlier_build(tmp_path: Path, shared_data: Path) -> None:
+def test_against_an_earlier_build(tmp_path: Path) -> None:
     """A new build drops what an earlier release already holds, and its own repeats, and nothing else."""
-    texts = word_slices(prose_text(shared_data), 60, 200)
+    texts = word_slices(prose_text(), 60, 200)
     old = _run(tmp_path, "old", {"old.jsonl": [{"id": f"o{i}", "text": t} for i, t in enumerate(texts[:100])]})
     assert (old / "dedup_exact" / "params.json").is_file()  # kept for later builds
     new_docs = ([{"id": f"again{i}", "text": texts[i].upper()} for i in range(0, 100, 5)]  # in the old build

@@ -22,6 +22,7 @@ import orjson
 import pytest
 from conftest import read_docs, thresher, tree_bytes, write_pipeline
 from dedup_corpus import edited_copy, prose_text, word_slices
+from testdata import sentences_by_language
 
 from corpus.stages.dedup.shingles import jaccard, shingle_set, shingles
 
@@ -34,12 +35,12 @@ def _write_jsonl(path: Path, docs: list[dict]) -> None:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory, shared_data: Path) -> dict:
+def corpus(tmp_path_factory) -> dict:
     """500 speech slices of 300 words plus 160 edited copies; copies are spread through the input,
     some before their original, across two files and several tasks."""
     root = tmp_path_factory.mktemp("minhash")
     rng = np.random.default_rng(7)
-    base = word_slices(prose_text(shared_data), 300, 500)
+    base = word_slices(prose_text(), 300, 500)
     docs = [{"id": f"b{i}", "text": t} for i, t in enumerate(base)]
     pairs = []  # (original id, copy id, exact jaccard)
     for k, target in enumerate(TARGETS * COPIES_PER_TARGET):
@@ -195,9 +196,9 @@ def test_dedup_eval_reports_precision_recall_and_png(reference: Path, tmp_path: 
     assert high["pairs"] and high["observed"] >= 0.95
 
 
-def test_against_earlier_run_reuses_its_signatures(tmp_path: Path, shared_data: Path) -> None:
+def test_against_earlier_run_reuses_its_signatures(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
-    base = word_slices(prose_text(shared_data), 300, 240)
+    base = word_slices(prose_text(), 300, 240)
     old = [{"id": f"old{i}", "text": t} for i, t in enumerate(base[:120])]
     copies = [{"id": f"new-copy{i}", "text": edited_copy(base[i], 0.9, rng)[0]} for i in range(30)]
     fresh = [{"id": f"new{i}", "text": t} for i, t in enumerate(base[120:])]
@@ -221,13 +222,15 @@ def test_against_earlier_run_reuses_its_signatures(tmp_path: Path, shared_data: 
     assert ph["signatures"]["against_signatures"] == 120
 
 
-def test_character_ngrams_for_text_without_spaces(tmp_path: Path, shared_data: Path) -> None:
-    lines = [orjson.loads(x) for x in (shared_data / "langid-dev" / "sentences.jsonl").read_bytes().splitlines()]
-    zh = [x["text"] for x in lines if x["lang"] == "zh"]
-    base = ["".join(zh[i:i + 10]) for i in range(0, 200, 10)]
+def test_character_ngrams_for_text_without_spaces(tmp_path: Path) -> None:
+    by_lang = sentences_by_language()
+    cjk = by_lang["zh"] + by_lang["ja"]  # 40 real sentences written without spaces
     rng = np.random.default_rng(5)
-    copies = [edited_copy(t, 0.9, rng, unit="chars")[0] for t in base[:10]]
-    docs = [{"id": f"z{i}", "text": t} for i, t in enumerate(base + copies)]
+    # 20 documents of 10 of them each, drawn at random: any two share a few sentences at most
+    base = ["".join(rng.choice(cjk, 10, replace=False)) for _ in range(20)]
+    copies = [edited_copy(t, 0.9, rng, unit="chars") for t in base[:10]]
+    assert all(0.9 <= j < 1 for _, j in copies)  # really edited, not identical
+    docs = [{"id": f"z{i}", "text": t} for i, t in enumerate(base + [t for t, _ in copies])]
     _write_jsonl(tmp_path / "zh.jsonl", docs)
     for unit, expected in (("chars", 10), ("words", 0)):
         write_pipeline(tmp_path / f"{unit}.yaml", name=unit, input={"paths": ["zh.jsonl"]}, output=unit, workers=1,

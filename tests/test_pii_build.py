@@ -13,13 +13,14 @@ import orjson
 import pytest
 import zstandard
 from conftest import read_docs, thresher, write_pipeline
+from testdata import speech_paths, speech_text
 
 from corpus.stages import base
 
 KEY = "test-key-" + "0123456789abcdef"
 
 
-def planted_corpus(shared: Path) -> tuple[list[dict], dict[str, list[str]]]:
+def planted_corpus() -> tuple[list[dict], dict[str, list[str]]]:
     """Documents with known values (by kind), mixed with real prose that holds none."""
     from faker import Faker
 
@@ -47,7 +48,7 @@ def planted_corpus(shared: Path) -> tuple[list[dict], dict[str, list[str]]]:
         ssns = [fake.ssn() for _ in range(3)]
         values["ssn"] += ssns
         docs.append({"id": f"d{i}", "text": "Payroll export: " + ", ".join(f"employee SSN {s}" for s in ssns)})
-    speech = sorted((shared / "prose" / "inaugural").glob("*.txt"))[0].read_text(encoding="utf-8", errors="replace")
+    speech = speech_text(speech_paths("inaugural")[0])
     paragraphs = [p for p in speech.split("\n\n") if len(p) > 200][:6]
     docs += [{"id": f"s{i}", "text": p} for i, p in enumerate(paragraphs)]
     return docs, values
@@ -75,9 +76,9 @@ def readable_files(run: Path):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, shared_data: Path):
+def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pii_build")
-    docs, values = planted_corpus(shared_data)
+    docs, values = planted_corpus()
     env = {"THRESHER_PII_KEY": KEY}
     runs = {}
     for out, workers in (("run1", 2), ("run2", 1)):
@@ -174,8 +175,8 @@ def test_keyed_run_is_reproducible(built) -> None:
     assert samples[0] == samples[1]
 
 
-def test_missing_key_is_one_line_user_error(tmp_path: Path, shared_data: Path) -> None:
-    docs, _ = planted_corpus(shared_data)
+def test_missing_key_is_one_line_user_error(tmp_path: Path) -> None:
+    docs, _ = planted_corpus()
     r = thresher("build", str(pipeline(tmp_path, docs[:2], "out", 1)), cwd=tmp_path, env={"THRESHER_PII_KEY": ""})
     assert r.returncode == 2 and "THRESHER_PII_KEY" in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1

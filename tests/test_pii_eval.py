@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pytest
 from conftest import thresher
+from testdata import PII_SET
 
 from corpus.commands.pii_eval import load_dataset
 from corpus.errors import UserError
 
 
 @pytest.fixture(scope="module")
-def data(shared_data: Path) -> Path:
-    return shared_data / "pii-dev" / "generated_large.json"
+def data() -> Path:
+    return PII_SET
 
 
 def evaluate(data: Path, tmp: Path, *args: str) -> dict:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import thresher
+from testdata import PII_SET, speech_paths, speech_text
 
 from corpus.errors import UserError
 from corpus.stages import base
@@ -81,14 +82,14 @@ def engines():
     return screened, plain, policy
 
 
-def test_the_default_screen_keeps_the_names_the_model_finds_and_skips_most_prose(engines, shared_data: Path) -> None:
+def test_the_default_screen_keeps_the_names_the_model_finds_and_skips_most_prose(engines) -> None:
     """Held-out real text: speeches with presidio-research records spliced in at paragraph breaks.
     Every labelled name or address the model finds reading everything, it still finds screened."""
     screened, plain, policy = engines
-    records = json.loads((shared_data / "pii-dev" / "generated_large.json").read_text(encoding="utf-8"))
+    records = json.loads(PII_SET.read_text(encoding="utf-8"))
     short = [r for r in records if len(r["full_text"]) < 300 and r["spans"]]
-    prose = sorted((shared_data / "prose" / "inaugural").glob("*.txt"))[:6]
-    paragraphs = [p for f in prose for p in f.read_text(encoding="utf-8").split("\n\n") if p.strip()]
+    prose = speech_paths("inaugural")[:6]
+    paragraphs = [p for f in prose for p in speech_text(f).split("\n\n") if p.strip()]
     rng = random.Random(3)
     docs, gold = [], []
     for i in range(8):

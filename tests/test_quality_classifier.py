@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 
-import orjson
 import realtext
+import testdata
 from conftest import read_docs, thresher, write_pipeline
 
 
-def test_train_then_keep_the_top_fraction_of_a_run(tmp_path, shared_data):
-    speeches = realtext.speeches(shared_data)
+def test_train_then_keep_the_top_fraction_of_a_run(tmp_path):
+    speeches = realtext.speeches()
     prose = [p for s in speeches for p in s.splitlines() if len(p) > 300]
-    sentences = [orjson.loads(x)["text"] for x in (shared_data / "langid-dev" / "sentences.jsonl").read_bytes().splitlines()]
+    sentences = [rec["text"] for rec in testdata.sentences()]
     # positives: long real prose; negatives: single real sentences (as fragments of a crawl would be)
     (tmp_path / "pos.txt").write_text("\n".join(prose[::2]) + "\n")
-    (tmp_path / "neg.jsonl").write_text("".join(json.dumps({"text": s}) + "\n" for s in sentences[::10]))
+    negatives = [s for i, s in enumerate(sentences) if i % 10 != 5]  # every tenth is held out below
+    (tmp_path / "neg.jsonl").write_text("".join(json.dumps({"text": s}) + "\n" for s in negatives))
     r = thresher("quality", "train", "--positive", str(tmp_path / "pos.txt"), "--negative",
                  str(tmp_path / "neg.jsonl"), "--output", str(tmp_path / "m" / "q.bin"),
                  "--bucket", "20000", "--dim", "16", "--epoch", "10", cwd=tmp_path)

@@ -6,6 +6,8 @@ from collections import Counter
 
 import pytest
 import realtext
+from datatrove.data import Document as PeerDocument
+from datatrove.pipeline import filters
 
 from corpus.document import Document
 from corpus.stages import base
@@ -25,19 +27,16 @@ def stage(name: str, **params):
 
 
 @pytest.fixture(scope="module")
-def corpus_docs(shared_data) -> list[str]:
-    texts = realtext.speeches(shared_data)
+def corpus_docs() -> list[str]:
+    texts = realtext.speeches()
     # every 12th speech whole, windows of paragraphs cut from all of them (some with recurring
     # lines), sentences in 75 languages
     return (texts[::12] + realtext.windows(texts, 250) + realtext.with_repeats(texts, 120)
-            + [t for _, t in realtext.sentence_groups(shared_data)])
+            + [t for _, t in realtext.sentence_groups()])
 
 
 @pytest.mark.parametrize("name", sorted(PEERS))
 def test_same_decisions_as_datatrove(name, corpus_docs):
-    filters = pytest.importorskip("datatrove.pipeline.filters")
-    from datatrove.data import Document as PeerDocument
-
     peer = getattr(filters, PEERS[name])()
     ours = stage(name)
     agree = 0
@@ -52,8 +51,8 @@ def test_same_decisions_as_datatrove(name, corpus_docs):
     assert agree / len(corpus_docs) >= 0.99, f"{name}: {agree}/{len(corpus_docs)} same decisions"
 
 
-def test_repetition_reasons_on_repeated_real_text(shared_data):
-    speech = realtext.speeches(shared_data)[0]
+def test_repetition_reasons_on_repeated_real_text():
+    speech = realtext.speeches()[0]
     paragraphs = [p for p in speech.splitlines() if p.strip()][:12]
     rep = stage("gopher_repetition")
     assert rep.decide(Document("a", "\n\n".join(paragraphs), "t")) is None
@@ -63,8 +62,8 @@ def test_repetition_reasons_on_repeated_real_text(shared_data):
     assert rep.decide(Document("c", sentence * 30, "t")).startswith(("gopher_top_", "gopher_dup_"))
 
 
-def test_c4_removes_lines_in_filter_mode_and_keeps_text_in_annotate_mode(shared_data):
-    speech = realtext.speeches(shared_data)[5]
+def test_c4_removes_lines_in_filter_mode_and_keeps_text_in_annotate_mode():
+    speech = realtext.speeches()[5]
     lines = [ln for ln in speech.splitlines() if ln.strip()][:15]
     text = "\n".join(["Home | About | Contact", *lines, "Please enable JavaScript to view this page.",
                       "This site uses cookies to improve your experience."])
@@ -80,8 +79,8 @@ def test_c4_removes_lines_in_filter_mode_and_keeps_text_in_annotate_mode(shared_
     assert stage("c4").decide(Document("d", two_sentences, "t")) == "c4_too_few_sentences"
 
 
-def test_language_rules_follow_metadata_language(shared_data):
-    groups = dict(realtext.sentence_groups(shared_data, per_doc=25))
+def test_language_rules_follow_metadata_language():
+    groups = dict(realtext.sentence_groups())
     quality = stage("gopher_quality")
     for lang in ("de", "fr", "zh", "ja"):
         text = groups[lang]

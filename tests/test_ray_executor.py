@@ -22,6 +22,7 @@ import psutil
 import pytest
 import ray
 from conftest import REPO, thresher, tree_bytes, write_pipeline
+from testdata import speech_paths, speech_text
 
 from corpus import config
 from corpus.engine import build, progress
@@ -46,11 +47,10 @@ def ray_address() -> Any:
 
 
 @pytest.fixture(scope="module")
-def corpus_dir(tmp_path_factory, shared_data: Path) -> Path:
+def corpus_dir(tmp_path_factory) -> Path:
     """Every other real paragraph plus a near-duplicate of every fourth, in three files, and a local run."""
     root = tmp_path_factory.mktemp("ray")
-    paras = [p.strip() for f in sorted((shared_data / "prose").rglob("*.txt"))
-             for p in f.read_text(errors="replace").split("\n\n") if len(p.strip()) > 40][::2]
+    paras = [p.strip() for f in speech_paths() for p in speech_text(f).split("\n\n") if len(p.strip()) > 40][::2]
     texts = paras + [p.replace(" the ", " a ", 1) for p in paras[::4]]
     files = [open(root / f"part-{k}.jsonl", "wb") for k in range(3)]
     for i, text in enumerate(texts):

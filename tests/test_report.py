@@ -167,7 +167,7 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run
                   "--disable-component-update", "--disable-sync", "--enable-logging=stderr", "--v=0")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs it)")
+@pytest.mark.skipif(CHROMIUM is None, reason="no browser: chromium is not installed (CI installs it)")
 def test_report_opens_in_headless_chromium(run_dir, tmp_path):
     page = (run_dir / "report" / "report.html").as_uri()
     shot = tmp_path / "report.png"

@@ -13,14 +13,14 @@ from pathlib import Path
 import orjson
 import pytest
 from conftest import thresher, tree_bytes, write_pipeline
+from testdata import speech_paths, speech_text
 
 
 @pytest.fixture(scope="module")
-def corpus_dir(tmp_path_factory, shared_data: Path) -> Path:
+def corpus_dir(tmp_path_factory) -> Path:
     """About 5 MB of real speech paragraphs in two files, enough for a build of a few seconds."""
     root = tmp_path_factory.mktemp("resume")
-    paras = [p.strip() for f in sorted((shared_data / "prose").rglob("*.txt"))
-             for p in f.read_text(errors="replace").split("\n\n") if len(p.strip()) > 40]
+    paras = [p.strip() for f in speech_paths() for p in speech_text(f).split("\n\n") if len(p.strip()) > 40]
     with open(root / "a.jsonl", "wb") as fa, open(root / "b.jsonl", "wb") as fb:
         for i in range(24_000):
             text = paras[i % len(paras)] + ("  \u00a0 extra   spaces" if i % 7 == 0 else "")

@@ -286,7 +286,6 @@ def test_sft_gpt2_and_lora_train_and_export(fx):
     assert AutoModelForCausalLM.from_pretrained(path.parent / "hf").config.model_type == "gpt2"
     assert json.loads((path.parent / "hf" / "lineage.json").read_text())["task"] == "sft"
 
-    pytest.importorskip("peft")
     lora = write_config(fx, "lora", task="sft", model={"from_pretrained": str(path.parent / "hf"),
                                                        "lora": {"r": 4, "target_modules": ["c_attn"]}},
                         data={"path": str(fx["chat"]), "format": "messages", "seq_len": 64, "tokens": None},

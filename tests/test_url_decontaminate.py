@@ -43,8 +43,8 @@ def test_url_filter_domains_words_subwords_and_missing(tmp_path):
         base.build({"stage": "url_filter"})
 
 
-def test_decontaminate_names_the_set_and_ignores_case_and_punctuation(tmp_path, shared_data):
-    speeches = realtext.speeches(shared_data)
+def test_decontaminate_names_the_set_and_ignores_case_and_punctuation(tmp_path):
+    speeches = realtext.speeches()
     eval_text = speeches[3].splitlines()[4]  # a real paragraph used as an "evaluation item"
     words = eval_text.split()
     assert len(words) > 40

@@ -1,46 +1,27 @@
 """A real tokenizer and real documents for tokenizer, tokenization and trainer tests.
 
 ``trained_tokenizer`` (session-scoped) is a byte-level BPE trained once per session by the real
-``thresher tokenizer train`` command on public-domain speeches (``shared/data/prose``); import it into a
+``thresher tokenizer train`` command on the bundled public-domain speeches; import it into a
 test module with ``from tokenizer_fixtures import trained_tokenizer  # noqa: F401``.
 """
 
 from __future__ import annotations
 
-import re
 import struct
 from pathlib import Path
 
 import numpy as np
 import orjson
 import pytest
+from testdata import speech_pieces
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 VOCAB_SIZE = 1024
-
-
-def speech_text(path: Path) -> str:
-    """A speech's text: most files are UTF-8, a few are Latin-1."""
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
 
 
 def write_speech_pieces(out: Path, folder: str, chars: int = 3000, files: int | None = None) -> list[dict]:
     """Write ``prose/<folder>`` (its first ``files`` speeches) as JSONL documents, each speech cut at
     paragraph breaks into pieces of about ``chars`` characters; returns the records."""
-    records = []
-    for path in sorted((SHARED_DATA / "prose" / folder).glob("*.txt"))[:files]:
-        piece, n = "", 0
-        for para in re.split(r"\n\s*\n", speech_text(path)):
-            piece = f"{piece}\n\n{para.strip()}" if piece else para.strip()
-            if len(piece) >= chars:
-                records.append({"id": f"{folder}/{path.stem}#{n}", "text": piece})
-                piece, n = "", n + 1
-        if piece.strip():
-            records.append({"id": f"{folder}/{path.stem}#{n}", "text": piece})
+    records = [{"id": doc_id, "text": text} for doc_id, text in speech_pieces(folder, chars, files)]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
     return records
@@ -51,8 +32,6 @@ def trained_tokenizer(tmp_path_factory) -> Path:
     """A tokenizer folder (vocabulary 1024) trained by ``thresher tokenizer train`` on the inaugural addresses."""
     from conftest import thresher
 
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
     base = tmp_path_factory.mktemp("tokenizer")
     corpus = base / "inaugural.jsonl"
     write_speech_pieces(corpus, "inaugural")

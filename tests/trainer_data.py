@@ -7,15 +7,14 @@ artefacts directly: a Hugging Face tokenizer folder and a ``tokens/`` folder wit
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import orjson
+from testdata import SEED_TASKS, speech_pieces
 
 from corpus.tokenizer import folder_sha256
 from corpus.tokens import FORMAT, MANIFEST, ShardWriter, dtype_for_vocab
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
                  "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 # The same ChatML, with the assistant's tokens marked the way transformers' assistant masks read them
@@ -28,19 +27,8 @@ SPECIALS = ["<s>", "</s>", "<pad>", "<|im_start|>", "<|im_end|>"]
 
 
 def documents(folder: str = "inaugural", chars: int = 1500) -> list[tuple[str, str]]:
-    """``(doc_id, text)``: each speech cut at paragraph breaks into pieces of about ``chars`` characters."""
-    out = []
-    for path in sorted((SHARED_DATA / "prose" / folder).glob("*.txt")):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        piece, n = "", 0
-        for para in re.split(r"\n\s*\n", text):
-            piece = f"{piece}\n\n{para.strip()}" if piece else para.strip()
-            if len(piece) >= chars:
-                out.append((f"{folder}/{path.stem}#{n}", piece))
-                piece, n = "", n + 1
-        if piece:
-            out.append((f"{folder}/{path.stem}#{n}", piece))
-    return out
+    """``(doc_id, text)``: each speech cut into pieces of about ``chars`` characters (the trainer's documents)."""
+    return speech_pieces(folder, chars)
 
 
 def build_tokenizer(out: Path, vocab_size: int = 512, folder: str = "inaugural") -> Path:
@@ -92,8 +80,7 @@ def build_tokens(root: Path, docs: list[tuple[str, str]], tok_dir: Path, val_doc
 def chat_jsonl(out: Path, limit: int = 120, fmt: str = "messages") -> Path:
     """Chat examples from self-instruct's seed tasks (Apache-2.0): instruction + input -> output."""
     lines = []
-    src = SHARED_DATA / "sft-dev" / "seed_tasks.jsonl"
-    for line in src.read_bytes().splitlines()[:limit]:
+    for line in SEED_TASKS.read_bytes().splitlines()[:limit]:
         task = orjson.loads(line)
         inst = task["instances"][0]
         prompt = task["instruction"] + (f"\n\n{inst['input']}" if inst["input"] else "")
