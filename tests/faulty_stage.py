@@ -19,6 +19,7 @@ class FaultParams:
     word: str = "BOOM"  # the documents it fails on hold this
     error: str = "ValueError"  # ValueError, or an errno name (ENOSPC, EIO) for an OSError
     delete: str | None = None  # instead of raising: delete this file (an input that vanishes mid-run)
+    while_exists: str | None = None  # raise only while this file exists (a fault that goes away)
 
 
 @base.register
@@ -29,7 +30,7 @@ class FaultyStage(base.Stage):
     def process(self, docs, ctx) -> Iterator:
         p: FaultParams = self.p
         for doc in docs:
-            if p.word in doc.text:
+            if p.word in doc.text and (p.while_exists is None or Path(p.while_exists).exists()):
                 if p.delete:
                     Path(p.delete).unlink(missing_ok=True)
                 elif p.error == "ValueError":

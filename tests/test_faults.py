@@ -194,3 +194,34 @@ def test_a_wrong_typed_nested_parameter_fails_validate(tmp_path: Path) -> None:
         r = thresher(command, str(p), cwd=tmp_path)
         assert r.returncode == 2
         assert "top_n_grams must be dict[int, float], got {2: 'high'}" in _one_line(r.stderr)
+
+
+def test_disk_full_injected_at_a_random_document_then_resume_is_byte_identical(tmp_path: Path) -> None:
+    """Where no small filesystem can be mounted: a stage's write fails with ENOSPC at a random document
+    of a random task (the tasks before it have finished); once the disk has room, the rerun resumes."""
+    inp = tmp_path / "in"
+    inp.mkdir()
+    for k in range(4):
+        _sentences(inp / f"part-{k}.jsonl", 20 * k, 20)
+    texts = [json.loads(line)["text"] for k in range(4) for line in (inp / f"part-{k}.jsonl").read_text().splitlines()]
+    word = random.Random(1919).choice(texts[20:])  # past the first task, so something is there to resume
+    full = tmp_path / "disk-is-full"
+
+    def pipeline(output: str) -> Path:
+        return write_pipeline(tmp_path / f"{output}.yaml", name="injected", input={"paths": ["in/*.jsonl"]},
+                              output=output, workers=1,
+                              stages=[{"stage": "normalize"}, {"stage": "dedup_exact"},
+                                      {"stage": "test_fault", "word": word, "error": "ENOSPC",
+                                       "while_exists": str(full)}])
+
+    rc, err = _build(pipeline("reference"))
+    assert rc == 0, err
+    full.touch()
+    p = pipeline("out")
+    rc, err = _build(p)
+    assert rc == 1 and "no space left on the device" in _one_line(err)
+    assert any((tmp_path / "out" / ".state").rglob("pass-*/*.json"))  # some tasks had finished
+    full.unlink()
+    rc, err = _build(p)
+    assert rc == 0, err
+    assert tree_bytes(tmp_path / "out" / "data") == tree_bytes(tmp_path / "reference" / "data")
