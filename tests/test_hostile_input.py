@@ -115,3 +115,16 @@ def test_too_many_stage_errors_stop_the_build_with_one_line(tmp_path: Path, caps
     # raising the budget lets the same run go on (it does not change what the output is)
     _load(tmp_path, max_error_rate=0.05)
     assert cli.main(["build", str(tmp_path / "p.yaml"), "--quiet"]) == 0
+
+
+def test_every_quarantine_code_is_documented() -> None:
+    from conftest import REPO
+
+    from corpus.io import raw
+
+    doc = (REPO / "docs" / "run-directory.md").read_text(encoding="utf-8")
+    table = doc[doc.index("## Quarantine"):]
+    codes = {code for _, code in raw._CODES} | {raw.error_code("anything else")}
+    assert codes >= {"stage_error", "unserialisable", "duplicate_id", "malformed_csv", "unreadable_record"}
+    for code in codes:
+        assert f"| `{code}` |" in table, code
