@@ -1,10 +1,11 @@
 """MinHash dedup, Thresher vs datatrove's four MinHash steps, on the same corpus in the same run.
 
 Corpus: ``--docs`` documents of about 2.9 KB, each a random mix of sentences from the public-domain
-speeches in ``../shared/data/prose/`` (distinct documents, low pairwise Jaccard), of which
+speeches bundled in ``tests/data/prose/`` (distinct documents, low pairwise Jaccard), of which
 ``--copies`` are edited copies of others at known exact Jaccard, spread evenly over the bands
 0.5-0.6 ... 0.9-1.0 and shuffled through the input. Both tools read the same JSONL files with the same
-number of worker processes; each runs as a subprocess whose process tree is sampled for peak RSS.
+number of worker processes; each runs as a subprocess whose process tree is sampled for peak RSS
+(datatrove in the peer environment, ``peer_env.py``). The corpus is seeded (``--seed``).
 
 Figures: wall seconds, documents/s, peak RSS (sum over the process tree, and the largest single
 process), and recall per Jaccard band: an injected pair counts as found when the tool did not keep
@@ -12,7 +13,7 @@ both documents. ``--scaling`` also runs Thresher alone at several corpus sizes w
 copies (so about the same candidate pairs) and a small ``partition_mb``, and reports the peak RSS of
 its bucket and cluster phases from the ledger: the evidence that memory does not grow with corpus size.
 
-    .venv/bin/python benchmarks/bench_dedup.py --docs 50000 --workers 2 --work /tmp/bench-dedup
+    .venv/bin/python benchmarks/bench_dedup.py --docs 50000 --workers 2 --work /tmp/bench-dedup [--json FILE]
 """
 
 from __future__ import annotations
@@ -31,60 +32,17 @@ import numpy as np
 import orjson
 import psutil
 import yaml
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO))
-
-from dedup_corpus import edited_copy, prose_text, sentence_mixes  # noqa: E402
+from common import REPO, row, write_result
+from dedup_corpus import edited_copy, prose_text, sentence_mixes
+from peer_env import PEER_SCRIPTS, peer_python
 
 BANDS = [(0.5, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.01)]
-DATATROVE_SCRIPT = r'''
-import sys
-
-import datatrove.utils.hashes.xxhash as dt_xxhash
 
 
-# datatrove 0.10.1 passes str to xxhash, which xxhash >= 4 refuses; encode as xxhash 3 did (UTF-8).
-# (The import is inside because datatrove ships these functions to its workers by value.)
-def _xxh64(data):
-    import xxhash
-    return xxhash.xxh64_intdigest(data.encode() if isinstance(data, str) else data)
-
-
-def _xxh32(data):
-    import xxhash
-    return xxhash.xxh32_intdigest(data.encode() if isinstance(data, str) else data)
-
-
-dt_xxhash.xxhash64, dt_xxhash.xxhash32 = _xxh64, _xxh32
-from datatrove.executor import LocalPipelineExecutor
-from datatrove.pipeline.dedup import MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature
-from datatrove.pipeline.dedup.minhash import MinhashConfig
-from datatrove.pipeline.readers import JsonlReader
-from datatrove.pipeline.writers import JsonlWriter
-from datatrove.utils.hashing import HashConfig
-
-inp, work, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
-cfg = MinhashConfig(hash_config=HashConfig(precision=64), n_grams=5, num_buckets=14, hashes_per_bucket=8)
-tasks = workers
-sig = LocalPipelineExecutor(pipeline=[JsonlReader(inp), MinhashDedupSignature(f"{work}/signatures", config=cfg)],
-                            tasks=tasks, workers=workers, logging_dir=f"{work}/logs/sig")
-buckets = LocalPipelineExecutor(pipeline=[MinhashDedupBuckets(f"{work}/signatures", f"{work}/buckets", config=cfg)],
-                                tasks=cfg.num_buckets, workers=workers, logging_dir=f"{work}/logs/buckets", depends=sig)
-cluster = LocalPipelineExecutor(pipeline=[MinhashDedupCluster(f"{work}/buckets", f"{work}/remove_ids", config=cfg)],
-                                tasks=1, logging_dir=f"{work}/logs/cluster", depends=buckets)
-filt = LocalPipelineExecutor(pipeline=[JsonlReader(inp), MinhashDedupFilter(f"{work}/remove_ids"),
-                                       JsonlWriter(f"{work}/out", compression=None)],
-                             tasks=tasks, workers=workers, logging_dir=f"{work}/logs/filter", depends=cluster)
-filt.run()
-'''
-
-
-def build_corpus(shared: Path, n_docs: int, n_copies: int, out: Path, seed: int = 0) -> list[tuple[str, str, float]]:
+def build_corpus(n_docs: int, n_copies: int, out: Path, seed: int = 0) -> list[tuple[str, str, float]]:
     """Write ``out/{a,b}.jsonl``; returns the injected pairs ``(original id, copy id, exact Jaccard)``."""
     rng = np.random.default_rng(seed)
-    text = prose_text(shared)
+    text = prose_text()
     base = sentence_mixes(text, n_docs - n_copies, 2900, rng)
     docs = [{"id": f"d{i}", "text": t} for i, t in enumerate(base)]
     pairs = []
@@ -174,7 +132,8 @@ def run_datatrove(corpus: Path, work: Path, workers: int) -> tuple[dict, set[str
     inp.mkdir(parents=True)
     for name in ("a.jsonl", "b.jsonl"):
         os.symlink(corpus / name, inp / name)
-    fig = measured_run([sys.executable, "-c", DATATROVE_SCRIPT, str(inp), str(out), str(workers)], work)
+    fig = measured_run([str(peer_python()), str(PEER_SCRIPTS / "datatrove_dedup.py"), str(inp), str(out),
+                        str(workers)], work)
     return fig, read_ids(sorted((out / "out").glob("*.jsonl")))
 
 
@@ -184,7 +143,8 @@ def main() -> None:
     ap.add_argument("--copies", type=int, default=2_500, help="injected near-duplicates (spread over 5 bands)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench-dedup"))
-    ap.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the corpus (sentence mixes, edits, order)")
+    ap.add_argument("--json", help="write the summary rows here too (run_all.py reads it)")
     ap.add_argument("--skip-datatrove", action="store_true")
     ap.add_argument("--scaling", type=str, default="", help="comma-separated corpus sizes for the memory test")
     args = ap.parse_args()
@@ -192,9 +152,9 @@ def main() -> None:
     report: dict = {"docs": args.docs, "copies": args.copies, "workers": args.workers, "cpus": os.cpu_count(),
                     "load_avg_before": os.getloadavg()}
 
-    corpus = args.work / f"corpus-{args.docs}"
+    corpus = args.work / f"corpus-{args.docs}-{args.copies}-{args.seed}"
     t0 = time.perf_counter()
-    pairs = build_corpus(args.shared, args.docs, args.copies, corpus)
+    pairs = build_corpus(args.docs, args.copies, corpus, args.seed)
     report["corpus_mb"] = round(sum((corpus / n).stat().st_size for n in ("a.jsonl", "b.jsonl")) / 2**20, 1)
     report["corpus_seconds"] = round(time.perf_counter() - t0, 1)
     print(f"corpus: {args.docs} docs, {report['corpus_mb']} MB, built in {report['corpus_seconds']} s", flush=True)
@@ -214,24 +174,32 @@ def main() -> None:
 
     scaling = []
     for n in [int(x) for x in args.scaling.split(",") if x]:
-        cdir = args.work / f"corpus-{n}"
+        cdir = args.work / f"corpus-{n}-{args.copies}-{args.seed}"
         if not (cdir / "b.jsonl").exists():
-            build_corpus(args.shared, n, args.copies, cdir)
+            build_corpus(n, args.copies, cdir, args.seed)
         fig, kept, st = run_thresher(cdir, args.work, args.workers, partition_mb=1)
         ph = st["phases"]
-        row = {"docs": n, "band_entries": ph["buckets"]["band_entries"], "partitions": ph["buckets"]["partitions"],
-               "candidate_pairs": ph["candidate_pairs"]["candidate_pairs"],
-               "peak_rss_mb_band_runs": ph["buckets"]["peak_rss_mb"]["band_runs"],
-               "peak_rss_mb_partitions": ph["buckets"]["peak_rss_mb"]["partitions"],
-               "peak_rss_mb_pairs": ph["candidate_pairs"]["peak_rss_mb"]["unique"],
-               "peak_rss_mb_clusters": ph["clusters"]["peak_rss_mb"], "seconds": fig["seconds"]}
-        scaling.append(row)
-        print("scaling:", json.dumps(row), flush=True)
+        point = {"docs": n, "band_entries": ph["buckets"]["band_entries"], "partitions": ph["buckets"]["partitions"],
+                 "candidate_pairs": ph["candidate_pairs"]["candidate_pairs"],
+                 "peak_rss_mb_band_runs": ph["buckets"]["peak_rss_mb"]["band_runs"],
+                 "peak_rss_mb_partitions": ph["buckets"]["peak_rss_mb"]["partitions"],
+                 "peak_rss_mb_pairs": ph["candidate_pairs"]["peak_rss_mb"]["unique"],
+                 "peak_rss_mb_clusters": ph["clusters"]["peak_rss_mb"], "seconds": fig["seconds"]}
+        scaling.append(point)
+        print("scaling:", json.dumps(point), flush=True)
     if scaling:
         report["scaling"] = scaling
     report["load_avg_after"] = os.getloadavg()
     (args.work / "report.json").write_text(json.dumps(report, indent=2))
     print(f"report: {args.work / 'report.json'}")
+    rows = []
+    if "datatrove" in report:
+        th, dt = report["thresher"], report["datatrove"]
+        rows = [row("thresher dedup_minhash", "datatrove MinHash (4 steps)", "docs/s", th["docs_per_s"], dt["docs_per_s"]),
+                row("thresher dedup_minhash", "datatrove MinHash (4 steps)", "recall, Jaccard 0.8-0.9",
+                    th["recall"]["0.8-0.9"], dt["recall"]["0.8-0.9"])]
+    write_result(args.json, "dedup", f"dedup corpus: {args.docs:,} sentence mixes of tests/data/prose, "
+                 f"{args.copies:,} edited copies at Jaccard 0.5-1.0, seed {args.seed}", rows, report=report)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """The ``language`` stage vs raw fastText ``predict`` with the same lid.176 model, in the same run.
 
-    .venv/bin/python benchmarks/bench_langid.py [--table]
+    .venv/bin/python benchmarks/bench_langid.py [--table] [--json FILE]
 
-Three inputs: the 15,000 langid-dev sentences (75 languages), 2.9 KB paragraphs of the speeches, and
-whole speeches (longer than ``max_chars``: the stage scores windows, raw fastText the whole text).
-CPU seconds on one core. ``--table`` prints the per-language accuracy table for docs/benchmarks.md.
+Three inputs: the bundled langid-dev sentences (``tests/data/langid-dev``, 20 per language, 75
+languages), ``--paragraphs`` 2.9 KB paragraphs of the bundled speeches, and the whole speeches (longer
+than ``max_chars``: the stage scores windows, raw fastText the whole text). CPU seconds on one core.
+``--table`` prints the per-language accuracy table for docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import sys
 import time
 from collections import Counter
 
-import orjson
-from common import SHARED, speech_paragraph_docs
+from common import paragraphs_name, row, speech_paragraph_docs, speech_paths, speech_text, write_result
+from testdata import sentences as labelled_sentences
 
 from corpus.document import Document
 from corpus.stages import base
@@ -31,6 +32,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--table", action="store_true")
     ap.add_argument("--repeat", type=int, default=3, help="best of N timings per side")
+    ap.add_argument("--paragraphs", type=int, default=1000, help="2.9 KB paragraphs of the speeches")
+    ap.add_argument("--json", help="write the summary rows here too (run_all.py reads it)")
     args = ap.parse_args()
     stage, _ = base.build({"stage": "language"})
     stage.setup()
@@ -43,17 +46,24 @@ def main() -> int:
         stage.decide(doc)
         return doc.metadata["language"]
 
-    recs = [orjson.loads(x) for x in (SHARED / "langid-dev" / "sentences.jsonl").read_bytes().splitlines()]
+    recs = labelled_sentences()
     sentences = [r["text"] for r in recs]
-    speeches = [p.read_text(errors="replace") for p in sorted((SHARED / "prose").rglob("*.txt"))]
-    inputs = {"sentences": sentences, "2.9 KB paragraphs": [d["text"] for d in speech_paragraph_docs(1000)],
+    speeches = [speech_text(p) for p in speech_paths()]
+    inputs = {"sentences": sentences,
+              "2.9 KB paragraphs": [d["text"] for d in speech_paragraph_docs(args.paragraphs)],
               "whole speeches": speeches}
+    rows = []
     print(f"{'input':<20}{'docs':>7}{'raw fastText docs/s':>21}{'stage docs/s':>14}{'stage/raw time':>16}")
     for name, texts in inputs.items():
         t_raw = min(timed_cpu(raw, texts)[0] for _ in range(args.repeat))
         docs = [Document(str(i), t, "b") for i, t in enumerate(texts)]  # a pipeline has them already
         t_ours = min(timed_cpu(ours, docs)[0] for _ in range(args.repeat))
         print(f"{name:<20}{len(texts):>7}{len(texts) / t_raw:>21.0f}{len(texts) / t_ours:>14.0f}{t_ours / t_raw:>16.2f}")
+        if name != "whole speeches":  # there the stage does other work (windows), so it is not like for like
+            rows.append(row(f"language stage, {name}", "raw fastText predict", "docs per CPU-second",
+                            round(len(texts) / t_ours), round(len(texts) / t_raw)))
+    write_result(args.json, "langid", f"tests/data/langid-dev sentences ({len(sentences):,}); "
+                 f"{paragraphs_name(args.paragraphs)}; the {len(speeches)} whole speeches", rows)
     if args.table:
         _, pred_raw = timed_cpu(raw, sentences)
         _, pred_ours = timed_cpu(ours, [Document(str(i), t, "b") for i, t in enumerate(sentences)])

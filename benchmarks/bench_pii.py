@@ -1,9 +1,10 @@
 """The pii stage's analysis vs plain Presidio, same recognizers, same documents, same run.
 
-Corpus: ``--docs`` documents of about 2.9 KB cut from the public-domain speeches in
-``../shared/data/prose/``, into which ``--pii-share`` of them get one or two records of
-presidio-research's ``generated_large.json`` spliced in at paragraph breaks (gold spans shifted),
-so recall is measured on the very documents that are timed.
+Corpus: ``--docs`` documents of about 2.9 KB cut from the public-domain speeches bundled in
+``tests/data/prose/``, into which ``--pii-share`` of them get one or two records of
+presidio-research's ``generated_large.json`` (``tests/data/pii-dev/``) spliced in at paragraph breaks
+(gold spans shifted; the choices are seeded by ``--seed``), so recall is measured on the very
+documents that are timed.
 
 Contenders, each timed in wall seconds and CPU seconds of this process (the machine is shared; CPU
 time is the steadier figure), the best of ``--repeat`` interleaved rounds:
@@ -16,7 +17,9 @@ time is the steadier figure), the best of ``--repeat`` interleaved rounds:
   recognizers (Presidio's predefined ones, phone shapes, secrets, the same NER model wrapped as a
   recognizer) and the same context enhancer.
 - ``presidio-stock`` (``--ner none`` only): Presidio's predefined pattern recognizers alone, for the
-  recall a default offline Presidio gets.
+  recall a default offline Presidio gets. It runs in the peer environment (``peer_env.py``), Presidio
+  as a user installs it; ``presidio`` runs in this process because it is built from Thresher's own
+  recognizers (Presidio is one of Thresher's dependencies).
 
 Both of the first two go through the same policy filter (thresholds, allow-lists, overlaps), so
 their recall is comparable. ``--ner none`` compares the pattern side alone.
@@ -32,14 +35,16 @@ import json
 import os
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import orjson
+from common import PII_SET, paragraphs_name, row, speech_paragraph_docs, write_result
+from peer_env import run_peer
 
-from benchmarks.common import SHARED, speech_paragraph_docs  # noqa: E402
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
 STRUCTURED = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS")
 
@@ -47,7 +52,7 @@ STRUCTURED = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_S
 def corpus(n: int, share: float, seed: int = 0) -> list[dict]:
     """Prose documents, ``share`` of them carrying spliced-in labelled PII records."""
     rng = random.Random(seed)
-    records = json.loads((SHARED / "pii-dev" / "generated_large.json").read_text(encoding="utf-8"))
+    records = json.loads(PII_SET.read_text(encoding="utf-8"))
     docs = []
     for d in speech_paragraph_docs(n):
         text, spans = d["text"], []
@@ -87,7 +92,8 @@ def main() -> int:
     ap.add_argument("--pii-share", type=float, default=0.5)
     ap.add_argument("--ner", choices=["rampart", "none"], default="rampart")
     ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--json", help="write the figures here too")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the spliced-in records")
+    ap.add_argument("--json", help="write the figures here too (run_all.py reads it)")
     args = ap.parse_args()
 
     from presidio_analyzer import AnalyzerEngine
@@ -101,7 +107,7 @@ def main() -> int:
 
     stage, _ = base.build({"stage": "pii", "ner": {**base.param_defaults(base.get("pii"))["ner"], "backend": args.ner}})
     engine, policy = build(stage.p)
-    docs = corpus(args.docs, args.pii_share)
+    docs = corpus(args.docs, args.pii_share, args.seed)
     texts = [d["text"] for d in docs]
 
     plain_registry = RecognizerRegistry(supported_languages=["en"])
@@ -132,13 +138,6 @@ def main() -> int:
     contenders: dict[str, Callable[[], list]] = {"thresher": run_thresher, "presidio": run_plain}
     if engine.screen is not None:
         contenders["thresher-unscreened"] = run_unscreened
-    if args.ner == "none":
-        stock_registry = RecognizerRegistry(supported_languages=["en"])
-        stock_registry.load_predefined_recognizers(languages=["en"], nlp_engine=offline_nlp_engine())
-        stock = AnalyzerEngine(registry=stock_registry, nlp_engine=offline_nlp_engine(), supported_languages=["en"])
-        stock_entities = sorted(set(STRUCTURED))
-        contenders["presidio-stock"] = lambda: [stock.analyze(t, language="en", entities=stock_entities,
-                                                              score_threshold=0.5) for t in texts]
     best: dict[str, dict] = {}
     for _ in range(args.repeat):
         for name, fn in contenders.items():
@@ -151,6 +150,8 @@ def main() -> int:
                               "docs_per_cpu_s": round(len(texts) / cpu, 1),
                               "docs_per_wall_s": round(len(texts) / wall, 1),
                               **recall(docs, preds, set(wanted))}
+    if args.ner == "none":
+        best["presidio-stock"] = presidio_stock(docs, args.repeat)
     chars = sum(map(len, texts))
     print(f"{len(texts)} docs, {chars / len(texts):.0f} chars/doc on average, ner={args.ner}, best of {args.repeat}")
     if engine.screen is not None:
@@ -164,10 +165,28 @@ def main() -> int:
               f"{fmt(r['structured'])} | {fmt(r['PERSON'])} | {fmt(r['ADDRESS'])} |")
     speedup = best["presidio"]["cpu_s"] / best["thresher"]["cpu_s"]
     print(f"speed-up vs plain Presidio, same recognizers: {speedup:.1f}x (CPU time)")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"docs": len(texts), "ner": args.ner, "results": best,
-                                               "speedup_cpu": speedup}, indent=2))
+    config = "patterns only" if args.ner == "none" else f"with {args.ner} NER"
+    rows = [row(f"pii stage, {config}", "Presidio, same recognizers", "docs per CPU-second",
+                best["thresher"]["docs_per_cpu_s"], best["presidio"]["docs_per_cpu_s"])]
+    if "presidio-stock" in best:
+        rows.append(row(f"pii stage, {config}", "stock offline Presidio", "structured recall",
+                        best["thresher"]["structured"], best["presidio-stock"]["structured"]))
+    write_result(args.json, f"pii ({config})", f"pii documents: {paragraphs_name(args.docs)}, {args.pii_share:.0%} "
+                 f"with 1-2 records of tests/data/pii-dev/generated_large.json spliced in, seed {args.seed}",
+                 rows, results=best, speedup_cpu=speedup)
     return 0
+
+
+def presidio_stock(docs: list[dict], repeat: int) -> dict:
+    """Stock offline Presidio in the peer environment, on the same documents; figures as for the others."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "texts.jsonl"
+        path.write_bytes(b"".join(orjson.dumps({"text": d["text"]}) + b"\n" for d in docs))
+        r = run_peer("presidio_stock.py", path, ",".join(STRUCTURED), repeat)
+    preds = [[tuple(p) for p in ps] for ps in r["spans"]]
+    return {"wall_s": round(r["wall_s"], 2), "cpu_s": round(r["cpu_s"], 2),
+            "docs_per_cpu_s": round(len(docs) / r["cpu_s"], 1), "docs_per_wall_s": round(len(docs) / r["wall_s"], 1),
+            **recall(docs, preds, set(STRUCTURED))}
 
 
 def _context(engine) -> tuple[float, float, int, int]:

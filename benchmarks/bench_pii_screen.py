@@ -6,10 +6,12 @@ many of the spans the model finds reading everything it still finds reading the 
 the full run did not are counted too. Only counts are printed.
 
 Sets (all held out from the texts `rules/pii/ner_screen.yaml` was built from):
-``speeches`` (the PII benchmark's prose), ``records`` (presidio-research's labelled texts) and, when
-given with ``--news``, the Lee news corpus written by `benchmarks/pii_screen_sources.py`.
+``speeches`` (the PII benchmark's prose, from ``tests/data/prose``), ``records`` (presidio-research's
+labelled texts, ``tests/data/pii-dev``) and, when given with ``--news``, the Lee news corpus written
+by `benchmarks/pii_screen_sources.py`. There is no outside peer: the comparison is the same model
+reading everything.
 
-    .venv/bin/python benchmarks/bench_pii_screen.py --news /tmp/screen-src/heldout-news.jsonl
+    .venv/bin/python benchmarks/bench_pii_screen.py [--news /tmp/screen-src/heldout-news.jsonl] [--json FILE]
 """
 
 from __future__ import annotations
@@ -21,10 +23,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import PII_SET, paragraphs_name, row, speech_paragraph_docs, write_result
 
-from benchmarks.common import SHARED, speech_paragraph_docs  # noqa: E402
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
 
 def measure(texts: list[str], engine, policy) -> dict:
@@ -52,7 +53,7 @@ def main() -> int:
     ap.add_argument("--docs", type=int, default=100, help="speech documents of about 2.9 KB")
     ap.add_argument("--records", type=int, default=800, help="presidio-research texts")
     ap.add_argument("--news", help="heldout-news.jsonl from benchmarks/pii_screen_sources.py")
-    ap.add_argument("--json", help="write the figures here too")
+    ap.add_argument("--json", help="write the figures here too (run_all.py reads it)")
     args = ap.parse_args()
 
     from corpus.stages import base
@@ -60,7 +61,7 @@ def main() -> int:
 
     stage, _ = base.build({"stage": "pii"})
     engine, policy = build(stage.p)
-    records = json.loads((SHARED / "pii-dev" / "generated_large.json").read_text(encoding="utf-8"))
+    records = json.loads(PII_SET.read_text(encoding="utf-8"))
     sets = {"speeches": [d["text"] for d in speech_paragraph_docs(args.docs)],
             "records": [r["full_text"] for r in records[:args.records]]}
     if args.news:
@@ -72,12 +73,16 @@ def main() -> int:
     for name, r in results.items():
         cells = []
         for ent in sorted(engine.ner_entities):
-            row = r["entities"].get(ent, {"found": 0, "kept": 0})
-            cells.append(f"{row['kept']}/{row['found']}")
-        new = sum(row["new"] for row in r["entities"].values())
+            counts = r["entities"].get(ent, {"found": 0, "kept": 0})
+            cells.append(f"{counts['kept']}/{counts['found']}")
+        new = sum(c["new"] for c in r["entities"].values())
         print(f"| {name} | {r['docs']} | {r['chars_share']:.1%} | " + " | ".join(cells) + f" | {new} |")
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+    rows = [row(f"NER on the screened stretches, {name}", "NER reading everything", "model spans found",
+                sum(e["kept"] for e in r["entities"].values()), sum(e["found"] for e in r["entities"].values()))
+            for name, r in results.items()]
+    write_result(args.json, "pii_screen", f"{paragraphs_name(args.docs)}; the first {args.records:,} texts of "
+                 "tests/data/pii-dev/generated_large.json" + ("; " + args.news if args.news else ""), rows,
+                 results=results)
     return 0
 
 

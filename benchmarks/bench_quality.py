@@ -1,19 +1,24 @@
 """The four rule stages vs datatrove 0.10.1's four filters: same documents, same process, same run.
 
-    .venv/bin/python benchmarks/bench_quality.py --docs 1000
+    .venv/bin/python benchmarks/bench_quality.py --docs 1000 [--json FILE]
 
 Each filter sees every document (so each one's cost is measured on the same input, as a first stage
 would), on one core; CPU seconds (``time.process_time``) so that other load on a shared machine
 counts less. Prints throughput per filter and in total, the ratio, and the share of equal decisions.
+datatrove's filters run in the peer environment (``peer_env.py``) on the same texts.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-from common import speech_paragraph_docs
+import orjson
+from common import paragraphs_name, row, speech_paragraph_docs, write_result
+from peer_env import run_peer
 
 from corpus.document import Document
 from corpus.stages import base
@@ -32,11 +37,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--docs", type=int, default=1000)
     ap.add_argument("--size", type=int, default=2900, help="characters per document (the issue's 2.9 KB)")
+    ap.add_argument("--json", help="write the summary rows here too (run_all.py reads it)")
     args = ap.parse_args()
-    from datatrove.data import Document as PeerDocument
-    from datatrove.pipeline import filters
 
     texts = [d["text"] for d in speech_paragraph_docs(args.docs, args.size)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "texts.jsonl"
+        path.write_bytes(b"".join(orjson.dumps({"text": t}) + b"\n" for t in texts))
+        peers = run_peer("datatrove_quality.py", path)
     mb = sum(len(t.encode()) for t in texts) / 1e6
     print(f"{len(texts)} documents, {mb:.2f} MB, one core, CPU seconds")
     print(f"{'filter':<20}{'thresher docs/s':>17}{'datatrove docs/s':>18}{'ratio':>8}{'same decision':>15}")
@@ -44,11 +52,9 @@ def main() -> int:
     for name, peer_name in PAIRS:
         ours, _ = base.build({"stage": name})
         ours.setup()
-        peer = getattr(filters, peer_name)()
         our_docs = [Document(str(i), t, "b") for i, t in enumerate(texts)]
-        peer_docs = [PeerDocument(text=t, id=str(i)) for i, t in enumerate(texts)]
         s_ours, k_ours = run(lambda d, s=ours: s.decide(d) is None, our_docs)
-        s_peer, k_peer = run(lambda d, f=peer: f.filter(d) is True, peer_docs)
+        s_peer, k_peer = peers[peer_name]["cpu_s"], peers[peer_name]["kept"]
         same = sum(a == b for a, b in zip(k_ours, k_peer, strict=True)) / len(texts)
         total_ours += s_ours
         total_peer += s_peer
@@ -56,6 +62,9 @@ def main() -> int:
     print(f"{'all four':<20}{len(texts) / total_ours:>17.1f}{len(texts) / total_peer:>18.1f}"
           f"{total_peer / total_ours:>8.1f}")
     print(f"MB/s per core: thresher {mb / total_ours:.2f}, datatrove {mb / total_peer:.3f}")
+    write_result(args.json, "quality", paragraphs_name(args.docs, args.size),
+                 [row("4 rule stages", "datatrove's 4 filters", "docs per CPU-second",
+                      round(len(texts) / total_ours, 1), round(len(texts) / total_peer, 1))])
     return 0
 
 

@@ -10,7 +10,9 @@ The fixed cost of Ray (``ray.init`` of a local instance, the first tasks' worker
 timed on its own, so that the overhead can be split into what a longer run amortises and what it
 does not.
 
-    .venv/bin/python benchmarks/bench_ray.py [--docs 60000] [--workers 2] [--repeat 2]
+    .venv/bin/python benchmarks/bench_ray.py [--docs 60000] [--workers 2] [--repeat 2] [--json FILE]
+
+Ray is Thresher's own optional executor (the ``ray`` extra), so it runs in the project's environment.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import orjson
 import yaml
-from common import REPO, speech_paragraph_docs, timed, write_jsonl_files
+from common import REPO, paragraphs_name, row, speech_paragraph_docs, timed, write_jsonl_files, write_result
 
 STAGES = [{"stage": "normalize"}, {"stage": "length", "min_words": 50}, {"stage": "dedup_minhash"}]
 
@@ -66,6 +68,7 @@ def main() -> None:
     ap.add_argument("--task-size-mb", type=float, default=4.0)
     ap.add_argument("--repeat", type=int, default=2, help="builds per executor, alternating")
     ap.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed after)")
+    ap.add_argument("--json", help="write the summary rows here too (run_all.py reads it)")
     args = ap.parse_args()
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-ray-"))
@@ -111,6 +114,9 @@ def main() -> None:
     print(f"\nRay overhead: {overhead:+.1f}% ({ray_s - local:+.1f} s); data/ byte-identical in every build")
     print(f"Ray fixed cost on its own: {fixed_total:.1f} s (init {fixed['init']:.1f}, first tasks "
           f"{fixed['first_tasks']:.1f}, shutdown {fixed['shutdown']:.1f})")
+    write_result(args.json, "ray", f"{paragraphs_name(args.docs)}, in 8 JSONL files",
+                 [row("ray executor", "local executor", "docs/s (median build)", round(args.docs / ray_s),
+                      round(args.docs / local))], seconds=seconds, ray_fixed_cost_s=fixed, tasks=tasks)
     if not args.work:
         shutil.rmtree(work)
 

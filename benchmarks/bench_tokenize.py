@@ -5,7 +5,10 @@ already in memory; Thresher's side reads the run's ``data/`` (.jsonl.zst), encod
 decides split and mixture, writes and hashes the Megatron shards and writes the manifests. Each side
 runs ``--rounds`` times, alternating, and the best round counts (the machine may be shared).
 
-    .venv/bin/python benchmarks/bench_tokenize.py --vocab-size 32000 --repeat 4
+Texts: the speeches bundled in ``tests/data/prose`` cut into ~3,000-character pieces, ``--repeat``
+times; the tokenizer is trained on them by ``thresher tokenizer train`` (deterministic).
+
+    .venv/bin/python benchmarks/bench_tokenize.py --vocab-size 32000 --repeat 4 [--json FILE]
 """
 
 from __future__ import annotations
@@ -18,10 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
+from common import row, write_result
 
 
 def main() -> int:
@@ -31,6 +31,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument("--batch-size", type=int, default=512)
+    ap.add_argument("--json", help="write the summary rows here too (run_all.py reads it)")
     args = ap.parse_args()
     os.environ["RAYON_NUM_THREADS"] = str(args.threads)  # before the first encode in this process
     os.environ["TOKENIZERS_PARALLELISM"] = "true"
@@ -88,6 +89,11 @@ def main() -> int:
     for name, (s, n) in best.items():
         print(f"  {name:22s} {n:>10,d} tokens  {s:7.2f} s  {n / s:>10,.0f} tokens/s  "
               f"{(n / s) / (base[1] / base[0]):.2f}x raw encode_batch")
+    ours = best["thresher tokenize"]
+    write_result(args.json, "tokenize", f"tests/data/prose speeches in ~3,000-char pieces x {args.repeat} "
+                 f"({len(texts):,} documents); BPE vocabulary {args.vocab_size:,} trained on them",
+                 [row("thresher tokenize (end to end)", "raw tokenizers encode_batch", "tokens/s",
+                      round(ours[1] / ours[0]), round(base[1] / base[0]))])
     return 0
 
 

@@ -1,10 +1,11 @@
 """Trainer throughput on CPU: Thresher's loop vs Hugging Face `Trainer`, same model, data and batch shape, same run.
 
-Data: a byte-level BPE (``--vocab``) trained on the public-domain speeches in ``../shared/data/prose/``,
+Data: a byte-level BPE (``--vocab``) trained on the public-domain speeches in ``tests/data/prose/``,
 the speeches tokenized into a ``tokens/`` folder through `corpus.tokens`, packed into windows of
 ``--seq-len``. Model: a Llama built from the same config for both (about 7.3M parameters with the
 defaults). Both take ``--batch`` windows a step, fp32, AdamW with weight decay, warmup + cosine, one
-process with ``--threads`` threads; HF `Trainer` gets the very same windows (``input_ids`` = ``labels``).
+process with ``--threads`` threads; HF `Trainer` gets the very same windows (``input_ids`` = ``labels``)
+and runs in the peer environment (``peer_env.py``: transformers and accelerate as a user installs them).
 
 Figures: median tokens/s over the steps after ``--warmup``, and MFU = FLOPs/token (6N + attention, as
 `trainer.model.flops_per_token` documents) x tokens/s over a measured fp32 matmul peak on the same
@@ -12,7 +13,8 @@ threads. The trainers run in ``--rounds`` alternating rounds (so a change in the
 on all of them alike); figures are medians over rounds. ``--compile`` adds a Thresher run with
 per-block ``torch.compile``. Each run writes its checkpoint only at the end, outside the timed steps.
 
-    .venv/bin/python benchmarks/bench_train.py --steps 12 --warmup 3 --rounds 3 --compile --work /tmp/bench-train
+    .venv/bin/python benchmarks/bench_train.py --steps 12 --warmup 3 --rounds 3 --compile --work /tmp/bench-train \\
+        [--json FILE]
 """
 
 from __future__ import annotations
@@ -21,28 +23,25 @@ import argparse
 import json
 import shutil
 import statistics
-import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO))
-
-import trainer_data as td  # noqa: E402
+from common import row, write_result
+from peer_env import run_peer
+from trainer_data import build_tokenizer, build_tokens, documents
 
 
 def prepare(work: Path, vocab: int) -> tuple[Path, Path]:
     """Tokenizer folder and ``tokens/`` folder from all the speeches (built once per ``work``)."""
     tok, tokens = work / "tok", work / "tokens"
-    docs = td.documents("state_union") + td.documents("inaugural")
+    docs = documents("state_union") + documents("inaugural")
     if not (tok / "tokenizer.json").exists():
-        td.build_tokenizer(tok, vocab_size=vocab, folder="state_union")
+        build_tokenizer(tok, vocab_size=vocab, folder="state_union")
     if not (tokens / "manifest.json").exists():
-        td.build_tokens(work, docs, tok)
+        build_tokens(work, docs, tok)
     return tok, tokens
 
 
@@ -70,9 +69,8 @@ def run_thresher(config: Path, warmup: int) -> float:
 
 
 def run_hf_trainer(config: Path, warmup: int, gpu_bf16: bool = False) -> tuple[float, str]:
-    """HF `Trainer` on the windows Thresher's data module yields, with the model Thresher would build."""
-    from transformers import Trainer, TrainerCallback, TrainingArguments
-
+    """HF `Trainer` in the peer environment, on the windows Thresher's data module yields and the model
+    Thresher would build (saved with ``save_pretrained``, so both start from the same weights)."""
     from trainer import config as tconfig
     from trainer.data import open_data
     from trainer.model import build_model, load_tokenizer, tokenizer_sha256
@@ -81,37 +79,15 @@ def run_hf_trainer(config: Path, warmup: int, gpu_bf16: bool = False) -> tuple[f
     tok = load_tokenizer(cfg.tokenizer)
     packed, _, _ = open_data(cfg, tok, tokenizer_sha256(cfg.tokenizer))
     t = cfg.train
-    n = t.steps * t.micro_batch_size
-
-    class Windows(torch.utils.data.Dataset):
-        def __len__(self) -> int:
-            return n
-
-        def __getitem__(self, g: int) -> dict:
-            x, _ = packed.batch([g])
-            return {"input_ids": x[0], "labels": x[0]}
-
-    class StepTimes(TrainerCallback):
-        times: list[float] = []
-
-        def on_step_begin(self, *a, **k):
-            self.t0 = time.perf_counter()
-
-        def on_step_end(self, *a, **k):
-            self.times.append(time.perf_counter() - self.t0)
-
-    timer = StepTimes()
-    args = TrainingArguments(output_dir=str(config.parent), per_device_train_batch_size=t.micro_batch_size,
-                             max_steps=t.steps, learning_rate=t.lr, weight_decay=t.weight_decay,
-                             warmup_steps=t.warmup_steps, lr_scheduler_type="cosine", max_grad_norm=t.grad_clip,
-                             adam_beta1=t.betas[0], adam_beta2=t.betas[1], use_cpu=not gpu_bf16, bf16=gpu_bf16,
-                             report_to=[],
-                             save_strategy="no", logging_steps=10 ** 9, dataloader_num_workers=0,
-                             disable_tqdm=True, seed=t.seed)
-    hf = Trainer(model=build_model(cfg, tok), args=args, train_dataset=Windows(), callbacks=[timer])
-    hf.train()
-    step_time = statistics.median(timer.times[warmup:])
-    return t.micro_batch_size * cfg.data.seq_len / step_time, args.optim
+    windows = np.stack([packed.batch([g])[0][0].numpy() for g in range(t.steps * t.micro_batch_size)])
+    np.save(config.parent / "windows.npy", windows)
+    build_model(cfg, tok).save_pretrained(config.parent / "model")
+    settings = {"output_dir": str(config.parent), "batch": t.micro_batch_size, "steps": t.steps, "lr": t.lr,
+                "weight_decay": t.weight_decay, "warmup_steps": t.warmup_steps, "grad_clip": t.grad_clip,
+                "betas": list(t.betas), "seed": t.seed, "threads": torch.get_num_threads(), "gpu_bf16": gpu_bf16,
+                "warmup": warmup}
+    r = run_peer("hf_trainer.py", config.parent / "model", config.parent / "windows.npy", json.dumps(settings))
+    return r["tokens_per_s"], r["optim"]
 
 
 def matmul_peak(n: int = 2048, reps: int = 10) -> float:
@@ -138,6 +114,7 @@ def main() -> None:
     p.add_argument("--precision", default="fp32")
     p.add_argument("--compile", action="store_true", help="also time Thresher with parallel.compile")
     p.add_argument("--rounds", type=int, default=3, help="rounds, each running every trainer once")
+    p.add_argument("--json", help="write the summary rows here too (run_all.py reads it)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -177,6 +154,11 @@ def main() -> None:
     print("| trainer | tokens/s (median of rounds) | per round | MFU vs matmul peak |\n| --- | ---: | --- | ---: |")
     for name, tps in results.items():
         print(f"| {name} | {tps:,.0f} | {', '.join(f'{v:,.0f}' for v in runs[name])} | {fpt * tps / peak:.1%} |")
+    rows = [row(name.replace("_", ", "), "HF Trainer", "tokens/s (median of rounds)", round(tps),
+                round(results["hf_trainer"])) for name, tps in results.items() if name != "hf_trainer"]
+    write_result(args.json, "train", f"tests/data/prose speeches tokenized with a {args.vocab:,}-token BPE, "
+                 f"packed into {args.seq_len}-token windows", rows, params=params, matmul_peak_flops=peak,
+                 runs=runs)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,18 @@
 """Trainer MFU on one GPU: a ~350M-parameter Llama in bf16 (goal: >= 40% MFU on an H100/H200-class card).
 
-Needs a CUDA GPU; there is none on the development machines, so run it wherever one exists and record
-the figure in docs/benchmarks.md. Data as in ``bench_train.py``: a byte-level BPE (``--vocab``) trained
-on the public-domain speeches, which are tokenized and packed into ``--seq-len`` windows (the corpus
-is small, so the run cycles through epochs; throughput does not depend on the text). The model is
-hidden 1024, 24 layers, 16 heads, SwiGLU 2816: about 350M parameters with a 32k vocabulary.
+Needs a CUDA GPU (``run_all.py`` skips it, saying so, where there is none); run it wherever one exists
+and record the figure in docs/benchmarks.md. Data as in ``bench_train.py``: a byte-level BPE
+(``--vocab``) trained on the speeches in ``tests/data/prose``, tokenized and packed into ``--seq-len``
+windows (the corpus is small, so the run cycles through epochs; throughput does not depend on the
+text). The model is hidden 1024, 24 layers, 16 heads, SwiGLU 2816: about 350M parameters with a 32k
+vocabulary.
 
 Thresher's loop runs with ``precision: auto`` (bf16 autocast), fused AdamW and per-block
 ``torch.compile``; MFU is the trainer's own ``mfu`` metric (6N + attention FLOPs per token over the
 card's dense bf16 peak from `trainer.metrics.PEAK_BF16`), median over the steps after ``--warmup``.
-``--hf`` also times HF `Trainer` (bf16) on the same model, windows and batch.
+``--hf`` also times HF `Trainer` (bf16) on the same model, windows and batch, in the peer environment.
 
-    .venv/bin/python benchmarks/bench_train_gpu.py --steps 40 --work /tmp/bench-train-gpu
+    .venv/bin/python benchmarks/bench_train_gpu.py --steps 40 --work /tmp/bench-train-gpu [--hf] [--json FILE]
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import torch
 from bench_train import prepare, run_hf_trainer, thresher_config
+from common import row, write_result
 
 
 def main() -> None:
@@ -36,6 +38,7 @@ def main() -> None:
     p.add_argument("--activation-checkpointing", action="store_true")
     p.add_argument("--no-compile", action="store_true")
     p.add_argument("--hf", action="store_true", help="also time HF Trainer")
+    p.add_argument("--json", help="write the summary rows here too (run_all.py reads it)")
     args = p.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("bench_train_gpu.py needs a CUDA GPU; see bench_train.py for the CPU comparison")
@@ -50,17 +53,22 @@ def main() -> None:
     from trainer import loop
 
     loop.run(tconfig.load(config))
-    rows = [json.loads(ln) for ln in (config.parent / "metrics.jsonl").read_text().splitlines()]
-    rows = [r for r in rows if "loss" in r and r["step"] > args.warmup]
-    tps = statistics.median(r["tokens_per_s"] for r in rows)
-    mfu = statistics.median(r["mfu"] for r in rows) if rows[0]["mfu"] is not None else None
+    steps = [json.loads(ln) for ln in (config.parent / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in steps if "loss" in r and r["step"] > args.warmup]
+    tps = statistics.median(r["tokens_per_s"] for r in steps)
+    mfu = statistics.median(r["mfu"] for r in steps) if steps[0]["mfu"] is not None else None
     print(f"{torch.cuda.get_device_name()}: seq {args.seq_len}, batch {args.batch}, {parallel}")
     print(f"thresher: {tps:,.0f} tokens/s, MFU {mfu:.1%}" if mfu else f"thresher: {tps:,.0f} tokens/s (GPU not in "
           "the peak table: no MFU)")
+    rows = []
     if args.hf:
         hf_tps, optim = run_hf_trainer(thresher_config(args.work, "hf", tok, tokens, model, args), args.warmup,
                                        gpu_bf16=True)
         print(f"hf_trainer ({optim}): {hf_tps:,.0f} tokens/s" + (f", MFU {mfu * hf_tps / tps:.1%}" if mfu else ""))
+        rows.append(row(f"thresher, bf16, {parallel}", "HF Trainer, bf16", "tokens/s", round(tps), round(hf_tps)))
+    write_result(args.json, "train_gpu", f"tests/data/prose speeches tokenized with a {args.vocab:,}-token BPE, "
+                 f"packed into {args.seq_len}-token windows", rows, gpu=torch.cuda.get_device_name(),
+                 thresher_tokens_per_s=tps, mfu=mfu)
 
 
 if __name__ == "__main__":

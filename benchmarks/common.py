@@ -1,8 +1,14 @@
-"""Shared benchmark helpers: a real-text corpus of a given size, timing, and peak RSS of children."""
+"""Shared benchmark helpers: real-text corpora from the bundled ``tests/data``, timing, and result files.
+
+Every benchmark reads only what the repository bundles (through ``tests/testdata.py``, the one place
+that names those files) or what it generates from them with a fixed seed, so a fresh clone runs them
+all. Each benchmark writes its headline comparison with ``write_result``; ``run_all.py`` collects them
+into one table.
+"""
 
 from __future__ import annotations
 
-import resource
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,12 +16,20 @@ from pathlib import Path
 import orjson
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
+
+from testdata import PII_SET, speech_paths, speech_text  # noqa: E402
+
+from corpus.io.atomic import write_json  # noqa: E402
+
+__all__ = ["PII_SET", "REPO", "paragraphs_name", "row", "speech_paragraph_docs", "speech_paths", "speech_text",
+           "timed", "write_jsonl_files", "write_result"]
 
 
 def speech_paragraph_docs(n: int, size: int = 2900) -> list[dict]:
-    """``n`` documents of about ``size`` characters, cut from the public-domain speeches."""
-    text = "\n\n".join(p.read_text(errors="replace") for p in sorted((SHARED / "prose").rglob("*.txt")))
+    """``n`` documents of about ``size`` characters, cut in order from the bundled speeches (no randomness)."""
+    text = "\n\n".join(speech_text(p) for p in speech_paths())
     docs, pos = [], 0
     for i in range(n):
         if pos + size > len(text):
@@ -23,6 +37,11 @@ def speech_paragraph_docs(n: int, size: int = 2900) -> list[dict]:
         docs.append({"id": f"d{i}", "text": text[pos:pos + size]})
         pos += size
     return docs
+
+
+def paragraphs_name(n: int, size: int = 2900) -> str:
+    """The data set name of ``speech_paragraph_docs(n, size)``, for result files."""
+    return f"speech paragraphs: {n:,} x {size:,} chars cut from tests/data/prose"
 
 
 def write_jsonl_files(docs: list[dict], folder: Path, files: int) -> list[Path]:
@@ -42,5 +61,14 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - t0, out
 
 
-def peak_rss_children_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def row(contender: str, peer: str, metric: str, ours: float, theirs: float) -> dict:
+    """One line of the summary table: both figures from the same run; ``metric`` is higher-is-better,
+    so ``ratio`` (contender / peer) above 1 means the contender is ahead."""
+    return {"contender": contender, "peer": peer, "metric": metric, "contender_value": ours,
+            "peer_value": theirs, "ratio": round(ours / theirs, 3) if theirs else None}
+
+
+def write_result(path: str | None, bench: str, dataset: str, rows: list[dict], **details: object) -> None:
+    """Write a benchmark's result file (``--json``): its data set, summary rows and any details."""
+    if path:
+        write_json(path, {"bench": bench, "dataset": dataset, "rows": rows, **details})

@@ -4,13 +4,18 @@ The word lists of the NER screen are measured on text that neither the PII bench
 `pii-eval` uses, so their figures stay held-out:
 
 - ``wiki/``: the 106 Wikipedia articles in gensim 4.4.0's test data (CC BY-SA), markup stripped;
-- ``sentences.jsonl``: the Leipzig sentences of ``../shared/data/langid-dev`` in nine European languages;
-- ``instructions.txt``: the self-instruct tasks of ``../shared/data/sft-dev`` (Apache-2.0);
+- ``sentences.jsonl``: the Leipzig sentences (``{"text", "lang"}``, CC BY 4.0) given with ``--sentences``,
+  in nine European languages;
+- ``instructions.txt``: the self-instruct tasks (Apache-2.0) given with ``--instructions``;
 - ``heldout-news.jsonl``: the Lee news corpus from the same gensim wheel, for measuring only.
 
-Then, from the repository root (about 5 minutes on one core):
+The shipped lists were built from 200 sentences per language (lingua-py's ``language-testdata``, as
+``tests/data/langid-dev`` has 20 of) and from self-instruct's ``seed_tasks.jsonl`` (bundled in
+``tests/data/sft-dev``) and ``user_oriented_instructions.jsonl``. The bundled files alone give
+lists built from less text. Then, from the repository root (about 5 minutes on one core):
 
-    .venv/bin/python benchmarks/pii_screen_sources.py /tmp/screen-src
+    .venv/bin/python benchmarks/pii_screen_sources.py /tmp/screen-src --sentences SENTENCES.jsonl \\
+        --instructions seed_tasks.jsonl user_oriented_instructions.jsonl
     .venv/bin/thresher pii-screen-words /tmp/screen-src/wiki/*.txt /tmp/screen-src/sentences.jsonl \\
         /tmp/screen-src/instructions.txt --out rules/pii/ner_screen.yaml --about "$ABOUT"
 
@@ -19,6 +24,7 @@ with ``ABOUT`` the sources line that ``rules/pii/ner_screen.yaml`` records under
 
 from __future__ import annotations
 
+import argparse
 import bz2
 import html
 import re
@@ -29,10 +35,6 @@ import zipfile
 from pathlib import Path
 
 import orjson
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.common import SHARED  # noqa: E402
 
 WIKI = "gensim/test/test_data/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 NEWS = "gensim/test/test_data/lee_background.cor"
@@ -54,7 +56,15 @@ def strip_wiki(markup: str) -> str:
 
 
 def main() -> int:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "screen-src")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("out", type=Path, help="folder to write the texts into")
+    ap.add_argument("--sentences", type=Path, required=True, help='JSONL of {"text", "lang"} sentences')
+    ap.add_argument("--instructions", type=Path, nargs="+", required=True, help="self-instruct task JSONL files")
+    args = ap.parse_args()
+    for path in [args.sentences, *args.instructions]:
+        if not path.is_file():
+            ap.exit(2, f"pii_screen_sources.py: {path}: no such file\n")
+    out = args.out
     (out / "wiki").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "gensim==4.4.0", "-d", tmp, "-q"],
@@ -67,12 +77,12 @@ def main() -> int:
     for i, a in enumerate(articles):
         (out / "wiki" / f"{i:03d}.txt").write_text(a, encoding="utf-8")
     with open(out / "sentences.jsonl", "wb") as f:
-        for line in (SHARED / "langid-dev" / "sentences.jsonl").read_bytes().splitlines():
+        for line in args.sentences.read_bytes().splitlines():
             if orjson.loads(line)["lang"] in LANGS:
                 f.write(line + b"\n")
     parts = []
-    for name in ("seed_tasks.jsonl", "user_oriented_instructions.jsonl"):
-        for line in (SHARED / "sft-dev" / name).read_bytes().splitlines():
+    for path in args.instructions:
+        for line in path.read_bytes().splitlines():
             rec = orjson.loads(line)
             parts.append(rec.get("instruction", ""))
             parts += [v for inst in rec.get("instances", []) for v in (inst.get("input", ""), inst.get("output", ""))]
