@@ -2,9 +2,10 @@
 
 Same corpus, same machine, same run, same number of workers and tasks (one per input file); both write
 zstd-compressed JSONL. Thresher runs twice: with no stage (pure engine cost, like datatrove's
-pipeline) and with ``normalize``.
+pipeline) and with ``normalize``. datatrove runs in the peer environment (``peer_env.py``), timed
+around its executor's run as Thresher is around ``build.run``.
 
-    .venv/bin/python benchmarks/bench_engine.py [--docs 50000] [--workers 1 2]
+    .venv/bin/python benchmarks/bench_engine.py [--docs 50000] [--workers 1 2] [--json FILE]
 
 ``--task-sizes 64 4 1`` measures instead what smaller tasks cost: the corpus in one file, Thresher
 alone (with ``normalize``) at each ``task_size_mb``.
@@ -22,7 +23,8 @@ from functools import partial
 from pathlib import Path
 
 import yaml
-from common import speech_paragraph_docs, timed, write_jsonl_files
+from common import paragraphs_name, row, speech_paragraph_docs, timed, write_jsonl_files, write_result
+from peer_env import run_peer
 
 
 def run_thresher(inp: Path, out: Path, workers: int, stages: list[dict], task_size_mb: float = 4096) -> None:
@@ -35,13 +37,8 @@ def run_thresher(inp: Path, out: Path, workers: int, stages: list[dict], task_si
     build.run(config.load(p), quiet=True)
 
 
-def run_datatrove(inp: Path, out: Path, workers: int, tasks: int) -> None:
-    from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.readers import JsonlReader
-    from datatrove.pipeline.writers import JsonlWriter
-
-    LocalPipelineExecutor(pipeline=[JsonlReader(str(inp)), JsonlWriter(str(out / "data"), compression="zstd")],
-                          tasks=tasks, workers=workers, logging_dir=str(out / "logs")).run()
+def run_datatrove(inp: Path, out: Path, workers: int, tasks: int) -> float:
+    return run_peer("datatrove_engine.py", inp, out, workers, tasks)["seconds"]
 
 
 def main() -> None:
@@ -49,6 +46,7 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=50_000)
     ap.add_argument("--files", type=int, default=8)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--json", help="write the summary rows here too (run_all.py reads it)")
     ap.add_argument("--task-sizes", type=float, nargs="+", help="task_size_mb values to compare (Thresher only)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-engine-"))
@@ -62,13 +60,17 @@ def main() -> None:
         return
     print("| workers | datatrove JsonlReader->JsonlWriter | thresher (no stage) | thresher (normalize) | ratio (no stage / datatrove) |")
     print("| --- | --- | --- | --- | --- |")
+    rows = []
     for w in args.workers:
-        dt, _ = timed(partial(run_datatrove, tmp / "in", tmp / f"dt{w}", w, args.files))
+        dt = run_datatrove(tmp / "in", tmp / f"dt{w}", w, args.files)
         th, _ = timed(partial(run_thresher, tmp / "in", tmp / f"th{w}", w, []))
         tn, _ = timed(partial(run_thresher, tmp / "in", tmp / f"tn{w}", w, [{"stage": "normalize"}]))
         rate = lambda s: f"{args.docs / s:,.0f} docs/s ({mb / s:.1f} MB/s)"  # noqa: E731
         print(f"| {w} | {rate(dt)} | {rate(th)} | {rate(tn)} | {dt / th:.2f}x |")
+        rows.append(row(f"thresher build, no stage, {w} worker(s)", "datatrove JsonlReader->JsonlWriter",
+                        "docs/s", round(args.docs / th), round(args.docs / dt)))
     shutil.rmtree(tmp, ignore_errors=True)
+    write_result(args.json, "engine", f"{paragraphs_name(args.docs)}, in {args.files} JSONL files", rows)
 
 
 def _cpu_seconds() -> float:
