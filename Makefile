@@ -46,8 +46,11 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q
 
+# Every benchmark against its peer, one table at the end (also out/bench/results.md): quick sizes by
+# default, the sizes docs/benchmarks.md quotes with FULL=1. The peers (datatrove, Presidio, HF Trainer)
+# are installed into .venv-bench-peers/ on first use.
 bench: setup
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py $(if $(FULL),--full)
 
 lint: setup
 	$(VENV)/bin/ruff check .
