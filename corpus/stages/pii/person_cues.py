@@ -29,7 +29,7 @@ from corpus.stages.pii.ner_screen import ScreenLists
 _NAME = r"(?:(?:van|von|de|da|di|del|der|den|le|la|du|ter|ten|mac|st\.?)\s)?[^\W\d_][\w'\u2019\-]*"
 _NAMES = rf"{_NAME}(?:\s{_NAME}){{0,2}}"
 _EPONYM_NOUNS = ("novel|novels|book|books|biography|memoir|film|films|movie|movies|album|albums|song|songs|"
-                 "version|versions|recording|family|families|household|estate|administration|era|trial|"
+                 "version|versions|recording|family|families|household|estate|era|trial|"
                  "concert|interview|collection|cover|saga|trilogy|play|opera|portrait|quartet|prize|lecture")
 _GROUP_NOUNS = ("founders|co-founders|cofounders|authors|co-authors|editors|members|partners|guests|speakers|"
                 "players|siblings|children|kids|sons|daughters|friends|owners|directors|hosts|panelists|"
@@ -49,6 +49,8 @@ PATTERNS = [
 _LIST_SPLIT = re.compile(r"\s*,\s*(?:(?:and|&)\s+)?|\s+(?:and|&)\s+", re.IGNORECASE)
 _TITLE = re.compile(r"\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|herr|frau|mme|mlle)\.?\s+$", re.IGNORECASE)
 _PARTICLES = {"van", "von", "de", "da", "di", "del", "der", "den", "le", "la", "du", "ter", "ten", "mac", "st", "st."}
+_DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "our", "my", "his", "her", "their", "your",
+                "its", "every", "each", "some", "any", "no"}
 NAME = "PersonCueRecognizer"
 SCORE = 0.6
 
@@ -102,6 +104,8 @@ class PersonCues:
         """In cased text every word but a particle is capitalised; in lower-case text none is a common
         lower-case word."""
         words = [w for w in candidate.split() if w.lower() not in _PARTICLES]
+        if words and words[0].lower() in _DETERMINERS:  # "The Scripture says"
+            return False
         if cased:
             return bool(words) and all(w[0].isupper() for w in words)
         return bool(words) and all(w.lower() not in self.lists.lowercase for w in words)
