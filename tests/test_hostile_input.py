@@ -128,3 +128,39 @@ def test_every_quarantine_code_is_documented() -> None:
     assert codes >= {"stage_error", "unserialisable", "duplicate_id", "malformed_csv", "unreadable_record"}
     for code in codes:
         assert f"| `{code}` |" in table, code
+
+
+def test_what_already_held_still_holds(tmp_path: Path) -> None:
+    """Binary files, invalid UTF-8, trailing garbage, arrays and strings for objects, truncated gzip, a
+    20 MB one-line document, 300 tiny files and lone surrogates: each accounted for, with a reason."""
+    import gzip
+    import random
+
+    inp = tmp_path / "in"
+    (inp / "tiny").mkdir(parents=True)
+    rows = _sentences(300)
+    for i, r in enumerate(rows):
+        (inp / "tiny" / f"{i:03d}.txt").write_text(r["text"])
+    (inp / "binary.jsonl").write_bytes(random.Random(0).randbytes(3000).replace(b"\n", b"\x00") + b"\n")
+    (inp / "odd.jsonl").write_text('{"id": "g", "text": "ok words"} trailing\n[1, 2]\n"a string"\n'
+                                   '{"id": "lone", "text": "a \\ud800 surrogate"}\n{"id": "fine", "text": "kept"}\n')
+    body = b"".join(json.dumps({"id": f"z{i}", "text": r["text"]}).encode() + b"\n"
+                    for i, r in enumerate(_sentences(600)[300:]))
+    gz = gzip.compress(body)
+    (inp / "cut.jsonl.gz").write_bytes(gz[: len(gz) * 2 // 3])
+    (inp / "big.jsonl").write_text(json.dumps({"id": "big", "text": "word " * 4_000_001}) + "\n")  # 20 MB
+    p = write_pipeline(tmp_path / "p.yaml", name="held", input={"paths": ["in"]}, output="out", workers=2,
+                       stages=[{"stage": "normalize"}, {"stage": "dedup_exact"}])
+    r = thresher("build", str(p), "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    run = tmp_path / "out"
+    stats = json.loads((run / "stats.json").read_text())
+    assert stats["invariant"]["holds"], stats["invariant"]
+    q = stats["quarantined"]
+    assert q["invalid_utf8"] == 1 and q["not_an_object"] == 2 and q["truncated_stream"] == 1
+    assert q["malformed_json"] == 2  # trailing garbage; a lone surrogate is not valid JSON text
+    assert stats["excluded"]["read"] == 1  # the 20 MB document: doc_too_large
+    assert len(_quarantine(run)) == stats["quarantined_total"]
+    kept = {d["id"] for d in read_docs(run)}
+    assert "fine" in kept and sum(1 for k in kept if k.startswith("in/tiny/")) >= 290  # a few tiny ones repeat
+    assert thresher("verify", str(run)).returncode == 0
