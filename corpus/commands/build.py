@@ -38,8 +38,11 @@ def cmd_build(args) -> int:
 def cmd_validate(args) -> int:
     cfg = _load(args)
     from corpus.engine import plan
+    from corpus.engine.build import stage_warnings
+    from corpus.stages import base
 
     tasks = plan.plan(cfg)
+    stage_warnings([base.build(s)[0] for s in cfg.resolved()["stages"]])
     print(f"{args.pipeline}: ok ({len(cfg.stages)} stage(s), {len(tasks)} task(s))")
     return 0
 

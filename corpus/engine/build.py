@@ -101,8 +101,7 @@ def run(cfg: PipelineConfig, *, limit: int | None = None, dry_run: bool = False,
         dup = next(lb for lb in labels if labels.count(lb) > 1)
         raise UserError(f"stage label {dup!r} is used twice; give one of them 'label: <other name>'")
     pass_plan = passes(stage_list)
-    config_warnings = [w for st in stage_list for w in st.warnings()]
-    _warn(config_warnings)
+    config_warnings = stage_warnings(stage_list)
     if dry_run:
         print(f"pipeline {cfg.name}: {len(tasks)} task(s), {len(pass_plan)} pass(es), output {run_dir}", file=out)
         for t in tasks:
@@ -138,7 +137,7 @@ def run(cfg: PipelineConfig, *, limit: int | None = None, dry_run: bool = False,
                 {"label": s.label, "stage": s.name, "mode": s.mode} for s in stage_list]
             stats = ledger.summarize(rows, results, kept, phases, time.perf_counter() - t0, run_counts)
             stats["warnings"] = config_warnings + ledger.warnings(stats)
-            _warn(stats["warnings"][len(config_warnings):])
+            warn(stats["warnings"][len(config_warnings):])
             atomic.write_json(run_dir / "stats.json", stats)
             data_docs = {o["path"]: o["docs"] for r in results for o in r.outputs}
             atomic.write_json(run_dir / "manifest.json", manifest.build(
@@ -160,10 +159,17 @@ def run(cfg: PipelineConfig, *, limit: int | None = None, dry_run: bool = False,
     return stats
 
 
-def _warn(lines: list[str]) -> None:
+def warn(lines: list[str]) -> None:
     """Warnings go to stderr whatever ``--quiet`` says, and into ``stats.json`` and the report."""
     for line in lines:
         print(f"thresher: warning: {line}", file=sys.stderr)
+
+
+def stage_warnings(stage_list: list[base.Stage]) -> list[str]:
+    """The stages' word on their settings (`Stage.warnings`), printed as warnings and returned."""
+    lines = [w for st in stage_list for w in st.warnings()]
+    warn(lines)
+    return lines
 
 
 def _check_output(run_dir: Path) -> None:
