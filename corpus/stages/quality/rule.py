@@ -3,15 +3,19 @@
 A rule stage's parameters come from its ``rules/quality/<set>.yaml`` (the published defaults) and the
 pipeline entry. For a document whose ``metadata.language`` has a file ``rules/quality/lang/<code>.yaml``
 (``language_rules`` names the folder), that file's section for the stage replaces those values for
-that language, and its ``words:`` section says how to split the language into words. Documents
-without a language use ``default_language``. Resolution is lazy and cached per language, so a
+that language, and its ``words:`` keys replace those of the shipped English file (spaCy's English
+tokenizer rules, which datatrove uses for every language). Documents without a language use
+``default_language``. Resolution is lazy and cached per language, so a
 pipeline pays for a language only when it meets one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
+
+import regex
 
 from corpus import rules
 from corpus.document import Document
@@ -19,7 +23,9 @@ from corpus.errors import UserError
 from corpus.stages.base import Filter
 from corpus.stages.quality import text
 
-WORD_KEYS = ("clitics", "abbreviations", "splits", "unspaced_scripts")
+WORD_KEYS = ("prefixes", "suffixes", "infixes", "url", "special_cases", "unspaced_scripts", "letters_stay_whole")
+#: The words section every language starts from: datatrove splits every language with spaCy's English rules.
+BASE_WORDS = "quality/lang/en.yaml"
 
 
 def language_file(folder: str | None, lang: str) -> dict[str, Any]:
@@ -34,6 +40,24 @@ def language_file(folder: str | None, lang: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UserError(f"{folder}/{lang}.yaml: expected a mapping of sections")
     return data
+
+
+def base_words() -> dict[str, Any]:
+    return (rules.load(BASE_WORDS) or {}).get("words") or {}
+
+
+def word_splitter(words: dict[str, Any], where: str) -> text.WordSplitter:
+    """The splitter a ``words:`` section describes; a bad pattern or special case is the file's error."""
+    specials = words.get("special_cases") or {}
+    if not isinstance(specials, dict) or not all(
+            isinstance(v, list) and "".join(map(str, v)) == k for k, v in specials.items()):
+        raise UserError(f"{where}: words.special_cases must map each string to the tokens that spell it")
+    try:
+        return text.splitter(*(str(words.get(k) or "") for k in WORD_KEYS[:4]),
+                             tuple(sorted((k, tuple(v)) for k, v in specials.items())),
+                             tuple(words.get("unspaced_scripts") or ()), bool(words.get("letters_stay_whole")))
+    except (re.error, regex.error) as e:
+        raise UserError(f"{where}: bad pattern under 'words': {e}") from None
 
 
 class LanguageRule(Filter):
@@ -64,7 +88,7 @@ class LanguageRule(Filter):
         bad = sorted(set(words) - set(WORD_KEYS))
         if bad:
             raise UserError(f"{self.p.language_rules}/{lang}.yaml: unknown key {bad[0]!r} under 'words'")
-        split = text.splitter(*(tuple(words.get(k) or ()) for k in WORD_KEYS))
+        split = word_splitter({**base_words(), **words}, f"{self.p.language_rules}/{lang}.yaml")
         cached[lang] = (params, split)
         return params, split
 

@@ -1,25 +1,29 @@
 """Text measures shared by the rule sets: word splitting, sentence counting, punctuation classes.
 
 The published rules count *words*, and their reference implementation (datatrove) gets them from
-spaCy's rule-based tokenizer. Calling spaCy costs more than every rule together, so words come from
-a compiled regular expression applied to each whitespace-separated chunk (as spaCy does, with a
-cache of chunks already split), following spaCy's splitting where it changes a count: punctuation
-split from words, hyphenated words split at the hyphen, English clitics split off (``do`` + ``n't``,
-``it`` + ``'s``), abbreviations and dotted initialisms kept whole (``Mr.``, ``U.S.``), numbers kept
-whole (``1,000.5``, ``10:30``, ``1990s``). Scripts written without spaces (Han, kana, Thai, Lao,
-Khmer, Myanmar, Tibetan) are split into characters (with their combining marks) when the document's
-language says so, because a whole clause would otherwise count as one word.
-
-Everything language-specific (clitics, abbreviations, fused words, unspaced scripts) is data in
-``rules/quality/lang/<code>.yaml`` under ``words:``; `WordSplitter` is built from it once per language.
+spaCy's English tokenizer. Calling spaCy costs more than every rule together, so `WordSplitter`
+replays spaCy's algorithm in plain Python on spaCy's own data (``words:`` in
+``rules/quality/lang/en.yaml``, copied out of spaCy by `spacy_rules`): split the text at whitespace;
+per chunk, look up special cases (``don't`` -> ``do`` + ``n't``, ``U.S.``, ``:)``), strip prefixes
+and suffixes one at a time (stopping at a special case), keep a URL whole, split the rest at infixes,
+then re-join token runs that spell a special case. Each distinct chunk is split once (chunks repeat:
+Zipf), which is where the speed comes from. Scripts written without spaces (Han, kana, Thai...) are
+then split into characters (with their combining marks) when the document's language says so, because
+a whole clause would otherwise count as one word.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 import regex
+
+try:  # the parser behind `re` (for the widths of a pattern's branches); sre_parse before Python 3.11
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover
+    import sre_parse  # type: ignore[no-redef]
 
 #: Sentence-terminal characters (Unicode ``Sentence_Terminal``): ``.``, ``!``, ``?``, ``。``, ``।``...
 STERM = regex.compile(r"\p{Sentence_Terminal}")
@@ -27,46 +31,110 @@ _ALL_PUNCT = regex.compile(r"\p{P}+")
 # A "symbol word" has no letter, mark or digit (datatrove uses a hand-made punctuation list).
 _HAS_WORD_CHAR = regex.compile(r"[\p{L}\p{M}\p{N}]")
 _HAS_ALPHA = regex.compile(r"\p{L}")  # str.isalpha: a letter of any script
-
-_URL = r"https?://\S+|www\.\S+|[\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+"
-_INITIALISM = r"(?:\p{L}\.){2,}|\p{Lu}\.(?=\s|$)"  # U.S., e.g., p.m. ; the initial in "John F. Kennedy"
-_NUMBER = r"\p{N}+(?:[.,:/]\p{N}+)*[\p{L}\p{M}\p{N}]*(?:['’]\p{L}+)?"  # 1,000.5 10:30 3/4 1990s 20th 1930's
 _CHUNK_CACHE = 200_000  # distinct whitespace-separated chunks remembered per splitter
-_TAIL = r"\.{2,}|-{2,}|\S"  # an ellipsis or a dash run is one token; any other symbol stands alone
+_LONG = 64  # a suffix branch that can match more characters than this is searched over the whole chunk
+
+Special = tuple[tuple[str, tuple[str, ...]], ...]
 
 
-@dataclass(frozen=True)
+def _finder(pattern: str) -> re.Pattern[str] | None:
+    """spaCy's patterns are Python ``re`` patterns: compiled with ``re`` they match exactly as in spaCy."""
+    return re.compile(pattern) if pattern else None
+
+
+def _branches(pattern: str) -> list[str]:
+    """The top-level alternatives of a regular expression (``a|(b|c)|[|]`` -> ``a``, ``(b|c)``, ``[|]``)."""
+    out, depth, in_class, escaped, start = [], 0, False, False, 0
+    for i, ch in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch in "()":
+            depth += 1 if ch == "(" else -1
+        elif ch == "|" and depth == 0:
+            out.append(pattern[start:i])
+            start = i + 1
+    return [*out, pattern[start:]]
+
+
+class SuffixFinder:
+    """Length of the suffix spaCy's suffix pattern finds (the leftmost match; every branch ends in ``$``).
+
+    ``re.search`` tries the whole alternation at every position of the chunk. A branch that matches
+    at most ``window`` characters can only start in the last ``window``, so those branches are searched
+    from there (a look-behind still sees the text before); the few unbounded ones (``\\.\\.+$``) are
+    searched in full; the leftmost start of both is spaCy's match.
+    """
+
+    def __init__(self, pattern: str) -> None:
+        branches = _branches(pattern)
+        widths = [sre_parse.parse(b).getwidth()[1] for b in branches]
+        if not all(b.endswith("$") and not b.endswith("\\$") for b in branches):
+            widths = [sre_parse.MAXREPEAT] * len(branches)  # not all end-anchored: search in full
+        bounded = [b for b, w in zip(branches, widths, strict=True) if w < _LONG]
+        unbounded = [b for b, w in zip(branches, widths, strict=True) if w >= _LONG]
+        self.window = max((w for w in widths if w < _LONG), default=0)
+        self.bounded = re.compile("|".join(bounded)) if bounded else None
+        self.unbounded = re.compile("|".join(unbounded)) if unbounded else None
+
+    def __call__(self, s: str) -> int:
+        best = self.unbounded.search(s) if self.unbounded is not None else None
+        if self.bounded is not None:
+            m = self.bounded.search(s, max(0, len(s) - self.window))
+            if m is not None and (best is None or m.start() < best.start()):
+                best = m
+        return best.end() - best.start() if best is not None else 0
+
+
+@dataclass(frozen=True, eq=False)  # one instance per rule set (`splitter`): hashed by identity, not by content
 class WordSplitter:
-    """Splits text into words for one language; build it with `splitter` (cached)."""
+    """Splits text into words as spaCy's tokenizer does with these rules; build it with `splitter` (cached).
 
-    clitics: tuple[str, ...] = ()
-    abbreviations: tuple[str, ...] = ()
-    splits: tuple[str, ...] = ()
+    ``prefixes``/``suffixes`` are searched at a chunk's start/end, ``infixes`` inside what remains,
+    ``url`` keeps a whole remainder; ``special_cases`` maps a string to the tokens it becomes.
+    ``letters_stay_whole`` says no pattern matches in a string of letters (`spacy_rules` checks that
+    over every letter), so such a chunk skips the searches: most distinct chunks are plain words.
+    """
+
+    prefixes: str = ""
+    suffixes: str = ""
+    infixes: str = ""
+    url: str = ""
+    special_cases: Special = ()
     unspaced_scripts: tuple[str, ...] = ()
+    letters_stay_whole: bool = False
 
     def __post_init__(self) -> None:
-        word_char = r"[\p{L}\p{M}\p{N}]"
-        parts = [_URL]
-        if self.abbreviations:
-            alts = "|".join(regex.escape(a.rstrip(".")) for a in sorted(self.abbreviations, key=len, reverse=True))
-            parts.append(rf"(?<![\p{{L}}\p{{N}}])(?:{alts})\.")
-        parts.append(_INITIALISM)
-        for entry in self.splits:  # "can not": "cannot" is two words
-            head, *rest = entry.split()
-            tail = "".join(rest)
-            parts.append(rf"(?<![\p{{L}}\p{{N}}])(?i:{regex.escape(head)})(?=(?i:{regex.escape(tail)})(?![\p{{L}}\p{{N}}]))")
+        setattr_ = object.__setattr__
+        setattr_(self, "_pre", _finder(self.prefixes))
+        setattr_(self, "_suf", SuffixFinder(self.suffixes) if self.suffixes else None)
+        setattr_(self, "_inf", _finder(self.infixes))
+        setattr_(self, "_url", _finder(self.url))
+        specials = {key: list(toks) for key, toks in self.special_cases}
+        setattr_(self, "_specials", specials)
+        setattr_(self, "_chunks", {})
+        unspaced = None
         if self.unspaced_scripts:
             scripts = "".join(rf"\p{{Script={s}}}" for s in self.unspaced_scripts)
-            parts.append(rf"[{scripts}]\p{{M}}*")
-            word_char = rf"(?![{scripts}])[\p{{L}}\p{{M}}\p{{N}}]"
-        parts.append(_NUMBER)
-        # a hyphen at the edge of a whitespace-separated chunk stays on its word ("self- reliance")
-        parts.append(rf"(?:(?<!\S)-+)?{word_char}+(?:['’]{word_char}+)*(?:-+(?!\S))?")
-        parts.append(_TAIL)
-        object.__setattr__(self, "_pattern", regex.compile("|".join(f"(?:{p})" for p in parts), regex.V0))
-        object.__setattr__(self, "_clitics", tuple(sorted({c.replace("’", "'").lower() for c in self.clitics},
-                                                          key=len, reverse=True)))
-        object.__setattr__(self, "_chunks", {})
+            unspaced = regex.compile(rf"[{scripts}]\p{{M}}*|(?:(?![{scripts}]).)+")
+        setattr_(self, "_unspaced", unspaced)
+        # spaCy's "special matcher": after splitting, a run of tokens that spells a special case
+        # containing affixes becomes that case's tokens (":" + ")" -> ":)" in "word:)").
+        runs: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for key in specials:
+            if (self._pre and self._pre.search(key)) or self._suffix_len(key) or (self._inf and self._inf.search(key)):
+                run = tuple(self._split_affixes(key, {}))
+                runs.setdefault(run[0], []).append((run, key))
+        setattr_(self, "_runs", runs)
+        setattr_(self, "_run_starts", frozenset(runs))
+
+    def _suffix_len(self, s: str) -> int:
+        return self._suf(s) if self._suf is not None else 0
 
     def words(self, text: str) -> list[str]:
         """Split on whitespace, then each chunk once: chunks repeat (Zipf), so a cache makes this cheap."""
@@ -82,27 +150,98 @@ class WordSplitter:
         return out
 
     def _split_chunk(self, chunk: str) -> list[str]:
-        tokens = self._pattern.findall(chunk)
-        if not self._clitics or ("'" not in chunk and "’" not in chunk):
-            return tokens
+        toks = self._rejoin_specials(self._split_affixes(chunk, self._specials))
+        if self._unspaced is not None:
+            toks = [part for tok in toks for part in self._unspaced.findall(tok)]
+        return toks
+
+    def _split_affixes(self, chunk: str, specials: dict[str, list[str]]) -> list[str]:
+        """spaCy's ``Tokenizer._split_affixes`` and ``_attach_tokens`` (tokenizer.pyx), step for step."""
+        if chunk in specials:
+            return list(specials[chunk])
+        prefixes: list[str] = []
+        suffixes: list[str] = []
+        s, last = chunk, 0
+        whole = self.letters_stay_whole
+        while s and len(s) != last:
+            if s in specials or (whole and s.isalpha()):
+                break
+            last = len(s)
+            m = self._pre.search(s) if self._pre is not None else None
+            pre = m.end() - m.start() if m else 0
+            if pre and s[pre:] in specials:
+                prefixes.append(s[:pre])
+                s = s[pre:]
+                break
+            suf = self._suffix_len(s[pre:])
+            if suf and s[:-suf] in specials:
+                suffixes.append(s[-suf:])
+                s = s[:-suf]
+                break
+            if pre and suf and pre + suf <= len(s):
+                prefixes.append(s[:pre])
+                suffixes.append(s[-suf:])
+                s = s[pre:-suf]
+            elif pre:
+                prefixes.append(s[:pre])
+                s = s[pre:]
+            elif suf:
+                suffixes.append(s[-suf:])
+                s = s[:-suf]
+        out = prefixes
+        if s in specials:
+            out.extend(specials[s])
+        elif s and not (whole and s.isalpha()) and not (self._url is not None and self._url.match(s)):
+            out.extend(self._split_infixes(s))
+        elif s:
+            out.append(s)
+        out.extend(reversed(suffixes))
+        return out
+
+    def _split_infixes(self, s: str) -> list[str]:
+        if self._inf is None:
+            return [s]
         out: list[str] = []
-        for tok in tokens:
-            if "'" in tok or "’" in tok:
-                low = tok.replace("’", "'").lower()
-                for clitic in self._clitics:
-                    if low.endswith(clitic) and len(low) > len(clitic):
-                        cut = len(tok) - len(clitic)
-                        out.append(tok[:cut])
-                        tok = tok[cut:]
-                        break
-            out.append(tok)
+        start = 0
+        for m in self._inf.finditer(s):
+            if m.start() == 0:  # spaCy skips an infix at the very start
+                continue
+            if m.start() != start:
+                out.append(s[start:m.start()])
+            if m.end() != m.start():
+                out.append(m.group())
+            start = m.end()
+        if start < len(s):
+            out.append(s[start:])
+        return out
+
+    def _rejoin_specials(self, toks: list[str]) -> list[str]:
+        """spaCy's ``_apply_special_cases``: longest runs first, then leftmost; overlaps lose."""
+        if self._run_starts.isdisjoint(toks):
+            return toks
+        found = [(i, i + len(run), key) for i, tok in enumerate(toks) for run, key in self._runs.get(tok, ())
+                 if tuple(toks[i:i + len(run)]) == run]
+        found.sort(key=lambda m: (m[0] - m[1], m[0]))
+        seen: set[int] = set()
+        kept = []
+        for start, end, key in found:
+            if start not in seen and end - 1 not in seen:
+                kept.append((start, end, key))
+            seen.update(range(start, end))
+        out: list[str] = []
+        at = 0
+        for start, end, key in sorted(kept):
+            out.extend(toks[at:start])
+            out.extend(self._specials[key])
+            at = end
+        out.extend(toks[at:])
         return out
 
 
 @lru_cache(maxsize=64)
-def splitter(clitics: tuple[str, ...] = (), abbreviations: tuple[str, ...] = (), splits: tuple[str, ...] = (),
-             unspaced_scripts: tuple[str, ...] = ()) -> WordSplitter:
-    return WordSplitter(clitics, abbreviations, splits, unspaced_scripts)
+def splitter(prefixes: str = "", suffixes: str = "", infixes: str = "", url: str = "", special_cases: Special = (),
+             unspaced_scripts: tuple[str, ...] = (), letters_stay_whole: bool = False) -> WordSplitter:
+    return WordSplitter(prefixes, suffixes, infixes, url, special_cases, unspaced_scripts, letters_stay_whole)
 
 
 @lru_cache(maxsize=8)
