@@ -11,10 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import ray
 from conftest import write_pipeline
 from testdata import SENTENCES
-
-ray = pytest.importorskip("ray")
 
 
 def _build(cwd: Path, address: str, **env: str) -> subprocess.CompletedProcess:
