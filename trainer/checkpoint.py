@@ -23,7 +23,8 @@ from torch.distributed.checkpoint.stateful import Stateful
 
 from corpus.errors import UserError
 from corpus.io.atomic import read_json, write_json
-from trainer import lineage
+from trainer import config, lineage
+from trainer.model import load_tokenizer, tokenizer_sha256
 from trainer.parallel import Dist, barrier
 
 STEP = re.compile(r"^step-(\d{6,})$")
@@ -96,3 +97,29 @@ def read_config(path: Path) -> dict[str, Any]:
     if not f.is_file():
         raise UserError(f"{path}: no {CONFIG_FILE}; not a Thresher checkpoint (expected a step-NNNNNN folder)")
     return read_json(f)
+
+
+def check_model(path: Path, current: config.Config) -> None:
+    """Refuse to resume ``path`` as another model shape (see `trainer.config.model_shape`)."""
+    saved = config.model_shape(read_config(path)["model"])
+    now = config.model_shape(current.to_dict()["model"])
+    for key in now:
+        if saved.get(key) != now[key]:
+            raise UserError(f"cannot resume from {path}: model.{key} was {saved.get(key)!r}, now {now[key]!r}; "
+                            "its weights belong to another model shape (use a new checkpoint.dir, or restore it)")
+
+
+def open_checkpoint(path: str | os.PathLike) -> tuple[config.Config, dict[str, Any], Any]:
+    """A checkpoint's resolved config, its lineage and its tokenizer, checked to be the one it was trained with.
+
+    Everything that reads a checkpoint without resuming it (export, trace) comes through here: a
+    tokenizer edited since (another chat template, other merges) would render or decode other text.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"checkpoint not found: {path}")
+    cfg = config.parse(read_config(path), Path("/"), where=str(path / CONFIG_FILE))
+    lin = lineage.read(path)
+    if tokenizer_sha256(cfg.tokenizer) != lin["tokenizer_sha256"]:
+        raise UserError(f"the tokenizer at {cfg.tokenizer} is not the one {path} was trained with (sha256 differs)")
+    return cfg, lin, load_tokenizer(cfg.tokenizer, lin.get("eos_id"))

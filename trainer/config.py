@@ -126,6 +126,23 @@ class Config:
         return hashlib.sha256(orjson.dumps(self.to_dict(), option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+# Model keys a resume may change: they regularise training, they do not decide what the weights are.
+_NOT_SHAPE = ("dropout",)
+
+
+def model_shape(model: dict[str, Any]) -> dict[str, Any]:
+    """The model settings of ``Config.to_dict()["model"]`` that decide what a checkpoint's weights are.
+
+    DCP loads tensors by name, so a resume with fewer layers skips the saved extra ones and a resume with
+    other heads reads the same matrices as other heads: both load without a word. The resume check
+    compares these settings instead.
+    """
+    shape = {k: v for k, v in model.items() if k not in _NOT_SHAPE}
+    if isinstance(shape.get("lora"), dict):
+        shape["lora"] = {k: v for k, v in shape["lora"].items() if k not in _NOT_SHAPE}
+    return shape
+
+
 def _check_type(where: str, value: Any, hint: Any) -> Any:
     """Check one value against a field's annotation; nested dataclasses are parsed recursively."""
     origin = typing.get_origin(hint)
@@ -185,6 +202,11 @@ def _check_values(c: Config) -> None:
         _require(m.hidden_size % m.num_heads == 0, "model.hidden_size must be a multiple of model.num_heads")
         _require(m.num_kv_heads is None or m.num_heads % m.num_kv_heads == 0,
                  "model.num_heads must be a multiple of model.num_kv_heads")
+        # GPT-2's learned table has no row past it (an IndexError mid-step); RoPE would train on positions
+        # the model says it does not have. Either way a window must fit the model's positions.
+        _require(m.max_position_embeddings is None or m.max_position_embeddings >= d.seq_len,
+                 f"model.max_position_embeddings ({m.max_position_embeddings}) is below data.seq_len "
+                 f"({d.seq_len}): a window would run past the model's positions")
     for name, v in (("model.hidden_size", m.hidden_size), ("model.num_layers", m.num_layers),
                     ("model.num_heads", m.num_heads), ("data.seq_len", d.seq_len), ("train.steps", t.steps),
                     ("train.micro_batch_size", t.micro_batch_size), ("train.grad_accum", t.grad_accum),

@@ -169,13 +169,10 @@ def open_data(cfg: Config, tok, tok_sha256: str) -> tuple[PackedData, PackedData
     if cfg.task == "sft":
         seqs = open_sft(cfg.data.path, cfg.data.format, tok)
         return PackedData(seqs, seq_len, seed), None, seqs.sha256
-    try:
-        corpus = open_tokens(cfg.data.tokens)
-    except (FileNotFoundError, ValueError) as e:
-        raise UserError(str(e)) from None
+    corpus = _open_tokens(cfg.data.tokens)
     if len(corpus) == 0:
         raise UserError(f"{cfg.data.tokens}: the tokens manifest lists no sequences")
-    made_by = corpus.manifest.get("tokenizer", {}).get("sha256")
+    made_by = _made_by(corpus)
     if made_by not in (None, tok_sha256):
         raise UserError(f"{cfg.data.tokens} was tokenized by another tokenizer than {cfg.tokenizer} (sha256 "
                         f"{made_by[:12]} in its manifest, {tok_sha256[:12]} here)")
@@ -185,6 +182,31 @@ def open_data(cfg: Config, tok, tok_sha256: str) -> tuple[PackedData, PackedData
     val = corpus.val
     val_data = PackedData(TokenSequences(val), seq_len, seed, shuffle=False) if val is not None and int(val.lengths().sum()) > seq_len else None
     return PackedData(TokenSequences(corpus), seq_len, seed), val_data, corpus.manifest_sha256
+
+
+def _open_tokens(path: str) -> TokenCorpus:
+    try:
+        return open_tokens(path)
+    except (FileNotFoundError, ValueError) as e:
+        raise UserError(str(e)) from None
+
+
+def tokens_eos_id(cfg: Config, tok_sha256: str) -> int | None:
+    """The EOS id that ends the pretraining sequences, when their manifest names this tokenizer by hash.
+
+    ``thresher tokenize --eos-token`` chooses it for a tokenizer without one (or instead of its own),
+    and the tokenizer files do not record it: the tokens' manifest does. None for SFT, and for tokens
+    of unknown make, whose EOS must then match the tokenizer's (`open_data`).
+    """
+    if cfg.task != "pretrain":
+        return None
+    corpus = _open_tokens(cfg.data.tokens)
+    return corpus.eos_id if _made_by(corpus) == tok_sha256 else None
+
+
+def _made_by(corpus: TokenCorpus) -> str | None:
+    """The hash of the tokenizer that made these tokens (None in manifests written without one)."""
+    return corpus.manifest.get("tokenizer", {}).get("sha256")
 
 
 def _messages(record: dict, fmt: str, where: str) -> list[dict]:
@@ -204,47 +226,121 @@ def _messages(record: dict, fmt: str, where: str) -> list[dict]:
 
 
 GENERATION_TAG = re.compile(r"{%-?\s*generation\s*-?%}")
+# Stand-ins for message contents while the template is rendered to find where contents go (private use
+# characters, which no template writes itself).
+_MARK = re.compile("\U000f0100(\\d+)\U000f0101")
 
 
 def render(tok, messages: list[dict], where: str) -> tuple[np.ndarray, np.ndarray]:
     """Token ids of the rendered conversation and a mask that is True on assistant-turn tokens.
 
-    A template that marks assistant turns with ``{% generation %}`` says exactly which tokens are
-    the model's, and transformers returns that mask. Otherwise the turns are found by diffing
-    renderings (see the module docstring); the span then also holds what the template writes after
-    the turn (``<|im_end|>`` and a newline for ChatML).
+    A template that marks assistant turns with ``{% generation %}`` says exactly which characters are
+    the model's (transformers' assistant mask). Otherwise the turns are found by diffing renderings
+    (see the module docstring); the span then also holds what the template writes after the turn
+    (``<|im_end|>`` and a newline for ChatML). Either way the labels are characters, mapped onto the
+    tokens of `_encode_chat`.
     """
+    full = tok.apply_chat_template(messages, tokenize=False)
     if GENERATION_TAG.search(tok.chat_template):
-        enc = tok.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
-        ids, mask = np.asarray(enc["input_ids"], dtype=np.int64), np.asarray(enc["assistant_masks"], dtype=bool)
+        enc = tok.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True,
+                                      tokenizer_kwargs={"return_offsets_mapping": True})
+        spans = [tuple(o) for o, m in zip(enc["offset_mapping"], enc["assistant_masks"], strict=True) if m]
     else:
-        ids, mask = _render_by_diff(tok, messages, where)
+        spans = _turn_spans(tok, messages, full, where)
+    ids, starts = _encode_chat(tok, messages, full, where)
+    mask = np.zeros(len(ids), dtype=bool)
+    for a, b in spans:
+        mask |= (starts >= a) & (starts < b)
     if ids.size == 0 or ids[-1] != tok.eos_token_id:  # EOS separates examples once packed
         mask = np.append(mask, mask[-1] if mask.size else False)
         ids = np.append(ids, tok.eos_token_id)
     return ids, mask
 
 
-def _render_by_diff(tok, messages: list[dict], where: str) -> tuple[np.ndarray, np.ndarray]:
+def _turn_spans(tok, messages: list[dict], full: str, where: str) -> list[tuple[int, int]]:
+    """Character spans of the assistant turns, each from the end of its header to the next turn."""
     def text(msgs: list[dict], prompt: bool = False) -> str:
-        return tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=prompt) if msgs else ""
+        return tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=prompt)
 
-    full = text(messages)
     spans = []
     for i, m in enumerate(messages):
         if m["role"] == "assistant":
-            before, after = text(messages[:i], prompt=True), text(messages[: i + 1])
+            after = text(messages[: i + 1])
+            before = text(messages[:i], prompt=True) if i else after[:_opening_header_end(text, after, where)]
             if not (after.startswith(before) and full.startswith(after)):
                 raise UserError(f"{where}: the tokenizer's chat template does not render a conversation as "
                                 "the prefix of its continuation, so assistant turns cannot be located")
             spans.append((len(before), len(after)))
+    return spans
+
+
+def _opening_header_end(text, after: str, where: str) -> int:
+    """Where the content of a conversation's opening assistant turn starts, in its rendering ``after``.
+
+    There is no shorter conversation to diff against (templates refuse an empty one), so the header is
+    found as the template's generation prompt: what ``add_generation_prompt`` adds to a one-turn chat.
+    """
+    probe = [{"role": "user", "content": "x"}]
+    plain, prompted = text(probe), text(probe, prompt=True)
+    header = prompted[len(plain):] if prompted.startswith(plain) else ""
+    at = after.find(header) if header else -1
+    if at < 0:
+        raise UserError(f"{where}: the conversation opens with an assistant turn whose header is not the chat "
+                        "template's generation prompt, so the turn cannot be located")
+    return at + len(header)
+
+
+def _encode_chat(tok, messages: list[dict], full: str, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids of the rendered conversation ``full`` and the first character of each token.
+
+    The template's own control tokens are special tokens; a message that spells one (a question about
+    ChatML quoting ``<|im_start|>``) keeps it as text, or the model would learn a false turn boundary.
+    So the text is cut at the template's special tokens, which enter by id, and the pieces between
+    them are encoded with special tokens unmatched (the tokenizer cuts its input at special tokens
+    itself, so a conversation without spelled ones encodes exactly as the whole string).
+    """
     enc = tok(full, add_special_tokens=False, return_offsets_mapping=True)
-    ids = np.asarray(enc["input_ids"], dtype=np.int64)
-    starts = np.asarray([o[0] for o in enc["offset_mapping"]], dtype=np.int64)
-    mask = np.zeros(len(ids), dtype=bool)
-    for a, b in spans:
-        mask |= (starts >= a) & (starts < b)
-    return ids, mask
+    specials = {i: t.content for i, t in tok.added_tokens_decoder.items() if t.special}
+    if not any(s in m["content"] for m in messages for s in specials.values()):
+        return (np.asarray(enc["input_ids"], dtype=np.int64),
+                np.asarray([o[0] for o in enc["offset_mapping"]], dtype=np.int64))
+    contents = _content_spans(tok, messages, full, where)
+    ids: list[int] = []
+    starts: list[int] = []
+
+    def add_text(a: int, b: int) -> None:
+        piece = tok(full[a:b], add_special_tokens=False, return_offsets_mapping=True, split_special_tokens=True)
+        ids.extend(piece["input_ids"])
+        starts.extend(a + o[0] for o in piece["offset_mapping"])
+
+    pos = 0
+    for i, (a, b) in zip(enc["input_ids"], enc["offset_mapping"], strict=True):
+        if i in specials and not any(c0 <= a < c1 for c0, c1 in contents):
+            if pos < a:
+                add_text(pos, a)
+            ids.append(i)
+            starts.append(a)
+            pos = b
+    if pos < len(full):
+        add_text(pos, len(full))
+    return np.asarray(ids, dtype=np.int64), np.asarray(starts, dtype=np.int64)
+
+
+def _content_spans(tok, messages: list[dict], full: str, where: str) -> list[tuple[int, int]]:
+    """Character spans of each message's content in ``full``, found by rendering marks in its place."""
+    marked = [{**m, "content": f"\U000f0100{i}\U000f0101"} for i, m in enumerate(messages)]
+    parts = _MARK.split(tok.apply_chat_template(marked, tokenize=False))  # text, index, text, index, ...
+    spans, pos = [], 0
+    for j, part in enumerate(parts):
+        if j % 2:
+            part = messages[int(part)]["content"]
+            spans.append((pos, pos + len(part)))
+        parts[j] = part
+        pos += len(part)
+    if "".join(parts) != full:
+        raise UserError(f"{where}: a message spells a special token of the tokenizer, and the chat template does "
+                        "not write message contents verbatim, so it cannot be kept as text; remove it")
+    return spans
 
 
 def open_sft(path: str, fmt: str, tok) -> SftSequences:

@@ -16,24 +16,16 @@ from pathlib import Path
 import transformers
 from torch.distributed.checkpoint.state_dict import get_model_state_dict, set_model_state_dict
 
-from corpus.errors import UserError
-from trainer import checkpoint, config, lineage
-from trainer.model import build_model, load_tokenizer, tokenizer_sha256
+from trainer import checkpoint, lineage
+from trainer.model import build_model
 
 
 def load_checkpoint_model(ckpt: str | os.PathLike):
     """The trained model (fp32, CPU, LoRA merged), its tokenizer and lineage, from a ``step-NNNNNN`` folder."""
-    ckpt = Path(ckpt)
-    if not ckpt.is_dir():
-        raise UserError(f"checkpoint not found: {ckpt}")
-    cfg = config.parse(checkpoint.read_config(ckpt), Path("/"), where=str(ckpt / checkpoint.CONFIG_FILE))
-    lin = lineage.read(ckpt)
-    if tokenizer_sha256(cfg.tokenizer) != lin["tokenizer_sha256"]:
-        raise UserError(f"the tokenizer at {cfg.tokenizer} is not the one {ckpt} was trained with (sha256 differs)")
-    tok = load_tokenizer(cfg.tokenizer)
+    cfg, lin, tok = checkpoint.open_checkpoint(ckpt)
     model = build_model(cfg, tok)
     state = get_model_state_dict(model)
-    checkpoint.load_model(state, ckpt)
+    checkpoint.load_model(state, Path(ckpt))
     set_model_state_dict(model, state)
     if cfg.model.lora is not None:
         model = model.merge_and_unload()

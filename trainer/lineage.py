@@ -32,9 +32,10 @@ def corpus_merkle_root(tokens_dir: str | Path) -> str | None:
     return read_json(manifest).get("merkle_root")
 
 
-def new(task: str, data_sha256: str, data_path: str, tokenizer_sha256: str, config_sha256: str,
+def new(task: str, data_sha256: str, data_path: str, tokenizer_sha256: str, eos_id: int, config_sha256: str,
         seed: int, seq_len: int) -> dict[str, Any]:
-    """The lineage of a run that has not taken a step yet."""
+    """The lineage of a run that has not taken a step yet (``eos_id``: the EOS the data ends sequences with,
+    which export and trace give the tokenizer again)."""
     return {
         "task": task,
         "tokens_manifest_sha256": data_sha256 if task == "pretrain" else None,
@@ -42,6 +43,7 @@ def new(task: str, data_sha256: str, data_path: str, tokenizer_sha256: str, conf
         "data_sha256": data_sha256,
         "data": data_path,
         "tokenizer_sha256": tokenizer_sha256,
+        "eos_id": eos_id,
         "config_sha256": config_sha256,
         "seed": seed,
         "seq_len": seq_len,

@@ -69,7 +69,8 @@ class Trainer(Stateful):
         self.dist = parallel.init()
         t, d = cfg.train, cfg.data
         seed_everything(t.seed)  # the same on every rank: replicas start identical, RNG states stay equal
-        self.tok, tok_sha = load_tokenizer(cfg.tokenizer), tokenizer_sha256(cfg.tokenizer)
+        tok_sha = tokenizer_sha256(cfg.tokenizer)
+        self.tok = load_tokenizer(cfg.tokenizer, data.tokens_eos_id(cfg, tok_sha))
         self.data, self.val, data_sha = data.open_data(cfg, self.tok, tok_sha)
         self.model = build_model(cfg, self.tok).to(self.dist.device)
         self.flops_per_token = flops_per_token(self.model, d.seq_len)
@@ -89,7 +90,7 @@ class Trainer(Stateful):
         self.global_batch = self.per_rank * self.dist.world_size
         self.step = 0
         self.cursor = 0  # windows consumed: where the next step's global batch starts
-        self.lineage = lineage.new(cfg.task, data_sha, d.tokens or d.path, tok_sha,
+        self.lineage = lineage.new(cfg.task, data_sha, d.tokens or d.path, tok_sha, self.tok.eos_token_id,
                                    cfg.sha256(), t.seed, d.seq_len)
 
     # ---- Stateful: what a checkpoint holds -------------------------------------------------------------
@@ -118,6 +119,7 @@ class Trainer(Stateful):
             return
         saved = lineage.read(path)
         lineage.check_resume(saved, self.lineage, path)
+        checkpoint.check_model(path, self.cfg)
         checkpoint.load(self, path)
         self.lineage = {**saved, "config_sha256": self.lineage["config_sha256"], "versions": self.lineage["versions"]}
         if self.dist.is_main:

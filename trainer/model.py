@@ -17,13 +17,22 @@ from corpus.tokenizer import folder_sha256, resolve
 from trainer.config import Config, ModelConfig
 
 
-def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
-    """A folder, or a hub name fetched as its tokenizer files only (as the ``tokenize`` stage does)."""
+def load_tokenizer(name: str, eos_id: int | None = None) -> PreTrainedTokenizerBase:
+    """A folder, or a hub name fetched as its tokenizer files only (as the ``tokenize`` stage does).
+
+    ``eos_id`` is the EOS the data was made with (``thresher tokenize --eos-token`` gives one to a
+    tokenizer without, or replaces its own): it becomes the tokenizer's EOS, so packing, the model's
+    config and the exported tokenizer all end documents with the id the tokens hold.
+    """
     folder = resolve(name)
     try:
         tok = AutoTokenizer.from_pretrained(folder)
     except (OSError, ValueError) as e:
         raise UserError(f"cannot load tokenizer {name!r}: {str(e).splitlines()[0]}") from None
+    if eos_id is not None and eos_id != tok.eos_token_id:
+        if not 0 <= eos_id < len(tok):
+            raise UserError(f"tokenizer {name!r} has no token {eos_id}, the EOS id its data was made with")
+        tok.eos_token = tok.convert_ids_to_tokens(eos_id)
     if tok.eos_token_id is None:
         raise UserError(f"tokenizer {name!r} has no EOS token: documents could not be separated when packing")
     return tok
@@ -65,6 +74,10 @@ def build_model(cfg: Config, tok: PreTrainedTokenizerBase) -> nn.Module:
             raise UserError(f"model.from_pretrained: {str(e).splitlines()[0]}") from None
         if model.get_input_embeddings().num_embeddings < len(tok):
             model.resize_token_embeddings(len(tok))
+        positions = getattr(model.config, "max_position_embeddings", None)  # GPT-2 maps it to n_positions
+        if positions is not None and positions < cfg.data.seq_len:
+            raise UserError(f"model.from_pretrained has {positions} positions, fewer than data.seq_len "
+                            f"({cfg.data.seq_len}): a window would run past them")
     else:
         model = AutoModelForCausalLM.from_config(_hf_config(m, tok, cfg.data.seq_len), dtype=torch.float32,
                                                  attn_implementation="sdpa")

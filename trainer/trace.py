@@ -8,20 +8,16 @@ reopening the same data (checked by hash) and asking for those windows answers e
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from corpus.errors import UserError
-from trainer import checkpoint, config, data, lineage
-from trainer.model import load_tokenizer
+from trainer import checkpoint, data, lineage
 
 
 def trace(ckpt: str | os.PathLike, step: int) -> dict[str, Any]:
     """``{"step", "windows": [{"window", "rank", "pieces": [{"doc_id", "start", "end"}]}]}`` for one step."""
-    ckpt = Path(ckpt)
-    cfg = config.parse(checkpoint.read_config(ckpt), Path("/"), where=str(ckpt / checkpoint.CONFIG_FILE))
-    lin = lineage.read(ckpt)
-    packed, _, sha = data.open_data(cfg, load_tokenizer(cfg.tokenizer), lin["tokenizer_sha256"])
+    cfg, lin, tok = checkpoint.open_checkpoint(ckpt)
+    packed, _, sha = data.open_data(cfg, tok, lin["tokenizer_sha256"])
     if sha != lin["data_sha256"]:
         raise UserError(f"{lin['data']} changed since {ckpt} was written (sha256 differs): the order cannot be replayed")
     first, count, world_size = lineage.step_windows(lin, step)
