@@ -1,8 +1,9 @@
 """The ledger: every record is counted where it is decided, and the totals must balance.
 
 Per stage: documents and characters in and out, removals and flags per reason code, seconds, and
-stage-specific counters (``extra``). Per run: ``records read = kept + excluded + quarantined``, checked
-at the end of every build.
+stage-specific counters (``extra``). Per run: ``records read = kept + excluded + quarantined + skipped``,
+checked at the end of every build (``skipped``: records set aside by type, such as WARC requests and
+revisits, counted per type).
 """
 
 from __future__ import annotations
@@ -65,9 +66,11 @@ class TaskResult:
     excluded: dict[str, int] = field(default_factory=dict)  # label -> documents written to excluded/
     seconds: float = 0.0
     duplicate_ids: Counter = field(default_factory=Counter)  # source -> records whose id came before
+    skipped: Counter = field(default_factory=Counter)  # record type -> records read and set aside by type
 
     def to_dict(self) -> dict[str, Any]:
         return {"task": self.task, "read": self.read, "quarantined": dict(self.quarantined),
+                "skipped": dict(self.skipped),
                 "stages": {k: v.to_dict() for k, v in self.stages.items()}, "outputs": self.outputs,
                 "excluded": self.excluded, "seconds": round(self.seconds, 3),
                 "duplicate_ids": dict(self.duplicate_ids)}
@@ -76,7 +79,7 @@ class TaskResult:
     def from_dict(cls, d: dict[str, Any]) -> TaskResult:
         return cls(d["task"], d["read"], Counter(d["quarantined"]),
                    {k: StageStats.from_dict(v) for k, v in d["stages"].items()}, d["outputs"], d["excluded"],
-                   d["seconds"], Counter(d.get("duplicate_ids", {})))
+                   d["seconds"], Counter(d.get("duplicate_ids", {})), Counter(d.get("skipped", {})))
 
 
 def summarize(stage_rows: list[dict[str, Any]], results: list[TaskResult], kept: int,
@@ -89,8 +92,10 @@ def summarize(stage_rows: list[dict[str, Any]], results: list[TaskResult], kept:
     totals: dict[str, StageStats] = {row["label"]: StageStats() for row in stage_rows}
     excluded_written: Counter = Counter()
     duplicate_ids: Counter = Counter()
+    skipped: Counter = Counter()
     for r in results:
         quarantined.update(r.quarantined)
+        skipped.update(r.skipped)
         duplicate_ids.update(r.duplicate_ids)
         excluded_written.update(r.excluded)
         for label, st in r.stages.items():
@@ -110,11 +115,11 @@ def summarize(stage_rows: list[dict[str, Any]], results: list[TaskResult], kept:
             entry["phases"] = phases[row["label"]]
         stages.append(entry)
     excluded = {label: sum(st.removed.values()) for label, st in totals.items() if st.removed}
-    n_excluded, n_quarantined = sum(excluded.values()), sum(quarantined.values())
+    n_excluded, n_quarantined, n_skipped = sum(excluded.values()), sum(quarantined.values()), sum(skipped.values())
     problems = []
-    if read != kept + n_excluded + n_quarantined:
+    if read != kept + n_excluded + n_quarantined + n_skipped:
         problems.append(f"records read ({read}) != kept ({kept}) + excluded ({n_excluded}) "
-                        f"+ quarantined ({n_quarantined})")
+                        f"+ quarantined ({n_quarantined}) + skipped ({n_skipped})")
     for label, n in excluded.items():
         if excluded_written.get(label, 0) != n:
             problems.append(f"stage {label}: {n} removed but {excluded_written.get(label, 0)} in excluded/")
@@ -129,8 +134,10 @@ def summarize(stage_rows: list[dict[str, Any]], results: list[TaskResult], kept:
         "excluded_total": n_excluded,
         "quarantined": dict(sorted(quarantined.items())),
         "quarantined_total": n_quarantined,
+        "skipped": dict(sorted(skipped.items())),
+        "skipped_total": n_skipped,
         "duplicate_ids": dict(sorted(duplicate_ids.items())),
-        "invariant": {"rule": "records_read == kept + excluded_total + quarantined_total",
+        "invariant": {"rule": "records_read == kept + excluded_total + quarantined_total + skipped_total",
                       "holds": not problems, "problems": problems},
         "stages": stages,
         "tasks": len(results),
@@ -177,6 +184,8 @@ def format_table(stats: dict[str, Any]) -> str:
     lines.append(f"records read {stats['records_read']} = kept {stats['kept']} + excluded "
                  f"{stats['excluded_total']} + quarantined {stats['quarantined_total']}"
                  + ("" if not q else " (" + ", ".join(f"{k}={v}" for k, v in q.items()) + ")")
+                 + ("" if not stats.get("skipped_total") else f" + skipped {stats['skipped_total']} ("
+                    + ", ".join(f"{k}={v}" for k, v in stats["skipped"].items()) + ")")
                  + ("  [ok]" if inv["holds"] else "  [FAILED]"))
     for p in inv["problems"]:
         lines.append(f"  invariant failed: {p}")

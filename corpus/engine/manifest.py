@@ -20,7 +20,7 @@ import corpus
 HASH_BUF = 4 << 20
 VERSIONED = ("thresher", "datasets", "datasketch", "fasttext-numpy2", "presidio-analyzer",
              "presidio-anonymizer", "tokenizers", "transformers", "torch", "pyarrow", "zstandard", "orjson",
-             "numpy", "ray")
+             "numpy", "ray", "fastwarc", "resiliparse", "trafilatura")
 SKIP_PARTS = (".state", ".work", "manifest.json", "report", "review")
 
 
@@ -81,9 +81,16 @@ def git_commit() -> str | None:
 
 
 def input_entry(path: str, display: str, fmt: str) -> dict[str, Any]:
+    """What the manifest says of one input; a WARC adds its ``warcinfo`` records (crawler software,
+    robots policy), which the EU summary cites."""
     p = Path(path)
     if p.is_file():
-        return {"path": display, "format": fmt, "size": p.stat().st_size, "sha256": sha256_file(p)}
+        entry = {"path": display, "format": fmt, "size": p.stat().st_size, "sha256": sha256_file(p)}
+        if fmt == "warc":
+            from corpus.io.warc import warcinfo
+
+            entry["warcinfo"] = warcinfo(path)
+        return entry
     if p.is_dir():
         size = sum(q.stat().st_size for q in p.rglob("*") if q.is_file())
         return {"path": display, "format": fmt, "size": size, "sha256": sha256_tree(p)}

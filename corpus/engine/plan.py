@@ -55,26 +55,31 @@ class Task:
         return cls(d["id"], tuple(Slice(**s) for s in d["slices"]))
 
 
-# Formats read whole, one task per file: a JSON array must be parsed at once, CSV quotes may span lines.
-WHOLE_FILE = ("json", "csv", "tsv")
+# Formats read whole, one task per file: a JSON array must be parsed at once, CSV quotes may span lines,
+# a WARC's gzip members are found by reading from the start.
+WHOLE_FILE = ("json", "csv", "tsv", "warc")
 _EXTENSIONS = ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"), (".parquet", "parquet"),
-               (".txt", "text"), (".text", "text"), (".md", "text"), (".csv", "csv"), (".tsv", "tsv"))
+               (".txt", "text"), (".text", "text"), (".md", "text"), (".csv", "csv"), (".tsv", "tsv"),
+               (".warc", "warc"), (".wet", "warc"))
 
 
 def _format_of(path: str) -> str | None:
-    """The format a file name says, or None (Parquet compresses inside; ``.parquet.gz`` is not one)."""
+    """The format a file name says, or None (Parquet compresses inside, so ``.parquet.gz`` is not one;
+    a WARC is plain or gzip, never zstd)."""
     name = path.lower()
     compressed = name.endswith((".gz", ".zst", ".zstd"))
     name = name.rsplit(".", 1)[0] if compressed else name
     fmt = next((fmt for ext, fmt in _EXTENSIONS if name.endswith(ext)), None)
-    return None if compressed and fmt == "parquet" else fmt
+    if compressed and (fmt == "parquet" or (fmt == "warc" and not path.lower().endswith(".gz"))):
+        return None
+    return fmt
 
 
 def detect_format(path: str) -> str:
     fmt = _format_of(path)
     if fmt is None:
         raise UserError(f"input {path}: unknown format (use .jsonl, .json, .csv, .tsv or .txt, each optionally "
-                        ".gz or .zst; .parquet; a folder of those; or an hf: dataset)")
+                        ".gz or .zst; .parquet; .warc or .warc.gz; a folder of those; or an hf: dataset)")
     return fmt
 
 

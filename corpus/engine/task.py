@@ -77,6 +77,10 @@ def _iter_slice(sl: Slice, rules: RecordRules, split: str) -> Iterator[Raw]:
         from corpus.io.tables import read_table
 
         return read_table(sl.path, sl.file, sl.fmt)
+    if sl.fmt == "warc":
+        from corpus.io.warc import read_warc
+
+        return read_warc(sl.path, sl.file, rules.text_field, rules.id_field)
     if sl.fmt == "hf":
         from corpus.io.hf import read_hf
 
@@ -94,6 +98,11 @@ def _read(task: Task, rules: RecordRules, split: str, result: TaskResult, quaran
             result.read += 1
             if not result.read & 255:
                 progress.tick(256)
+            for key in raw.counts:
+                st.extra[key] += 1
+            if raw.skip:
+                result.skipped[raw.skip] += 1
+                continue
             doc, problem = to_document(raw, rules)
             if doc is None:
                 raw.error = problem

@@ -18,6 +18,9 @@ class Raw:
     record: dict[str, Any] | None = None
     error: str | None = None
     raw: bytes | None = None
+    skip: str | None = None  # a record read and set aside by its type (a WARC request, revisit, ...)
+    exclude: str | None = None  # a readable record the reader excludes, with this reason (a WARC 404)
+    counts: tuple[str, ...] = ()  # counters it adds to the reader's ``extra`` (WARC type, status, ...)
 
 
 def quarantine_entry(raw: Raw) -> dict[str, Any]:
@@ -51,6 +54,8 @@ _CODES = (
     ("text field", "text_not_string"),
     ("truncated or corrupt", "truncated_stream"),
     ("unreadable", "unreadable_file"),
+    ("truncated WARC record", "warc_truncated"),
+    ("undecodable", "undecodable"),
 )
 
 

@@ -90,6 +90,8 @@ def to_document(raw: Raw, rules: RecordRules) -> tuple[Document | None, str | No
         return None, (f"reserved field {FLAGS!r} holds {type(metadata[FLAGS]).__name__} {metadata[FLAGS]!r:.60}, "
                       "not Thresher's list of {stage, reason}; rename the field in the input")
     doc = Document(doc_id, text, source, metadata, raw.line)
+    if raw.exclude:
+        return doc, raw.exclude
     if not text.strip():
         return doc, "empty_text"
     if len(text) > rules.max_doc_chars:
