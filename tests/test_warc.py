@@ -97,9 +97,9 @@ def test_a_build_accounts_for_every_record(tmp_path: Path) -> None:
     kept = {d["metadata"]["url"]: d for d in read_docs(run)}
     bridge = kept["https://example.org/bridge"]
     assert bridge["metadata"]["x_robots_tag"] == "noai, noimageai"
-    assert "The river Elbe rose" in bridge["text"]
+    assert "the river Elbe rose" in bridge["text"]
     assert "<p>" not in bridge["text"] and "Subscribe" not in bridge["text"]
-    assert "The river Müritz rose" in kept["https://example.org/see"]["text"]
+    assert "the river Müritz rose" in kept["https://example.org/see"]["text"]
     manifest = json.loads((run / "manifest.json").read_text())
     info = {i["path"]: i.get("warcinfo") for i in manifest["inputs"]}
     assert info["crawl-a.warc.gz"] == [{"software": "thresher-tests/1.0 (+https://example.org/bot)", "robots": "obey"}]

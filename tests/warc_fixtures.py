@@ -14,15 +14,16 @@ ARTICLE = ("<!doctype html><html lang=\"{lang}\"><head><meta charset=\"{charset}
            "<nav><a href=\"/\">Home</a> <a href=\"/news\">News</a> <a href=\"/about\">About us</a></nav>"
            "<article><h1>{title}</h1>{paragraphs}</article>"
            "<footer>Subscribe to our newsletter. Copyright notice.</footer></body></html>")
-PARAGRAPH = ("<p>The river {word} rose slowly through the night while the town council met to decide how "
+PARAGRAPH = ("<p>On day {n} the river {word} rose slowly through the night while the town council met to decide how "
              "the old bridge should be repaired before the spring floods arrived in the valley.</p>")
 
 
 def article(title: str, url: str, *, lang: str = "en", charset: str = "utf-8", word: str = "Elbe",
             extra_head: str = "", paragraphs: int = 4) -> str:
-    """A small page: navigation, an article of a few paragraphs, a footer."""
+    """A small page: navigation, an article of a few paragraphs (each different: Trafilatura drops
+    repeated ones), a footer."""
     return ARTICLE.format(lang=lang, charset=charset, title=title, url=url, extra_head=extra_head,
-                          paragraphs="".join(PARAGRAPH.format(word=word) for _ in range(paragraphs)))
+                          paragraphs="".join(PARAGRAPH.format(n=n, word=word) for n in range(1, paragraphs + 1)))
 
 
 class Warc:

@@ -1,0 +1,108 @@
+"""The ``extract`` stage (issue 20): main text from HTML with each backend, the page's metadata
+(title, language, canonical URL, publication date, robots meta), reason codes, and a build from a
+self-made WARC where the robots meta tag and the X-Robots-Tag header both reach the kept document."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import read_docs, thresher, write_pipeline
+from warc_fixtures import Warc, article
+
+from corpus.document import Document
+from corpus.engine.context import StageContext
+from corpus.engine.ledger import StageStats
+from corpus.errors import UserError
+from corpus.stages import base
+
+URL = "https://example.org/news/bridge"
+HEAD = ('<meta name="robots" content="noai, noimageai"><meta name="ROBOTS" content="noindex">'
+        '<meta property="article:published_time" content="2024-11-05T09:00:00Z">')
+
+
+def page(**kw) -> Document:
+    html = article("Bridge repairs", URL, lang="de-CH", extra_head=HEAD, **kw)
+    return Document("p1", html, "crawl.warc.gz", {"url": URL, "content_type": "text/html"})
+
+
+def extract(spec: dict, docs: list[Document]) -> tuple[list[Document], StageStats, list[Document]]:
+    """Run the stage over ``docs`` in this process; ``(kept, stats, excluded)``."""
+    stage, _ = base.build({"stage": "extract", **spec})
+    stage.setup()
+    stats, excluded = StageStats(), []
+    sink = type("Sink", (), {"write": lambda self, doc: excluded.append(doc)})()
+    ctx = StageContext(stage.label, "00000", Path("/nonexistent"), stats, lambda: sink)
+    return list(stage.process(docs, ctx)), stats, excluded
+
+
+@pytest.mark.parametrize("backend", ["trafilatura", "resiliparse", "auto"])
+def test_each_backend_keeps_the_article_and_the_page_metadata(backend: str) -> None:
+    [doc], stats, _ = extract({"backend": backend}, [page()])
+    assert doc.text.count("the river Elbe rose slowly") == 4
+    assert "<p>" not in doc.text and "Subscribe to our newsletter" not in doc.text
+    m = doc.metadata
+    assert m["title"] == "Bridge repairs" and m["html_lang"] == "de-CH" and m["canonical_url"] == URL
+    assert m["published"] == "2024-11-05T09:00:00Z"
+    assert m["robots"] == ["noai", "noimageai", "noindex"]
+    assert m["extractor"] in ("trafilatura", "resiliparse") and stats.extra[f"backend_{m['extractor']}"] == 1
+
+
+def test_auto_redoes_a_menu_like_page_with_trafilatura() -> None:
+    """A page of short lines (the auto rule's sign of navigation) goes to Trafilatura; prose stays fast."""
+    menu = "".join(f"<li><a href='/t{i}'>Topic {i}</a></li>" for i in range(60))
+    short = Document("m", f"<html><body><ul>{menu}</ul><p>{'A short notice. ' * 3}</p></body></html>", "s",
+                     {"content_type": "text/html"})
+    long_lines = page(paragraphs=8)
+    _, stats, _ = extract({"backend": "auto"}, [short, long_lines])
+    assert stats.extra["backend_resiliparse"] == 1 and stats.extra["backend_trafilatura"] == 1
+
+
+def test_markdown_keeps_headings() -> None:
+    html = ("<html><body><article><h2>Repairs</h2>" + "<p>The river Elbe rose slowly through the night while the "
+            "council met.</p>" * 4 + "<h2>Costs</h2><p>The repair will cost a great deal of money, the council "
+            "said on Tuesday evening after a long meeting.</p></article></body></html>")
+    doc = Document("m", html, "s", {"content_type": "text/html"})
+    [out], _, _ = extract({"format": "markdown"}, [doc])
+    assert "## Repairs" in out.text and "## Costs" in out.text
+
+
+def test_empty_timeout_and_passing_documents() -> None:
+    empty = Document("e", "<html><head><title>Nothing</title></head><body></body></html>", "s",
+                     {"content_type": "text/html"})
+    plain = Document("t", "Already text, from a JSONL file.", "s", {})
+    kept, stats, excluded = extract({}, [empty, plain])
+    assert [d.id for d in kept] == ["t"] and kept[0].text == "Already text, from a JSONL file."
+    assert stats.removed == {"extract_empty": 1} and excluded[0].metadata["title"] == "Nothing"
+    assert stats.extra["not_html_passed"] == 1
+    # a limit no page can meet: the timer fires inside the extraction
+    kept, stats, _ = extract({"timeout_s": 1e-6}, [page(paragraphs=200)])
+    assert kept == [] and stats.removed == {"extract_timeout": 1}
+    # an extracted document is not extracted again (a chained run)
+    [once], _, _ = extract({}, [page()])
+    [twice], _, _ = extract({}, [once])
+    assert twice.text == once.text
+
+
+@pytest.mark.parametrize("spec", [{"backend": "readability"}, {"format": "html"},
+                                  {"backend": "resiliparse", "format": "markdown"}, {"timeout_s": -1}])
+def test_settings_are_checked(spec: dict) -> None:
+    with pytest.raises(UserError, match="stage 'extract'"):
+        base.build({"stage": "extract", **spec})
+
+
+def test_robots_meta_and_x_robots_tag_reach_the_kept_document(tmp_path: Path) -> None:
+    w = Warc(gzip=True)
+    w.response(URL, article("Bridge repairs", URL, extra_head=HEAD).encode(), headers=[("X-Robots-Tag", "noai")])
+    w.response("https://example.org/plain", article("Plain", "https://example.org/plain").encode())
+    w.save(tmp_path / "crawl.warc.gz")
+    p = write_pipeline(tmp_path / "p.yaml", name="web", input={"paths": ["crawl.warc.gz"]}, output="out",
+                       workers=1, stages=[{"stage": "extract", "backend": "auto"}])
+    r = thresher("build", str(p), "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    docs = {d["metadata"]["url"]: d["metadata"] for d in read_docs(tmp_path / "out")}
+    assert docs[URL]["x_robots_tag"] == "noai" and docs[URL]["robots"] == ["noai", "noimageai", "noindex"]
+    assert "robots" not in docs["https://example.org/plain"]
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert stats["invariant"]["holds"] and stats["skipped"] == {"warcinfo": 1}
