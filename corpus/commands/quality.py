@@ -11,6 +11,7 @@ import random
 import tempfile
 from pathlib import Path
 
+from corpus.commands import quality_diff
 from corpus.errors import UserError
 from corpus.io import atomic
 from corpus.stages.classifier import NEGATIVE, POSITIVE, fasttext_line
@@ -80,7 +81,7 @@ def cmd_train(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("quality", help="quality classifier tools")
+    p = sub.add_parser("quality", help="quality classifier and rule tools")
     qsub = p.add_subparsers(dest="quality_command", metavar="SUBCOMMAND")
     t = qsub.add_parser("train", help="train a fastText quality classifier (labels hq / lq)")
     t.add_argument("--positive", nargs="+", required=True, help="files of good examples (JSONL or text, one a line)")
@@ -98,3 +99,4 @@ def register(sub) -> None:
     t.add_argument("--threads", type=int, default=1, help="1 makes training reproducible (default)")
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=cmd_train)
+    quality_diff.register(qsub)
