@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -94,6 +95,7 @@ def main() -> int:
                  f"({len(texts):,} documents); BPE vocabulary {args.vocab_size:,} trained on them",
                  [row("thresher tokenize (end to end)", "raw tokenizers encode_batch", "tokens/s",
                       round(ours[1] / ours[0]), round(base[1] / base[0]))])
+    shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
