@@ -1,4 +1,4 @@
-"""``thresher train | export | trace``: the trainer's commands.
+"""``thresher train | export | trace | eval | ablate``: the trainer's commands.
 
 `corpus` never imports `trainer` (data preparation must work without the training code): the
 ``thresher`` command finds these through the ``thresher.commands`` entry point (pyproject.toml).
@@ -49,6 +49,29 @@ def cmd_trace(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from trainer import evaluate as ev
+
+    heldout = ev.parse_heldout(args.heldout or [])
+    ev.check_window(args.stride, args.max_length)
+    ev.check_tasks(args.tasks or [])
+    _need_torch()
+    summary = ev.evaluate(args.model, heldout, args.tasks or [], stride=args.stride, length=args.max_length).summary()
+    print(json.dumps(summary, indent=1) if args.json else ev.format_table(summary))
+    return 0
+
+
+def cmd_ablate(args) -> int:
+    from trainer.ablate import experiment
+
+    exp = experiment.load(args.experiment)
+    _need_torch()
+    from trainer.ablate import run
+
+    print(run.run(exp))
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("train", help="train or fine-tune on a tokens/ folder or chat JSONL (one process; "
                                      "torchrun --nproc_per_node N -m trainer CONFIG for more)")
@@ -65,3 +88,18 @@ def register(sub) -> None:
     p.add_argument("--step", type=int, required=True, help="the step (counting from 1)")
     p.add_argument("--json", action="store_true", help="every window with its rank and token ranges, as JSON")
     p.set_defaults(func=cmd_trace)
+
+    p = sub.add_parser("eval", help="bits per byte on held-out text and multiple-choice task scores of a model")
+    p.add_argument("model", help="a Thresher export or checkpoint folder, a transformers model folder or hub id")
+    p.add_argument("--heldout", action="append", metavar="NAME=PATH",
+                   help="held-out texts: JSONL with a text field, or a text file (repeatable)")
+    p.add_argument("--tasks", nargs="+", action="extend", metavar="PATH",
+                   help='multiple-choice JSONL ({"context", "choices", "gold"}), or lm_eval:TASK with lm-eval installed')
+    p.add_argument("--stride", type=int, help="sliding-window step in tokens for long documents (default: half the window)")
+    p.add_argument("--max-length", type=int, help="window in tokens (default and most: the model's context)")
+    p.add_argument("--json", action="store_true", help='print {"heldout": {...}, "tasks": {...}} as JSON')
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("ablate", help="build corpus variants, train proxy models on each and report which data wins")
+    p.add_argument("experiment", help="experiment YAML (rerun the same command to resume)")
+    p.set_defaults(func=cmd_ablate)
