@@ -242,6 +242,11 @@ def task_summary(tokens_dir: Path, task_id: str) -> dict[str, Any] | None:
     return atomic.read_json(path) if path.exists() else None
 
 
+def made_with(summary: dict[str, Any], tok: LoadedTokenizer, settings: Settings) -> bool:
+    """Whether a task's summary records this tokenizer and these settings (as `TaskTokens.close` wrote them)."""
+    return summary["tokenizer"] == tok.identity() and summary["settings"] == settings.key()
+
+
 def _mix_section(settings: Settings, sources: dict[str, Counter], applied: bool) -> dict[str, Any]:
     mixer = Mixer(settings.mix if applied else {}, settings.seed)
     rows = {src: (mixer.rule(src), c) for src, c in sources.items()}
@@ -295,7 +300,7 @@ def write_manifests(tokens_dir: Path, task_ids: Sequence[str], settings: Setting
         summ = task_summary(tokens_dir, task_id)
         if summ is None:
             raise InvariantError(f"tokens: task {task_id} left no summary in {tokens_dir / STATE_DIR}")
-        if summ["tokenizer"] != tok.identity() or summ["settings"] != settings.key():
+        if not made_with(summ, tok, settings):
             raise InvariantError(f"tokens: task {task_id} was tokenized with another tokenizer or settings; "
                                  f"remove {tokens_dir} and tokenize again")
         summaries.append(summ)

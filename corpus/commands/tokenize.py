@@ -74,7 +74,7 @@ def tokenize_task(job: dict[str, Any]) -> dict[str, Any]:
 def _resumable(tokens_dir: Path, settings, tok, overwrite: bool) -> None:
     """Refuse to mix two tokenizations in one folder; ``--overwrite`` starts the folder afresh."""
     from corpus.io import atomic
-    from corpus.token_shards import STATE_DIR
+    from corpus.token_shards import STATE_DIR, made_with
 
     if not tokens_dir.exists():
         return
@@ -83,7 +83,7 @@ def _resumable(tokens_dir: Path, settings, tok, overwrite: bool) -> None:
         return
     for p in sorted((tokens_dir / STATE_DIR).glob("*.json")):
         summ = atomic.read_json(p)
-        if summ["tokenizer"] != tok.identity() or summ["settings"] != settings.key():
+        if not made_with(summ, tok, settings):
             raise UserError(f"{tokens_dir} holds tokens from another tokenizer or settings; "
                             "use --overwrite or --output")
 
