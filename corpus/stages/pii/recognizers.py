@@ -57,7 +57,7 @@ def _not_a_phone(text: str) -> bool:
     if _ISBN10.match(text) and sum((10 - i) * int(d) for i, d in enumerate(digits)) % 11 == 0:
         return True
     groups = text.split(".")
-    return len(groups) > 2 and any(len(g) == 1 for g in groups)
+    return len(groups) > 2 and any(len(g) == 1 for g in groups) and not text.startswith("+")
 
 
 class PhoneShapeRecognizer(PatternRecognizer):
