@@ -55,7 +55,7 @@ class PiiParams:
 
         unknown = sorted(str(r) for r in self.phone_regions if str(r).upper() not in phonenumbers.SUPPORTED_REGIONS)
         if unknown:
-            raise UserError(f"stage 'pii': phone_regions: unknown region {unknown[0]!r} (ISO 3166 codes such as DE, GB)")
+            raise UserError(f"stage 'pii': phone_regions: unknown region {unknown[0]!r} (ISO 3166 codes such as DE, GB; quote 'NO')")
 
 
 def build(p: PiiParams) -> tuple[PiiEngine, Policy]:
