@@ -89,6 +89,7 @@ def luhn_complete(body: str) -> str:
 
 
 def iban(country: str, rng: random.Random) -> str:
+    """An IBAN of ``country``'s BBAN layout with valid mod-97 check digits."""
     bban = "".join(rng.choice("0123456789") if c == "#" else rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
                    for c in BBAN[country])
     digits = "".join(str(int(c, 36)) for c in bban + country + "00")
@@ -96,6 +97,7 @@ def iban(country: str, rng: random.Random) -> str:
 
 
 def card(issuer: str, length: int, rng: random.Random) -> str:
+    """A Luhn-valid number of ``length`` digits in one of ``issuer``'s ranges."""
     prefixes, _ = ISSUERS[issuer]
     body = rng.choice(prefixes)
     body += "".join(rng.choice("0123456789") for _ in range(length - 1 - len(body)))
@@ -144,9 +146,10 @@ def phone(country: str, fake: Any, rng: random.Random) -> str:
 
 
 def email(fake: Any, rng: random.Random) -> str:
+    """A mailbox at a free-mail or company domain; never at example.com/org/net, which the policy allows."""
     user = latin(fake.user_name()).lower()
     domain = fake.free_email_domain() if rng.random() < 0.6 else fake.domain_name()
-    return f"{user}@{domain}" if not re.search(r"example\.(com|org|net)$", domain) else f"{user}@mail.{domain[:-12]}.eu"
+    return f"{user}@{re.sub(r'example[.](?:com|org|net)$', 'mailbox.eu', domain)}"
 
 
 def military(last_name: str, rng: random.Random) -> str:
@@ -160,6 +163,7 @@ def military(last_name: str, rng: random.Random) -> str:
 
 
 def unit(rng: random.Random) -> str:
+    """A secondary address designator with its number (``Apt. 12``, ``Suite 400B``)."""
     word = rng.choice(["Apt.", "Apt", "Apartment", "Suite", "Ste.", "Unit", "Flat", "Room", "Bldg.", "Floor"])
     return f"{word} {rng.randint(1, 999)}{rng.choice(['', '', 'B', 'A'])}"
 
