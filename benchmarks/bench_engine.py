@@ -26,11 +26,11 @@ import yaml
 from common import paragraphs_name, row, speech_paragraph_docs, timed, write_jsonl_files, write_result
 from peer_env import run_peer
 
+from corpus import config  # imported before any clock starts, as the peer's script imports datatrove
+from corpus.engine import build
+
 
 def run_thresher(inp: Path, out: Path, workers: int, stages: list[dict], task_size_mb: float = 4096) -> None:
-    from corpus import config
-    from corpus.engine import build
-
     p = out.parent / f"{out.name}.yaml"
     p.write_text(yaml.safe_dump({"name": "bench", "input": {"paths": [str(inp / "*.jsonl")], "task_size_mb": task_size_mb},
                                  "output": str(out), "workers": workers, "stages": stages}))
@@ -82,7 +82,6 @@ def task_size_table(tmp: Path, n_docs: int, mb: float, workers: list[int], sizes
     """Thresher with ``normalize`` at each task size: what the extra tasks (markers, shards, and with
     more than one worker the process pool) cost. Best of 3 builds; CPU seconds (this process and its
     finished workers) as well as wall time, since CPU time is what others' load on the machine disturbs least."""
-    from corpus import config
     from corpus.engine import plan
 
     print("| workers | task_size_mb | tasks | wall, best of 3 | CPU s, best of 3 | CPU vs the largest size |")
