@@ -182,8 +182,15 @@ def test_tensorboard_holds_each_step_once_after_a_resume(fx):
     shutil.rmtree(fx["root"] / "tb" / "ckpt" / "step-000008")  # as if killed after step 4's checkpoint
     r = train(config)
     assert r.returncode == 0 and "resuming" in r.stdout, r.stderr[-2000:]
-    events = EventAccumulator(str(fx["root"] / "tb" / "tensorboard"))
-    events.Reload()
-    assert [s.step for s in events.Scalars("loss")] == list(range(1, 9))
-    logged = [json.loads(ln)["step"] for ln in (fx["root"] / "tb" / "metrics.jsonl").read_text().splitlines()]
-    assert logged == list(range(1, 9))
+
+    def steps() -> tuple[list[int], list[int]]:
+        events = EventAccumulator(str(fx["root"] / "tb" / "tensorboard"))
+        events.Reload()
+        logged = [json.loads(ln)["step"] for ln in (fx["root"] / "tb" / "metrics.jsonl").read_text().splitlines()]
+        return [s.step for s in events.Scalars("loss")], logged
+
+    assert steps() == (list(range(1, 9)), list(range(1, 9)))
+    # A run killed before its first checkpoint starts again from step 1: the same holds.
+    shutil.rmtree(fx["root"] / "tb" / "ckpt")
+    assert train(config).returncode == 0
+    assert steps() == (list(range(1, 9)), list(range(1, 9)))

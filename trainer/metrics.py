@@ -68,9 +68,9 @@ class Metrics:
             except ImportError:
                 from corpus.errors import UserError
                 raise UserError("output.tensorboard needs the 'tensorboard' package: pip install tensorboard") from None
-            # A resumed run replays the steps after its checkpoint: purge_step hides the earlier run's
-            # events from that step on, as the metrics.jsonl lines past it are dropped above.
-            self.tb = SummaryWriter(str(Path(out_dir) / "tensorboard"), purge_step=start_step + 1 if start_step else None)
+            # A rerun replays the steps after its checkpoint (all of them without one): purge_step hides
+            # the earlier run's events from that step on, as the metrics.jsonl lines past it are dropped.
+            self.tb = SummaryWriter(str(Path(out_dir) / "tensorboard"), purge_step=start_step + 1)
 
     def log(self, record: dict[str, Any]) -> None:
         if not self.enabled:
