@@ -1,0 +1,1 @@
+"""``thresher ablate``: which data makes the better model, decided with proxy models, seeds and intervals."""

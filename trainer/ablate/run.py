@@ -1,0 +1,147 @@
+"""``thresher ablate``: builds, one shared tokenizer, tokens per variant, proxy runs per seed, evals, report.
+
+Every step is addressed by what decides it and skipped when its output is already complete, so a killed
+ablation rerun with the same command redoes nothing finished: builds (see `builds`), the tokenizer
+(``OUTPUT/tokenizer/``), tokens (``OUTPUT/tokens/<hash>/``, one per final build and mix), runs
+(``OUTPUT/runs/<hash>/``, one per tokens folder, recipe and seed: identical variants share them), and
+each checkpoint's eval (``eval-step-NNNNNN.json`` beside the checkpoints). The steps use the commands'
+own code paths (``thresher build``'s engine, ``thresher tokenizer train``, ``thresher tokenize``, the
+trainer's loop, ``thresher eval``'s scorer) in this process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from corpus.io.atomic import read_json, write_json
+from trainer.ablate import builds as builds_mod
+from trainer.ablate.experiment import Experiment
+
+TOKENIZER, TOKENS, RUNS = "tokenizer", "tokens", "runs"
+
+
+def log(msg: str) -> None:
+    print(f"thresher ablate: {msg}", file=sys.stderr, flush=True)
+
+
+def _hash(value: Any) -> str:
+    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+def _command(argv: list[str]) -> None:
+    """Run a ``thresher`` subcommand's own function in this process (its errors propagate)."""
+    from corpus.cli import make_parser
+
+    args = make_parser().parse_args(argv)
+    args.func(args)
+
+
+def tokenizer(exp: Experiment, base_run: Path) -> str:
+    """The experiment's tokenizer: the folder given, or one trained once on the base variant's corpus."""
+    if exp.tokenizer:
+        return exp.tokenizer
+    out = exp.output / TOKENIZER
+    if (out / "tokenizer.json").is_file():
+        return str(out)
+    t = exp.tokenizer_train
+    argv = ["tokenizer", "train", "--input", str(base_run), "--vocab-size", str(t["vocab_size"]),
+            "--output", str(out), "--overwrite"]
+    for key in ("min_frequency", "max_docs"):
+        if key in t:
+            argv += [f"--{key.replace('_', '-')}", str(t[key])]
+    log(f"tokenizer: training on {base_run}")
+    _command(argv)
+    return str(out)
+
+
+def tokenize(exp: Experiment, run: Path, tok: str, mix: dict[str, float]) -> Path:
+    out = exp.output / TOKENS / _hash({"run": run.name, "tokenizer": tok, "mix": mix})
+    if not (out / "manifest.json").is_file():
+        log(f"tokens: {run.name} -> {out.name}" + (f" (mix {mix})" if mix else ""))
+        _command(["tokenize", str(run), "--tokenizer", tok, "--output", str(out),
+                  *[a for p, w in mix.items() for a in ("--mix", f"{p}={w}")]])
+    return out
+
+
+def train_config(exp: Experiment, tokens: Path, tok: str, seed: int) -> tuple[dict[str, Any], Path]:
+    """A proxy run's trainer config: the token budget as steps, a checkpoint every ``eval.every`` of them."""
+    p = exp.proxy
+    steps = max(1, math.ceil(p["tokens"] / (p["micro_batch_size"] * p["seq_len"])))
+    every = max(1, round(steps * exp.every))
+    recipe = {"task": "pretrain", "tokenizer": tok, "model": p["model"],
+              "data": {"tokens": str(tokens), "seq_len": p["seq_len"]},
+              "train": {"steps": steps, "micro_batch_size": p["micro_batch_size"], "lr": p["lr"],
+                        "warmup_steps": max(1, steps // 10), "seed": seed},
+              "checkpoint": {"every": every, "keep": steps // every + 2}, "eval": {"every": 0}}
+    out = exp.output / RUNS / _hash(recipe)
+    return {**recipe, "output": {"dir": str(out), "export": False, "progress": False}}, out
+
+
+def train(cfg_dict: dict[str, Any], out: Path) -> None:
+    from trainer import checkpoint, config, loop
+
+    cfg = config.parse(cfg_dict, out)
+    last = checkpoint.latest(Path(cfg.checkpoint.dir))
+    if last is not None and int(last.name.split("-")[1]) == cfg.train.steps:
+        log(f"run {out.name} (seed {cfg.train.seed}): done earlier, reused")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "train_config.json", cfg_dict)
+    log(f"run {out.name} (seed {cfg.train.seed}): {cfg.train.steps} steps")
+    loop.run(cfg)
+
+
+def evaluate_run(exp: Experiment, out: Path) -> list[dict[str, Any]]:
+    """Each checkpoint's scores (per item too), oldest first, computed once and kept beside the run."""
+    from trainer import checkpoint
+    from trainer.evaluate import evaluate
+
+    points = []
+    for step, ckpt in checkpoint.complete(out / "ckpt"):
+        f = out / f"eval-step-{step:06d}.json"
+        if not f.is_file():
+            scores = evaluate(str(ckpt), exp.heldout, exp.tasks, stride=exp.stride)
+            write_json(f, {"step": step, "summary": scores.summary(), "items": dataclasses.asdict(scores)})
+        points.append(read_json(f))
+    return points
+
+
+def losses(out: Path) -> list[tuple[int, float]]:
+    f = out / "metrics.jsonl"
+    if not f.is_file():
+        return []
+    rows = [orjson.loads(line) for line in f.read_bytes().splitlines() if line.strip()]
+    return [(r["step"], r["loss"]) for r in rows if "loss" in r]
+
+
+def run(exp: Experiment) -> Path:
+    """The whole ablation; returns the report's path."""
+    from trainer.ablate import report, stats
+
+    final = builds_mod.build_all(exp, log)
+    base = next((v for v in exp.variants if v.name == "base"), exp.variants[0])
+    tok = tokenizer(exp, builds_mod.run_dir(exp, final[base.name]))
+    variants = {}
+    for v in exp.variants:
+        run_dir = builds_mod.run_dir(exp, final[v.name])
+        tokens = tokenize(exp, run_dir, tok, v.mix)
+        runs = []
+        for seed in exp.proxy["seeds"]:
+            cfg, out = train_config(exp, tokens, tok, seed)
+            train(cfg, out)
+            runs.append({"seed": seed, "dir": str(out), "evals": evaluate_run(exp, out), "loss": losses(out),
+                         "steps": cfg["train"]["steps"]})
+        manifest = read_json(tokens / "manifest.json")
+        kept = read_json(run_dir / "stats.json")["kept"]
+        variants[v.name] = {"build": run_dir, "tokens": manifest["totals"]["tokens"], "documents": kept,
+                            "runs": runs}
+    results = stats.results(exp, variants)
+    write_json(exp.output / "results.json", results)
+    return report.write(exp, results, variants)
