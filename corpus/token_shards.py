@@ -278,7 +278,7 @@ def _split_manifest(tok: LoadedTokenizer, settings: Settings, summaries: list[di
         "vocab_size": tok.vocab_size,
         "dtype": dtype_for_vocab(tok.vocab_size).name,
         "eos_id": tok.eos_id, "bos_id": tok.bos_id, "pad_id": tok.pad_id,
-        "sequence": "encode(text, add_special_tokens=False) + [eos_id]",
+        "sequence": "encode(text, add_special_tokens=False, split_special_tokens=True) + [eos_id]",
         "shards": shards,
         "totals": {"sequences": sum(s["sequences"] for s in shards), "tokens": sum(s["tokens"] for s in shards),
                    "documents": sum(c["documents"] for c in sources.values()),
