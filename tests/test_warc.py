@@ -104,3 +104,17 @@ def test_a_build_accounts_for_every_record(tmp_path: Path) -> None:
     info = {i["path"]: i.get("warcinfo") for i in manifest["inputs"]}
     assert info["crawl-a.warc.gz"] == [{"software": "thresher-tests/1.0 (+https://example.org/bot)", "robots": "obey"}]
     assert thresher("verify", str(run)).returncode == 0
+
+
+def test_a_corrupt_gzip_member_is_one_quarantine_entry_not_a_crash(tmp_path: Path) -> None:
+    w = Warc(gzip=True)
+    for i in range(3):
+        w.response(f"https://example.org/{i}", article(f"Page {i}", f"https://example.org/{i}").encode())
+    path = w.save(tmp_path / "c.warc.gz")
+    second = [r.record["warc_offset"] for r in read_warc(str(path), "c", "text", "id") if r.record][1]
+    data = bytearray(path.read_bytes())
+    data[second + 150:second + 190] = bytes(40)
+    path.write_bytes(bytes(data))
+    raws = list(read_warc(str(path), "c", "text", "id"))
+    assert [r.record["url"] for r in raws if r.record] == ["https://example.org/0"]
+    assert raws[-1].error.startswith("truncated or corrupt compressed stream after record 2")

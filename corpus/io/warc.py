@@ -164,12 +164,21 @@ def _record(rec_type: str, block: bytes, warc: dict[str, str], file: str, offset
 
 def read_warc(path: str, file: str, text_field: str, id_field: str) -> Iterator[Raw]:
     """Every record of the WARC at ``path`` (shown as ``file``); ``line`` is the record's 1-based index."""
-    with open(path, "rb") as f:
-        it = ArchiveIterator(f, parse_http=False, record_types=WarcRecordType.any_type)
-        for n, rec in enumerate(it, start=1):
-            warc = dict(rec.headers.asdict())
+    with open(path, "rb") as f:  # an OSError here (vanished, no permission) is a fault, not a record
+        it = iter(ArchiveIterator(f, parse_http=False, record_types=WarcRecordType.any_type))
+        n = 0
+        while True:
+            try:
+                rec = next(it, None)
+                if rec is None:
+                    return
+                warc = dict(rec.headers.asdict())
+                block = rec.reader.read()
+            except OSError as e:  # a corrupt gzip member: what follows it cannot be told apart
+                yield Raw(file, n + 1, error=f"truncated or corrupt compressed stream after record {n}: {e}")
+                return
+            n += 1
             rec_type = warc.get("WARC-Type", "unknown")
-            block = rec.reader.read()
             counts = [f"warc_type:{rec_type}"]
             if rec_type not in DOC_TYPES:
                 yield Raw(file, n, skip=rec_type, counts=tuple(counts))

@@ -28,6 +28,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from resiliparse.parse.html import HTMLTree
+
 from corpus.document import Document
 from corpus.engine.context import StageContext
 from corpus.errors import UserError
@@ -40,6 +42,7 @@ EXTRACTOR = "extractor"  # metadata key: the backend that produced the text (a p
 # <meta> names and properties that carry a publication date, in order of trust.
 _DATE_META = ("article:published_time", "datepublished", "date", "dc.date.issued", "dc.date", "pubdate",
               "og:published_time", "publish-date")
+_DATE_SELECTOR = ", ".join(f'meta[{attr}="{key}" i]' for key in _DATE_META for attr in ("name", "property", "itemprop"))
 _ROBOTS_SPLIT = re.compile(r"[\s,]+")
 
 
@@ -71,32 +74,31 @@ def is_html(doc: Document) -> bool:
     return doc.metadata.get("content_type") in HTML_TYPES and EXTRACTOR not in doc.metadata
 
 
-def page_metadata(html: str) -> dict[str, Any]:
-    """Title, ``<html lang>``, canonical URL, publication date and robots directives of a page."""
-    from resiliparse.parse.html import HTMLTree
+def page_metadata(tree: HTMLTree) -> dict[str, Any]:
+    """Title, ``<html lang>``, canonical URL, publication date and robots directives of a parsed page.
 
-    tree = HTMLTree.parse(html)
+    Each is one CSS query with an attribute selector: reading every ``<meta>``'s attributes from Python
+    costs more than the extraction itself (measured on html-dev)."""
     out: dict[str, Any] = {}
+    doc = tree.document
     if tree.title:
         out["title"] = tree.title.strip()
-    root = tree.document.query_selector("html")
+    root = doc.query_selector("html")
     if root is not None and root.getattr("lang"):
         out["html_lang"] = root.getattr("lang").strip()
-    link = tree.document.query_selector('link[rel="canonical"]')
+    link = doc.query_selector('link[rel="canonical" i]')
     if link is not None and link.getattr("href"):
         out["canonical_url"] = link.getattr("href").strip()
-    dates: dict[str, str] = {}
-    robots: list[str] = []
-    for meta in tree.document.query_selector_all("meta"):
+    dates = {}
+    for meta in doc.query_selector_all(_DATE_SELECTOR):
         key = (meta.getattr("name") or meta.getattr("property") or meta.getattr("itemprop") or "").lower()
-        content = (meta.getattr("content") or "").strip()
-        if key == "robots" and content:
-            robots += [d for d in _ROBOTS_SPLIT.split(content.lower()) if d]
-        elif key in _DATE_META and content:
-            dates.setdefault(key, content)
+        if meta.getattr("content"):
+            dates.setdefault(key, meta.getattr("content").strip())
     published = next((dates[k] for k in _DATE_META if k in dates), None)
     if published:
         out["published"] = published
+    robots = [d for meta in doc.query_selector_all('meta[name="robots" i]')
+              for d in _ROBOTS_SPLIT.split((meta.getattr("content") or "").lower()) if d]
     if robots:
         out["robots"] = list(dict.fromkeys(robots))
     return out
@@ -122,13 +124,12 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def resiliparse_text(html: str) -> str:
+def resiliparse_text(tree: HTMLTree) -> str:
     """Resiliparse's main content, without alt texts, link targets, form fields or list bullets
     (measured: fewer menu fragments, same recall)."""
     from resiliparse.extract.html2text import extract_plain_text
-    from resiliparse.parse.html import HTMLTree
 
-    return extract_plain_text(HTMLTree.parse(html), main_content=True, alt_texts=False, links=False,
+    return extract_plain_text(tree, main_content=True, alt_texts=False, links=False,
                               form_fields=False, noscript=False, list_bullets=False)
 
 
@@ -152,12 +153,12 @@ class Extract(Stage):
         return trafilatura.extract(html, url=url, favor_precision=p.favor_precision, include_comments=False,
                                    output_format="markdown" if p.format == "markdown" else "txt") or ""
 
-    def main_text(self, html: str, url: str | None) -> tuple[str, str]:
+    def main_text(self, html: str, tree: HTMLTree, url: str | None) -> tuple[str, str]:
         """``(text, backend used)``."""
         p: ExtractParams = self.p
         if p.backend == "trafilatura":
             return self.trafilatura_text(html, url), "trafilatura"
-        text = resiliparse_text(html)
+        text = resiliparse_text(tree)
         if p.backend == "auto" and looks_poor(text, p.auto_min_line_chars):
             return self.trafilatura_text(html, url), "trafilatura"
         return text, "resiliparse"
@@ -173,8 +174,9 @@ class Extract(Stage):
                 continue
             try:
                 with time_limit(self.p.timeout_s):
-                    doc.metadata.update(page_metadata(doc.text))
-                    text, used = self.main_text(doc.text, doc.metadata.get("url"))
+                    tree = HTMLTree.parse(doc.text)
+                    doc.metadata.update(page_metadata(tree))
+                    text, used = self.main_text(doc.text, tree, doc.metadata.get("url"))
             except ExtractTimeout:
                 yield doc, "extract_timeout"
                 continue
