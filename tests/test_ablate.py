@@ -53,6 +53,12 @@ def corpus(tmp_path_factory) -> Path:
     (root / "data" / "web.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     heldout = [t for _, t in speech_pieces("state_union", 1500)[:8]]
     (root / "news.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in heldout))
+    items = []
+    for i, text in enumerate(heldout):  # the next word of a held-out speech, against two junk words
+        words = text.split()
+        items.append({"context": " ".join(words[:30]), "choices": ["PILLS", words[30], "Privacy"][i % 2:],
+                      "gold": 1 - i % 2})
+    (root / "cloze.jsonl").write_text("".join(json.dumps(it) + "\n" for it in items))
     return root
 
 
@@ -62,7 +68,7 @@ def write_experiment(root: Path, name: str, variants: dict, stages: list[dict] =
          "stages": stages}))
     exp = {"name": name, "pipeline": f"{name}-pipeline.yaml", "variants": variants,
            "tokenizer": {"train": {"vocab_size": 400}}, "proxy": PROXY,
-           "eval": {"heldout": {"news": "news.jsonl"}, "every": 0.5}, "output": f"out/{name}", **extra}
+           "eval": {"heldout": {"news": "news.jsonl"}, "tasks": ["cloze.jsonl"], "every": 0.5}, "output": f"out/{name}", **extra}
     path = root / f"{name}.yaml"
     path.write_text(yaml.safe_dump(exp, sort_keys=False))
     return path
@@ -121,7 +127,8 @@ def test_results_and_report_shape(known):
     for c in res["comparisons"]:
         assert set(c) == {"a", "b", "metric", "diff", "ci95", "verdict"}
         assert c["verdict"] in ("a_better", "b_better", "no_difference")
-    assert set(res["signal_to_noise"]) == set(res["variants"]["junk"]["metrics"])
+    assert set(res["signal_to_noise"]) == set(res["variants"]["junk"]["metrics"]) == {
+        "bpb", "bpb/news", "cloze/acc", "cloze/acc_norm", "cloze/gold_logprob", "cloze/gold_bpb"}
     page = (out / "report.html").read_text()
     assert page.count("<svg") == 2 and "<polyline" in page
 

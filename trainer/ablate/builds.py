@@ -11,6 +11,7 @@ written) is never run again, and an interrupted one is resumed by the engine its
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,6 @@ def plan(exp: Experiment) -> tuple[list[Build], dict[str, str]]:
     """The builds, parents first, and each variant's final build."""
     builds: list[Build] = []
     final: dict[str, str] = {}
-    origin = {k: v for k, v in exp.pipeline.items() if k not in ("stages", "output", "workers", "report", "name")}
 
     def split(group: dict[str, list[dict[str, Any]]], parent: str | None) -> None:
         buckets: dict[bytes, dict[str, list[dict[str, Any]]]] = {}
@@ -54,13 +54,27 @@ def plan(exp: Experiment) -> tuple[list[Build], dict[str, str]]:
             while all(len(s) > n for s in lists) and len({_key(s[n]) for s in lists}) == 1:
                 n += 1
             prefix = lists[0][:n]
-            bid = hashlib.sha256(_key({"after": parent or origin, "stages": prefix})).hexdigest()[:16]
+            bid = build_id(exp, parent, prefix)
             if not any(b.id == bid for b in builds):
                 builds.append(Build(bid, parent, prefix, sorted(bucket)))
             split({name: s[n:] for name, s in bucket.items()}, bid)
 
     split({v.name: v.stages for v in exp.variants}, None)
     return builds, final
+
+
+def build_id(exp: Experiment, parent: str | None, stages: list[dict[str, Any]]) -> str:
+    """The build's address: its pipeline's ``config_sha256`` (stages, their files by content, reader and
+    writer settings) and what it reads: its parent build, or the input files as they are now (path,
+    size, modification time), so an edited input is a new build rather than a stale reuse."""
+    from corpus.engine.plan import expand_inputs
+
+    cfg = pipeline(exp, Build("", parent, stages, []))
+    inputs = None
+    if parent is None:
+        inputs = [(p, os.stat(p).st_size, os.stat(p).st_mtime_ns) if os.path.isfile(p) else p
+                  for p, _, _ in expand_inputs(cfg)]
+    return hashlib.sha256(_key({"config": cfg.sha256(), "parent": parent, "inputs": inputs})).hexdigest()[:16]
 
 
 def run_dir(exp: Experiment, build_id: str) -> Path:

@@ -8,6 +8,7 @@ as inline SVG so the page needs nothing beside it.
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from corpus.io.atomic import write_bytes
 from trainer.ablate.experiment import Experiment
 from trainer.ablate.stats import run_metrics
 
+LINK = re.compile(r"\[([^\]]+)\]\(([^)]+)\)")
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
 
@@ -99,12 +101,39 @@ def markdown(exp: Experiment, res: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def to_html(md: str) -> str:
+    """The report's own Markdown (headings, paragraphs, list items, pipe tables) as HTML."""
+    out: list[str] = []
+    rows: list[list[str]] = []
+
+    def cells(line: str) -> list[str]:
+        return [LINK.sub(r"<a href='\2'>\1</a>", html.escape(c.strip()).replace("**", ""))
+                for c in line.strip().strip("|").split("|")]
+
+    for line in [*md.splitlines(), ""]:
+        if line.startswith("|"):
+            if not set(line) <= set("|-: "):  # skip the alignment row
+                rows.append(cells(line))
+            continue
+        if rows:
+            head, *rest = rows
+            out.append("<table border='1' cellspacing='0' cellpadding='3'><tr>" + "".join(f"<th>{c}</th>" for c in head)
+                       + "</tr>" + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rest)
+                       + "</table>")
+            rows = []
+        if line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            out.append(f"<h{level}>{html.escape(line.lstrip('# '))}</h{level}>")
+        elif line:
+            out.append(f"<p>{html.escape(line).replace('**', '')}</p>")
+    return "\n".join(out)
+
+
 def write(exp: Experiment, res: dict[str, Any], variants: dict[str, dict[str, Any]]) -> Path:
     md = markdown(exp, res)
     figures = charts(exp, variants)
     write_bytes(exp.output / "report.md", md.encode())
-    body = "\n".join(f"<pre>{html.escape(line)}</pre>" if line.startswith("|") else f"<p>{html.escape(line)}</p>"
-                     for line in md.splitlines() if line)
+    body = to_html(md)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(exp.name)}</title></head>"
             f"<body style='font-family:sans-serif;max-width:60em'>{body}<h2>Curves</h2>{''.join(figures)}</body></html>")
     write_bytes(exp.output / "report.html", page.encode())

@@ -11,6 +11,7 @@ trainer's loop, ``thresher eval``'s scorer) in this process.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import math
@@ -40,7 +41,8 @@ def _command(argv: list[str]) -> None:
     from corpus.cli import make_parser
 
     args = make_parser().parse_args(argv)
-    args.func(args)
+    with contextlib.redirect_stdout(sys.stderr):  # their summaries are progress here; stdout is the report path
+        args.func(args)
 
 
 def tokenizer(exp: Experiment, base_run: Path) -> str:
