@@ -189,3 +189,19 @@ def test_killed_ablation_resumes_without_redoing(corpus):
     for f, mtime in before.items():
         assert f.stat().st_mtime_ns == mtime, f"{f} was redone"
     assert (out / "results.json").is_file()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"variants": {"a": {"remove": ["c4"]}}}, "variants.a.remove: the pipeline has no stage 'c4'"),
+    ({"variants": {"a": {"drop": ["normalize"]}}}, "unknown key 'drop' in variants.a"),
+    ({"proxy": {**PROXY, "tokens": 0}}, "proxy.tokens must be a whole number >= 1"),
+    ({"eval": {"heldout": {"news": "missing.jsonl"}}}, "eval file not found"),
+    ({"eval": {"heldout": {"news": "news.jsonl"}, "every": 2}}, "eval.every must be a share"),
+])
+def test_experiment_mistakes_are_one_line(corpus, change, message):
+    path = write_experiment(corpus, "mistake", {"a": {}})
+    exp = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**exp, **change}))
+    r = ablate(path)
+    assert r.returncode == 2
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
