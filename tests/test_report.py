@@ -252,7 +252,7 @@ def test_unannotated_run_says_not_measured(tmp_path):
     r = thresher("report", str(tmp_path / "run"), "--format", "md")
     assert r.returncode == 0, r.stderr
     md = (tmp_path / "run" / "report" / "report.md").read_text()
-    assert md.count("Not measured in this run") == 6  # languages, quality, dedup, PII, domains, licences
+    assert md.count("Not measured in this run") == 7  # web crawl, languages, quality, dedup, PII, domains, licences
     assert not (tmp_path / "run" / "report" / "report.html").exists()
     assert (tmp_path / "run" / "report" / "eu_training_summary.md").exists()
 

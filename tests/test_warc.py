@@ -104,6 +104,16 @@ def test_a_build_accounts_for_every_record(tmp_path: Path) -> None:
     info = {i["path"]: i.get("warcinfo") for i in manifest["inputs"]}
     assert info["crawl-a.warc.gz"] == [{"software": "thresher-tests/1.0 (+https://example.org/bot)", "robots": "obey"}]
     assert thresher("verify", str(run)).returncode == 0
+    r = thresher("report", str(run), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    crawl = json.loads((run / "report" / "report.json").read_text())["crawl"]
+    assert crawl["first_fetch"] == "2025-03-01T10:00:00Z" and crawl["last_fetch"] == "2025-03-04T08:30:00Z"
+    assert crawl["software"] == ["thresher-tests/1.0", "thresher-tests/1.0 (+https://example.org/bot)"]
+    assert crawl["robots"] == ["obey"]
+    assert crawl["by_type"] == {"request": 2, "response": 11, "revisit": 2, "warcinfo": 3}
+    assert crawl["by_status"]["404"] == 2 and crawl["by_content_type"]["image/png"] == 2
+    eu = (run / "report" / "eu_training_summary.md").read_text()
+    assert "2025-03-01T10:00:00Z to 2025-03-04T08:30:00Z" in eu and "`thresher-tests/1.0" in eu
 
 
 def test_a_corrupt_gzip_member_is_one_quarantine_entry_not_a_crash(tmp_path: Path) -> None:

@@ -87,9 +87,9 @@ def input_entry(path: str, display: str, fmt: str) -> dict[str, Any]:
     if p.is_file():
         entry = {"path": display, "format": fmt, "size": p.stat().st_size, "sha256": sha256_file(p)}
         if fmt == "warc":
-            from corpus.io.warc import warcinfo
+            from corpus.io.warc import WARCINFO, warcinfo
 
-            entry["warcinfo"] = warcinfo(path)
+            entry[WARCINFO] = warcinfo(path)
         return entry
     if p.is_dir():
         size = sum(q.stat().st_size for q in p.rglob("*") if q.is_file())

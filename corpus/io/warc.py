@@ -36,10 +36,9 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 NOT_HTML = "warc_not_html"
 TRUNCATED = "truncated WARC record"  # quarantine reason prefix (code warc_truncated)
 UNDECODABLE = "undecodable"  # quarantine reason prefix (code undecodable)
-# The metadata keys the reader writes (docs/web.md); ``extract`` and the report read them by these names.
-CRAWL_FIELDS = ("url", "fetch_date", "content_type", "http_status", "warc_file", "warc_offset",
-                "x_robots_tag", "charset")
+FETCH_DATE = "fetch_date"  # metadata key of the WARC-Date (the report's crawl period reads it)
 COUNT_PREFIXES = ("warc_type", "http_status", "content_type")  # reader counters in stats.json (read.extra)
+WARCINFO = "warcinfo"  # the manifest input entry's key for a WARC's warcinfo records
 
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
 _SNIFF = 4096
@@ -127,7 +126,7 @@ def _mime(content_type: str) -> str:
 def _record(rec_type: str, block: bytes, warc: dict[str, str], file: str, offset: int,
             text_field: str, id_field: str) -> tuple[dict[str, Any], str | None, str | None, list[str]]:
     """``(record, exclusion reason, quarantine error, counters)`` of a document-bearing record."""
-    meta: dict[str, Any] = {"url": warc.get("WARC-Target-URI"), "fetch_date": warc.get("WARC-Date"),
+    meta: dict[str, Any] = {"url": warc.get("WARC-Target-URI"), FETCH_DATE: warc.get("WARC-Date"),
                             "warc_file": file, "warc_offset": offset}
     if rec_type == "response":
         status, headers, payload = _http(block)

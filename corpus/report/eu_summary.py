@@ -104,9 +104,7 @@ def sources(f: dict[str, Any]) -> list[str]:
         f"- 2.2.1 Datasets commercially licensed by rightsholders or their representatives: {human('yes/no, description')}",
         f"- 2.2.2 Private datasets obtained from other third parties: {human('yes/no, description')}",
         "### 2.3 Data crawled and scraped from online sources",
-        f"- Crawler name(s), purposes and behaviour (robots.txt, paywalls, log-ins): {human('crawler details')}",
-        f"- Period of data collection: {human('start and end dates of crawling')}",
-        f"- Type of content and online sources crawled: {human('description')}",
+        *crawled(f["crawl"]),
     ]
     if d["measured"]:
         top = d["rows"][: d["top_10_percent_count"]]
@@ -129,6 +127,21 @@ def sources(f: dict[str, Any]) -> list[str]:
         f"- {human('other sources, if any')}",
     ]
     return lines
+
+
+def crawled(c: dict[str, Any]) -> list[str]:
+    """2.3's crawler and period lines: from the WARC input's warcinfo records and fetch dates when the
+    run read a crawl, else for a person to fill in."""
+    software = ", ".join(f"`{s}`" for s in c["software"])
+    robots = ", ".join(f"`{r}`" for r in c["robots"])
+    crawler = (f"the WARC files' warcinfo names the crawler software {software}"
+               + (f" and the robots policy {robots}" if robots else "") + "; "
+               + human("purposes and behaviour (robots.txt, paywalls, log-ins)")) if software else human("crawler details")
+    period = (f"{c['first_fetch']} to {c['last_fetch']} (first and last fetch date, WARC-Date, of the kept "
+              "documents)" if c["first_fetch"] else human("start and end dates of crawling"))
+    return [f"- Crawler name(s), purposes and behaviour (robots.txt, paywalls, log-ins): {crawler}",
+            f"- Period of data collection: {period}",
+            f"- Type of content and online sources crawled: {human('description')}"]
 
 
 def processing(f: dict[str, Any]) -> list[str]:

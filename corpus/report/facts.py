@@ -23,6 +23,8 @@ import yaml
 from corpus.errors import UserError
 from corpus.io import hf
 from corpus.io.atomic import read_json
+from corpus.io.records import READER_STAGE
+from corpus.io.warc import COUNT_PREFIXES, WARCINFO
 from corpus.report.scan import SIGNAL_BINS, Tally, scan_run
 
 SCHEMA = "thresher.report/1"
@@ -126,6 +128,8 @@ def overview(run_dir: Path, stats: dict, manifest: dict, tally: Tally, tokens: d
         "documents_excluded": stats["excluded_total"],
         "records_quarantined": stats["quarantined_total"],
         "quarantined_by_error": stats.get("quarantined", {}),
+        "records_skipped": stats.get("skipped_total", 0),  # WARC records set aside by type
+        "skipped_by_type": stats.get("skipped", {}),
         "duplicate_ids": stats.get("duplicate_ids", {}),  # source -> records whose id came before
         "warnings": stats.get("warnings", []),
         "characters_read": stages[0]["chars_in"] if stages else None,
@@ -255,6 +259,25 @@ def domains(tally: Tally) -> dict[str, Any]:
                           max(TOP_DOMAINS, eu_count))}
 
 
+def crawl(stats: dict, manifest: dict, tally: Tally) -> dict[str, Any]:
+    """What the run knows of a web crawl it read (WARC input): the period of the kept documents' fetch
+    dates, the crawler software and robots policy its warcinfo records declare, and the records read by
+    WARC type, HTTP status and content type (the reader's counters)."""
+    reader = next((s for s in stats.get("stages", []) if s["label"] == READER_STAGE), {})
+    counts: dict[str, dict[str, int]] = {prefix: {} for prefix in COUNT_PREFIXES}
+    for key, n in sorted(reader.get("extra", {}).items()):
+        prefix, _, value = key.partition(":")
+        if prefix in counts and value:
+            counts[prefix][value] = n
+    infos = [(i["path"], info) for i in manifest.get("inputs", []) for info in i.get(WARCINFO) or []]
+    return {"measured": bool(counts["warc_type"]), "first_fetch": tally.fetch_first, "last_fetch": tally.fetch_last,
+            "software": sorted({info["software"] for _, info in infos if info.get("software")}),
+            "robots": sorted({info["robots"] for _, info in infos if info.get("robots")}),
+            "warcinfo": [{"input": path, **info} for path, info in infos],
+            "by_type": counts["warc_type"], "by_status": counts["http_status"],
+            "by_content_type": counts["content_type"], "skipped": stats.get("skipped", {})}
+
+
 def licences(tally: Tally) -> dict[str, Any]:
     with_licence = sum(tally.licence_docs.values())
     return {"measured": with_licence > 0, "documents_with_licence": with_licence,
@@ -313,6 +336,7 @@ def build_facts(run_dir: Path, workers: int | None = None) -> dict[str, Any]:
         "pii": pii(stats, tally, config),
         "domains": domains(tally),
         "licences": licences(tally),
+        "crawl": crawl(stats, manifest, tally),
         "latest_document_date": tally.latest_date,
         "metadata_keys": dict(sorted(tally.metadata_keys.items())),
         "stages": [{"label": s.get("label", s.get("stage")), **s} for s in config.get("stages", [])],

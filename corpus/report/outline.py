@@ -53,7 +53,9 @@ def overview(f: dict[str, Any]) -> Section:
         ("characters read / kept", f'{fmt_int(o["characters_read"])} / {fmt_int(o["characters_kept"])}'),
         ("tokens", fmt_int(o["tokens"]) if o["tokens"] is not None else "not tokenized"),
         ("input bytes / output bytes", f'{fmt_int(o["input_bytes"])} / {fmt_int(o["output_bytes"])}'),
-        ("accounting invariant", "holds: records read = kept + excluded + quarantined" if o["invariant_holds"]
+        *([("records skipped by type (WARC)", fmt_int(o["records_skipped"])
+            + "".join(f", {k}={v}" for k, v in o["skipped_by_type"].items()))] if o.get("records_skipped") else []),
+        ("accounting invariant", "holds: records read = kept + excluded + quarantined + skipped" if o["invariant_holds"]
          else "FAILED: " + "; ".join(o["invariant_problems"])),
         ("build seconds", fmt_num(o["seconds"])),
         *[("warning", w) for w in o["warnings"]],
@@ -263,6 +265,25 @@ def domains(f: dict[str, Any]) -> Section:
     ])
 
 
+def crawl(f: dict[str, Any]) -> Section:
+    c = f["crawl"]
+    if not c["measured"]:
+        return Section("crawl", "Web crawl", [_not_measured("no WARC input", "Read .warc or .warc.gz files (docs/web.md).")])
+    period = (f'{c["first_fetch"]} to {c["last_fetch"]}' if c["first_fetch"] else "no kept document has a fetch date")
+    blocks: list[Any] = [
+        Table(["item", "value"], [["crawl period (fetch dates of kept documents)", period],
+                                  ["crawler software (warcinfo)", ", ".join(c["software"]) or "not declared"],
+                                  ["robots policy (warcinfo)", ", ".join(c["robots"]) or "not declared"]]),
+        Para("WARC records read, by type, HTTP status and content type (every record is kept, excluded, "
+             "quarantined or, for requests, metadata, revisits and warcinfo, skipped by type):"),
+    ]
+    for key, title in (("by_type", "WARC record type"), ("by_status", "HTTP status"),
+                       ("by_content_type", "content type")):
+        rows = sorted(c[key].items(), key=lambda kv: (-kv[1], kv[0]))
+        blocks.append(Table([title, "records"], [[k, fmt_int(n)] for k, n in rows], numeric={1}))
+    return Section("crawl", "Web crawl", blocks)
+
+
 def licences(f: dict[str, Any]) -> Section:
     return _breakdown(f["licences"], "licences", "Licences", "licence", "no document carries metadata.license",
                       "The input carries no licence field.", "carry no licence field")
@@ -296,7 +317,7 @@ def lineage(f: dict[str, Any]) -> Section:
     return Section("lineage", "Lineage", blocks)
 
 
-BUILDERS = (overview, waterfall, sources, languages, quality, dedup, pii, domains, licences, lineage)
+BUILDERS = (overview, waterfall, sources, crawl, languages, quality, dedup, pii, domains, licences, lineage)
 
 
 def run_sections(facts: dict[str, Any]) -> list[Section]:

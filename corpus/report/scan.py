@@ -23,13 +23,14 @@ from corpus.document import FLAGS
 from corpus.errors import Fault
 from corpus.io.jsonl import open_compressed
 from corpus.io.raw import error_code
+from corpus.io.warc import FETCH_DATE
 from corpus.io.writers import list_shards
 from corpus.report.domains import registered_domain
 
 SIGNAL_BINS = 20  # fixed bins over [0, 1]: scores and probabilities, mergeable across files
 SIGNAL_SUFFIX = "_score"
 LICENCE_KEYS = ("license", "licence")
-DATE_KEYS = ("date", "timestamp", "crawl_date", "created_at", "retrieved_at")
+DATE_KEYS = ("date", "timestamp", "crawl_date", "created_at", "retrieved_at", FETCH_DATE)
 
 
 @dataclass
@@ -57,6 +58,8 @@ class Tally:
     quarantined: Counter = field(default_factory=Counter)  # (source, error code) -> records
     metadata_keys: Counter = field(default_factory=Counter)  # field names only, for the dataset card
     latest_date: str | None = None
+    fetch_first: str | None = None  # earliest and latest WARC-Date of kept documents: the crawl period
+    fetch_last: str | None = None
 
     def merge(self, other: Tally) -> None:
         for name, value in vars(other).items():
@@ -68,9 +71,12 @@ class Tally:
                     into = mine.setdefault(sig, [0] * SIGNAL_BINS)
                     for i, n in enumerate(bins):
                         into[i] += n
-            elif name == "latest_date":
+            elif name in ("latest_date", "fetch_last"):
                 if value and (mine is None or value > mine):
-                    self.latest_date = value
+                    setattr(self, name, value)
+            elif name == "fetch_first":
+                if value and (mine is None or value < mine):
+                    self.fetch_first = value
             else:
                 setattr(self, name, mine + value)
 
@@ -132,6 +138,10 @@ def _count_kept(t: Tally, rec: dict[str, Any]) -> None:
         found = {str(k): int(v) for k, v in pii.items() if _number(v) and v > 0}
         t.pii_found.update(found)
         t.pii_docs += bool(found)
+    fetched = meta.get(FETCH_DATE)
+    if isinstance(fetched, str) and fetched:
+        t.fetch_first = fetched if t.fetch_first is None else min(t.fetch_first, fetched)
+        t.fetch_last = fetched if t.fetch_last is None else max(t.fetch_last, fetched)
     for key in DATE_KEYS:
         value = meta.get(key)
         if isinstance(value, str) and value[:4].isdigit() and (t.latest_date is None or value[:10] > t.latest_date):
