@@ -99,14 +99,30 @@ def read_config(path: Path) -> dict[str, Any]:
     return read_json(f)
 
 
-def check_model(path: Path, current: config.Config) -> None:
+def check_model(path: Path, current: config.Config, verb: str = "resume from") -> None:
     """Refuse to resume ``path`` as another model shape (see `trainer.config.model_shape`)."""
     saved = config.model_shape(read_config(path)["model"])
     now = config.model_shape(current.to_dict()["model"])
     for key in now:
         if saved.get(key) != now[key]:
-            raise UserError(f"cannot resume from {path}: model.{key} was {saved.get(key)!r}, now {now[key]!r}; "
+            raise UserError(f"cannot {verb} {path}: model.{key} was {saved.get(key)!r}, now {now[key]!r}; "
                             "its weights belong to another model shape (use a new checkpoint.dir, or restore it)")
+
+
+def check_init_from(path: str | os.PathLike, current: config.Config, lin: dict[str, Any]) -> dict[str, Any]:
+    """The lineage of ``train.init_from``'s checkpoint, after checking its weights fit this run.
+
+    Data, seed and schedule may all differ (that is the point of a new phase); the model shape and
+    the tokenizer may not: the same ids must mean the same tokens.
+    """
+    path = Path(path)
+    if not (path / lineage.FILE).is_file():
+        raise UserError(f"train.init_from: {path} is not a finished checkpoint (expected a step-NNNNNN folder)")
+    check_model(path, current, "start from")
+    saved = lineage.read(path)
+    if saved.get("tokenizer_sha256") != lin["tokenizer_sha256"]:
+        raise UserError(f"train.init_from: {path} was trained with another tokenizer (sha256 differs)")
+    return saved
 
 
 def open_checkpoint(path: str | os.PathLike) -> tuple[config.Config, dict[str, Any], Any]:

@@ -21,13 +21,14 @@ import orjson
 
 from corpus.errors import UserError
 from corpus.yamlfile import read_yaml
+from trainer.schedule import DECAY_SHAPES, SCHEDULES, decay_steps
 
 TASKS = ("pretrain", "sft")
 ARCHS = ("llama", "gpt2")
 SFT_FORMATS = ("messages", "prompt_response")
-SCHEDULES = ("cosine", "linear", "constant")
 PRECISIONS = ("auto", "fp32", "bf16")
 STRATEGIES = ("ddp", "fsdp")
+INIT_OPTIMIZER = ("fresh", "continue")
 
 
 @dataclass
@@ -70,7 +71,11 @@ class TrainConfig:
     min_lr: float | None = None  # None: lr / 10
     warmup_steps: int = 0
     seed: int = 0
-    schedule: str = "cosine"
+    schedule: str = "cosine"  # cosine | linear | constant | wsd
+    decay_fraction: float = 0.2  # wsd: the share of train.steps spent decaying, at the end
+    decay_shape: str = "linear"  # wsd: linear | cosine | sqrt
+    init_from: str | None = None  # a step-NNNNNN checkpoint whose weights start this run (annealing, new mix)
+    init_optimizer: str = "fresh"  # with init_from: fresh | continue (the checkpoint's AdamW moments)
     weight_decay: float = 0.1
     betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
     grad_clip: float = 1.0  # 0 disables clipping
@@ -221,6 +226,12 @@ def _check_values(c: Config) -> None:
     _require(t.lr > 0, f"train.lr must be > 0, got {t.lr}")
     _require(len(t.betas) == 2 and all(0 <= b < 1 for b in t.betas), "train.betas must be two numbers in [0, 1)")
     _require(t.schedule in SCHEDULES, f"train.schedule must be one of {', '.join(SCHEDULES)}")
+    _require(t.decay_shape in DECAY_SHAPES, f"train.decay_shape must be one of {', '.join(DECAY_SHAPES)}")
+    _require(0 < t.decay_fraction <= 1, f"train.decay_fraction must be in (0, 1], got {t.decay_fraction}")
+    _require(t.schedule != "wsd" or t.warmup_steps <= t.steps - decay_steps(t.steps, t.decay_fraction),
+             f"train.warmup_steps ({t.warmup_steps}) runs into the wsd decay (the last "
+             f"{decay_steps(t.steps, t.decay_fraction)} of train.steps)")
+    _require(t.init_optimizer in INIT_OPTIMIZER, f"train.init_optimizer must be one of {', '.join(INIT_OPTIMIZER)}")
     _require(t.precision in PRECISIONS, f"train.precision must be one of {', '.join(PRECISIONS)}")
     _require(c.parallel.strategy in STRATEGIES, f"parallel.strategy must be one of {', '.join(STRATEGIES)}")
     if c.task == "pretrain":
@@ -251,6 +262,7 @@ def parse(data: Any, base_dir: Path, where: str = "config") -> Config:
     c.data.tokens = _absolute(base_dir, c.data.tokens)
     c.data.path = _absolute(base_dir, c.data.path)
     c.model.from_pretrained = _absolute(base_dir, c.model.from_pretrained)
+    c.train.init_from = _absolute(base_dir, c.train.init_from)
     c.output.dir = _absolute(base_dir, c.output.dir)
     c.checkpoint.dir = _absolute(base_dir, c.checkpoint.dir) or str(Path(c.output.dir) / "ckpt")
     return c

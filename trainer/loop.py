@@ -22,24 +22,14 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+from torch.distributed.checkpoint.state_dict import get_state_dict, set_model_state_dict, set_state_dict
 from torch.distributed.checkpoint.stateful import Stateful
 
 from trainer import checkpoint, data, lineage, parallel
 from trainer.config import Config
 from trainer.metrics import Metrics, peak_flops
 from trainer.model import build_model, flops_per_token, load_tokenizer, tokenizer_sha256
-
-
-def lr_multiplier(i: int, warmup: int, total: int, min_ratio: float, schedule: str) -> float:
-    """Learning rate of step index ``i`` (0-based) as a fraction of the peak: linear warmup, then decay."""
-    if i < warmup:
-        return (i + 1) / warmup
-    if schedule == "constant" or total <= warmup:
-        return 1.0
-    progress = min(1.0, (i - warmup) / max(1, total - warmup))
-    decay = 0.5 * (1.0 + math.cos(math.pi * progress)) if schedule == "cosine" else 1.0 - progress
-    return min_ratio + (1.0 - min_ratio) * decay
+from trainer.schedule import lr_multiplier
 
 
 def seed_everything(seed: int) -> None:
@@ -84,7 +74,8 @@ class Trainer(Stateful):
             lr=t.lr, betas=tuple(t.betas), fused=True)  # one kernel for all parameters, on CPU and GPU alike
         min_lr = t.lr / 10 if t.min_lr is None else t.min_lr
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, functools.partial(
-            lr_multiplier, warmup=t.warmup_steps, total=t.steps, min_ratio=min_lr / t.lr, schedule=t.schedule))
+            lr_multiplier, warmup=t.warmup_steps, total=t.steps, min_ratio=min_lr / t.lr, schedule=t.schedule,
+            decay_fraction=t.decay_fraction, decay_shape=t.decay_shape))
 
         self.per_rank = t.micro_batch_size * t.grad_accum  # windows per rank per step
         self.global_batch = self.per_rank * self.dist.world_size
@@ -116,6 +107,8 @@ class Trainer(Stateful):
         """Continue from the newest complete checkpoint, if any, after checking it is the same data."""
         path = checkpoint.latest(self.cfg.checkpoint.dir)
         if path is None:
+            if self.cfg.train.init_from:
+                self.init_from(self.cfg.train.init_from)
             return
         saved = lineage.read(path)
         lineage.check_resume(saved, self.lineage, path)
@@ -124,6 +117,31 @@ class Trainer(Stateful):
         self.lineage = {**saved, "config_sha256": self.lineage["config_sha256"], "versions": self.lineage["versions"]}
         if self.dist.is_main:
             print(f"thresher: resuming from {path} (step {self.step})", flush=True)
+
+    def init_from(self, path: str) -> None:
+        """Start step 1 from another run's checkpoint: its weights, and its AdamW state if asked.
+
+        An annealing phase (a new mix, a short decay) begins here. The data cursor, schedule and step
+        are this run's own; the source checkpoint's lineage is kept under ``init_from`` so the chain
+        of phases stays readable from the final model.
+        """
+        saved = checkpoint.check_init_from(path, self.cfg, self.lineage)
+        with_optimizer = self.cfg.train.init_optimizer == "continue"
+        model_sd, optim_sd = get_state_dict(self.model, self.optimizer)
+        part = {"model": model_sd, **({"optimizer": optim_sd} if with_optimizer else {})}
+        checkpoint.load(part, path)
+        if with_optimizer:  # the moments carry over; the hyperparameters are this config's
+            set_state_dict(self.model, self.optimizer, model_state_dict=model_sd, optim_state_dict=optim_sd)
+            t = self.cfg.train
+            for group, decay in zip(self.optimizer.param_groups, (t.weight_decay, 0.0), strict=True):
+                group.update(weight_decay=decay, betas=tuple(t.betas), lr=t.lr * self.scheduler.lr_lambdas[0](0))
+        else:
+            set_model_state_dict(self.model, model_sd)
+        self.lineage["init_from"] = {"checkpoint": str(path), "optimizer": self.cfg.train.init_optimizer,
+                                     "lineage": saved}
+        if self.dist.is_main:
+            print(f"thresher: starting from {path} (step {saved['step']}, optimizer "
+                  f"{self.cfg.train.init_optimizer})", flush=True)
 
     # ---- the loop -------------------------------------------------------------------------------------
     def train(self) -> None:
