@@ -117,6 +117,7 @@ def main() -> None:
     p.add_argument("--json", help="write the summary rows here too (run_all.py reads it)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    args.work = args.work.resolve()  # the configs it writes name their data by this path
     args.work.mkdir(parents=True, exist_ok=True)
     tok, tokens = prepare(args.work, args.vocab)
     model = {"arch": "llama", "hidden_size": args.hidden, "num_layers": args.layers, "num_heads": 8,

@@ -43,6 +43,7 @@ def main() -> None:
     if not torch.cuda.is_available():
         raise SystemExit("bench_train_gpu.py needs a CUDA GPU; see bench_train.py for the CPU comparison")
     args.precision = "auto"
+    args.work = args.work.resolve()  # the configs it writes name their data by this path
     args.work.mkdir(parents=True, exist_ok=True)
     tok, tokens = prepare(args.work, args.vocab)
     model = {"arch": "llama", "hidden_size": 1024, "num_layers": 24, "num_heads": 16, "intermediate_size": 2816}

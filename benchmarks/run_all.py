@@ -1,7 +1,7 @@
 """Run every benchmark and print one table: contender, peer, both figures from the same run, ratio.
 
     make bench              # quick mode: small sizes, a few minutes on 2 cores
-    make bench FULL=1       # the sizes docs/benchmarks.md quotes (about two hours on 2 cores)
+    make bench FULL=1       # the sizes docs/benchmarks.md quotes (about half an hour on 2 quiet cores)
     .venv/bin/python benchmarks/run_all.py [--full] [--only NAME ...] [--list] [--out out/bench]
 
 Each benchmark runs as its own process with ``--json``; its output goes to ``OUT/<name>.log`` and its
@@ -54,7 +54,7 @@ BENCHES = [
           ("--docs", "200", "--ner", "none")),
     Bench("pii-ner", "bench_pii.py", ("--docs", "30", "--repeat", "1"), ("--docs", "100", "--repeat", "2")),
     Bench("pii-screen", "bench_pii_screen.py", ("--docs", "20", "--records", "100"), ()),
-    Bench("tokenize", "bench_tokenize.py", ("--vocab-size", "8000", "--repeat", "1", "--rounds", "1"),
+    Bench("tokenize", "bench_tokenize.py", ("--vocab-size", "8000", "--repeat", "1", "--rounds", "3"),
           ("--vocab-size", "32000", "--repeat", "8", "--rounds", "2")),
     Bench("train", "bench_train.py", ("--steps", "6", "--warmup", "2", "--rounds", "1", "--vocab", "4096",
                                       "--layers", "2"),

@@ -17,7 +17,9 @@ def test_run_all_lists_every_benchmark_script() -> None:
     r = run_all("--list")
     assert r.returncode == 0, r.stderr
     listed = {line.split("\t")[1] for line in r.stdout.splitlines()}
-    assert listed == {p.name for p in BENCHMARKS.glob("bench_*.py")}
+    scripts = {p.name for p in BENCHMARKS.glob("bench_*.py")}
+    assert not scripts - listed, f"add these to BENCHES in benchmarks/run_all.py: {sorted(scripts - listed)}"
+    assert not listed - scripts, f"run_all.py lists scripts that do not exist: {sorted(listed - scripts)}"
 
 
 def test_unknown_benchmark_is_a_one_line_error() -> None:
