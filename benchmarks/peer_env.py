@@ -34,6 +34,7 @@ def _same_as_project(name: str) -> str:
 def requirements() -> list[str]:
     """What the peer environment holds: each peer as released, plus the libraries they share with Thresher."""
     return ["datatrove[io,processing]==0.10.1", "spacy",  # datatrove's English word tokenizer is spaCy's
+            "lxml_html_clean",  # the trafilatura<1.12 datatrove pins needs it beside lxml>=5.2 (else: ImportError)
             _same_as_project("presidio-analyzer"), _same_as_project("presidio-anonymizer"),
             _same_as_project("torch"), _same_as_project("transformers"), "accelerate"]
 

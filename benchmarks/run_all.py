@@ -62,6 +62,7 @@ BENCHES = [
     Bench("train-gpu", "bench_train_gpu.py", ("--steps", "12", "--warmup", "4", "--hf"), ("--steps", "40", "--hf"),
           work=True, gpu=True),
     Bench("ray", "bench_ray.py", ("--docs", "2000", "--repeat", "1"), ("--docs", "60000", "--repeat", "2")),
+    Bench("extract", "bench_extract.py", ("--pages", "60"), ("--pages", "400"), work=True),
 ]
 QUICK_TIMEOUT_S = 900  # a quick run that takes longer than this is stuck, not slow
 

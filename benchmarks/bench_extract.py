@@ -1,0 +1,188 @@
+"""Web extraction: ``thresher build`` (WARC reader -> ``extract``) against datatrove's WarcReader ->
+Trafilatura(favour_precision) -> JsonlWriter, and each backend's quality on main-content snippets.
+
+    .venv/bin/python benchmarks/bench_extract.py [--pages 120] [--json FILE] [--work DIR]
+    .venv/bin/python benchmarks/bench_extract.py --warc pages.warc.gz --snippets snippets.jsonl
+
+Without ``--warc`` the pages are generated (fixed seed) from the bundled speeches: an article of
+paragraphs between navigation, teasers and a footer, written as a gzip WARC with warcio; the
+snippets are sentences of the article (``with``) and of the boilerplate (``without``). With
+``--warc``, the given crawl and its snippet file (one ``{"url", "with", "without"}`` per line; the
+html-dev set of docs/benchmarks.md) are measured instead.
+
+Per side: records accounted for, pages per CPU-second of the whole pipeline run (CPU time of the
+process tree, since the machine may be shared; one worker on each side), and snippet precision,
+recall and F1 (a ``with`` snippet found is a hit, one missing a miss, a ``without`` snippet found a
+false positive; summed over pages). ``trafilatura alone`` calls ``trafilatura.extract`` in this
+process on the decoded pages, the reference the ``trafilatura`` backend must match.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from common import REPO, row, speech_paths, speech_text, write_result
+from peer_env import run_peer
+
+from corpus.io.warc import read_warc
+
+BACKENDS = ("trafilatura", "resiliparse", "auto")
+NAV = ["Home", "World news", "Business and markets", "Sign in to your account", "Subscribe to our newsletter"]
+
+
+def generate(n: int, folder: Path) -> tuple[Path, Path]:
+    """``n`` pages cut from the bundled speeches as a gzip WARC, and their snippets."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    rnd = random.Random(20)
+    paragraphs = [p.strip() for path in speech_paths() for p in speech_text(path).split("\n\n") if len(p) > 200]
+    folder.mkdir(parents=True, exist_ok=True)
+    warc, snippets = folder / "pages.warc.gz", folder / "snippets.jsonl"
+    with open(warc, "wb") as f, open(snippets, "w", encoding="utf-8") as s:
+        w = WARCWriter(f, gzip=True)
+        w.write_record(w.create_warcinfo_record("pages.warc.gz", {"software": "bench_extract", "robots": "obey"}))
+        for i in range(n):
+            body = rnd.sample(paragraphs, rnd.randint(3, 8))
+            teasers = [f"Read next: {p[:70].rsplit(' ', 1)[0]}" for p in rnd.sample(paragraphs, 3)]
+            html = ("<html lang='en'><head><title>Speech {i}</title></head><body><header><nav>"
+                    + "".join(f"<a href='/s{k}'>{x}</a> " for k, x in enumerate(NAV)) + "</nav></header><main><article>"
+                    + f"<h1>Speech {i}</h1>" + "".join(f"<p>{p}</p>" for p in body) + "</article><aside><ul>"
+                    + "".join(f"<li><a href='/t{k}'>{t}</a></li>" for k, t in enumerate(teasers))
+                    + "</ul></aside></main><footer>Copyright the publisher. All rights reserved. Contact us.</footer>"
+                    "</body></html>")
+            url = f"https://speeches.example.org/{i}"
+            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+            w.write_record(w.create_warc_record(url, "response", payload=io.BytesIO(html.encode()), http_headers=http))
+            picks = [rnd.choice(p.split(". ")[1:-1] or [p[:60]])[:60] for p in body[:3]]
+            s.write(json.dumps({"url": url, "with": picks, "without": [NAV[3], teasers[0], "All rights reserved"]}) + "\n")
+    return warc, snippets
+
+
+def score(texts: dict[str, str], snippets: list[dict]) -> dict[str, float]:
+    """Snippet precision, recall and F1 over every page of ``snippets`` (a missing page: empty text)."""
+    hit = miss = false = 0
+    for s in snippets:
+        text = texts.get(s["url"], "")
+        found = sum(w in text for w in s["with"])
+        hit, miss = hit + found, miss + len(s["with"]) - found
+        false += sum(w in text for w in s["without"])
+    p, r = hit / max(1, hit + false), hit / max(1, hit + miss)
+    return {"precision": round(p, 3), "recall": round(r, 3), "f1": round(2 * p * r / (p + r) if p + r else 0.0, 3)}
+
+
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_thresher(warc: Path, work: Path, backend: str) -> dict:
+    """One ``thresher build`` (one worker) of the WARC through ``extract``; CPU seconds and accounting."""
+    out = work / f"thresher-{backend}"
+    shutil.rmtree(out, ignore_errors=True)
+    pipeline = work / f"{backend}.yaml"
+    pipeline.write_text(yaml.safe_dump({"name": f"bench-{backend}", "input": {"paths": [str(warc)]},
+                                        "output": str(out), "workers": 1,
+                                        "stages": [{"stage": "extract", "backend": backend}]}))
+    c0, t0 = children_cpu(), time.perf_counter()
+    subprocess.run([sys.executable, "-m", "corpus.cli", "build", str(pipeline), "--quiet"], cwd=REPO, check=True)
+    cpu, wall = children_cpu() - c0, time.perf_counter() - t0
+    stats = json.loads((out / "stats.json").read_text())
+    from corpus.engine.task import read_documents
+
+    texts = {d.metadata["url"]: d.text for d in read_documents(sorted((out / "data").glob("*.jsonl.zst")))}
+    extract = next(s for s in stats["stages"] if s["label"] == "extract")
+    return {"cpu_seconds": round(cpu, 2), "wall_seconds": round(wall, 2), "records_read": stats["records_read"],
+            "kept": stats["kept"], "excluded": stats["excluded"], "quarantined": stats["quarantined"],
+            "skipped": stats["skipped"], "invariant_holds": stats["invariant"]["holds"],
+            "extract_stage_seconds": extract["seconds"], "backends_used": {k: v for k, v in extract["extra"].items()
+                                                                          if k.startswith("backend_")},
+            "texts": texts}
+
+
+def trafilatura_alone(warc: Path) -> tuple[float, dict[str, str]]:
+    """``trafilatura.extract(favor_precision=True)`` on each decoded page, CPU seconds in this process."""
+    import trafilatura
+
+    pages = [(r.record["url"], r.record["text"]) for r in read_warc(str(warc), warc.name, "text", "id")
+             if r.record and not r.exclude]
+    t0 = time.process_time()
+    texts = {u: trafilatura.extract(h, url=u, favor_precision=True) or "" for u, h in pages}
+    return time.process_time() - t0, texts
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--warc", type=Path, help="a crawl to measure (default: generated pages)")
+    ap.add_argument("--snippets", type=Path, help="its snippets (with --warc)")
+    ap.add_argument("--pages", type=int, default=120, help="generated pages (without --warc)")
+    ap.add_argument("--skip-datatrove", action="store_true")
+    ap.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed)")
+    ap.add_argument("--json", help="write the summary rows here too (run_all.py reads it)")
+    args = ap.parse_args()
+    if bool(args.warc) != bool(args.snippets):
+        ap.error("--warc and --snippets go together")
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-extract-"))
+    work.mkdir(parents=True, exist_ok=True)
+    warc, snippet_file = (args.warc.resolve(), args.snippets) if args.warc else generate(args.pages, work / "gen")
+    snippets = [json.loads(line) for line in snippet_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    responses = sum(1 for r in read_warc(str(warc), warc.name, "text", "id") if r.skip is None)
+    dataset = str(warc) if args.warc else f"{args.pages} pages generated from the bundled speeches (seed 20)"
+    print(f"{dataset}: {responses} document records, {len(snippets)} pages with snippets")
+
+    results: dict[str, dict] = {}
+    alone_cpu, alone_texts = trafilatura_alone(warc)
+    results["trafilatura alone"] = {"cpu_seconds": round(alone_cpu, 2), **score(alone_texts, snippets)}
+    for backend in BACKENDS:
+        r = run_thresher(warc, work, backend)
+        results[f"thresher {backend}"] = {**{k: v for k, v in r.items() if k != "texts"}, **score(r["texts"], snippets)}
+    if not args.skip_datatrove:
+        inp = work / "datatrove-input"  # datatrove reads a folder
+        shutil.rmtree(inp, ignore_errors=True)
+        inp.mkdir()
+        (inp / warc.name).symlink_to(warc)
+        shutil.rmtree(work / "datatrove", ignore_errors=True)
+        d = run_peer("datatrove_warc.py", inp, work / "datatrove")
+        results["datatrove"] = {"cpu_seconds": round(d["cpu_seconds"], 2), "wall_seconds": round(d["seconds"], 2),
+                                "documents": d["documents"], "not_accounted": responses - d["documents"],
+                                **score(d["texts"], snippets)}
+    for name, r in results.items():
+        pps = responses / r["cpu_seconds"] if r["cpu_seconds"] else 0
+        r["pages_per_cpu_second"] = round(pps, 1)
+        print(f"{name:<22} {json.dumps(r)}")
+
+    rows = []
+    traf = results["thresher trafilatura"]
+    for backend in BACKENDS:
+        ours = results[f"thresher {backend}"]
+        if "datatrove" in results:
+            rows.append(row(f"thresher extract {backend}", "datatrove WarcReader->Trafilatura->JsonlWriter",
+                            "pages per CPU-second (1 worker)", ours["pages_per_cpu_second"],
+                            results["datatrove"]["pages_per_cpu_second"]))
+        rows.append(row(f"thresher extract {backend}", "trafilatura alone", "snippet F1", ours["f1"],
+                        results["trafilatura alone"]["f1"]))
+    rows.append(row("thresher extract auto", "thresher extract trafilatura", "pages per CPU-second",
+                    results["thresher auto"]["pages_per_cpu_second"], traf["pages_per_cpu_second"]))
+    if "datatrove" in results:
+        accounted = traf["kept"] + sum(traf["excluded"].values()) + sum(traf["quarantined"].values())
+        rows.append(row("thresher (kept + excluded + quarantined)", "datatrove (documents written)",
+                        "document records accounted for", accounted, results["datatrove"]["documents"]))
+    write_result(args.json, "extract", dataset, rows, results=results)
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
