@@ -75,6 +75,7 @@ def _check_run(run: Path) -> None:
 @given(lines=st.lists(records, max_size=25), blob=st.binary(max_size=200))
 @example(lines=[json.dumps({"id": "big", "text": "word " * 200_000}).encode()], blob=b"\xff\xfe\x00")  # a 1 MB line
 @example(lines=[b'{"id": "dup", "text": "same"}'] * 2, blob=b"")
+@example(lines=[b'{"id": "\\udfff", "text": "", "meta": 1000000000000000000}'], blob=b"")  # a lone surrogate id
 def test_any_input_is_accounted_for_and_no_build_crashes(lines: list[bytes], blob: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -28,6 +28,11 @@ def path(run_dir: Path, task_id: str, pass_index: int) -> Path:
     return run_dir / DIR / name
 
 
+def _printable(value: str) -> str:
+    """``value`` as JSON can hold it: a lone surrogate (an id read from ``"\\udfff"``) becomes its escape."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class Quarantine:
     """One task's quarantine in one pass: entries in order, counted by code into ``counts``."""
 
@@ -46,8 +51,8 @@ class Quarantine:
         kind = type(exc).__name__
         # the encoder's message names the problem, never the data; a stage's message may quote the text
         why = str(exc) if isinstance(exc, UnserialisableError) else f"raised {kind}" if exc else "id seen before"
-        entry = {"file": doc.source, "line": doc.line, "id": doc.id, "error": f"{code}: {step}: {why}",
-                 "step": step}
+        entry = {"file": _printable(doc.source), "line": doc.line, "id": _printable(doc.id),
+                 "error": f"{code}: {step}: {why}", "step": step}
         if exc is not None:
             entry["exception"] = kind
         if code == STAGE_ERROR:
