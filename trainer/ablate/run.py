@@ -2,11 +2,12 @@
 
 Every step is addressed by what decides it and skipped when its output is already complete, so a killed
 ablation rerun with the same command redoes nothing finished: builds (see `builds`), the tokenizer
-(``OUTPUT/tokenizer/``), tokens (``OUTPUT/tokens/<hash>/``, one per final build and mix), runs
-(``OUTPUT/runs/<hash>/``, one per tokens folder, recipe and seed: identical variants share them), and
-each checkpoint's eval (``eval-step-NNNNNN.json`` beside the checkpoints). The steps use the commands'
-own code paths (``thresher build``'s engine, ``thresher tokenizer train``, ``thresher tokenize``, the
-trainer's loop, ``thresher eval``'s scorer) in this process.
+(``OUTPUT/tokenizer/<hash>/``, by the corpus and settings it is trained on), tokens
+(``OUTPUT/tokens/<hash>/``, one per final build and mix), runs (``OUTPUT/runs/<hash>/``, one per tokens
+folder, recipe and seed: identical variants share them), and each checkpoint's eval
+(``eval-step-NNNNNN.json`` beside the checkpoints). The steps use the commands' own code paths
+(``thresher build``'s engine, ``thresher tokenizer train``, ``thresher tokenize``, the trainer's loop,
+``thresher eval``'s scorer) in this process.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def tokenizer(exp: Experiment, base_run: Path) -> str:
     """The experiment's tokenizer: the folder given, or one trained once on the base variant's corpus."""
     if exp.tokenizer:
         return exp.tokenizer
-    out = exp.output / TOKENIZER
+    out = exp.output / TOKENIZER / _hash({"corpus": base_run.name, "train": exp.tokenizer_train})
     if (out / "tokenizer.json").is_file():
         return str(out)
     t = exp.tokenizer_train
