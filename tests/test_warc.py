@@ -8,6 +8,7 @@ import json
 import random
 from pathlib import Path
 
+import pytest
 from conftest import read_docs, thresher, write_pipeline
 from warc_fixtures import Warc, article
 
@@ -128,3 +129,23 @@ def test_a_corrupt_gzip_member_is_one_quarantine_entry_not_a_crash(tmp_path: Pat
     raws = list(read_warc(str(path), "c", "text", "id"))
     assert [r.record["url"] for r in raws if r.record] == ["https://example.org/0"]
     assert raws[-1].error.startswith("truncated or corrupt compressed stream after record 2")
+
+
+def test_a_wet_file_is_text_already(tmp_path: Path) -> None:
+    """Common Crawl's WET files: conversion records become documents as they are; extract passes them."""
+    from corpus.engine.plan import detect_format
+    from corpus.errors import UserError
+
+    w = Warc(gzip=True)
+    w.conversion("https://example.org/a", "Plain text the crawler extracted.\nSecond line.")
+    path = w.save(tmp_path / "CC-MAIN-0001.warc.wet.gz")
+    assert detect_format(path.name) == "warc"
+    with pytest.raises(UserError, match="unknown format"):  # FastWARC reads gzip, not zstd
+        detect_format("x.warc.zst")
+    p = write_pipeline(tmp_path / "p.yaml", name="wet", input={"paths": [path.name]}, output="out", workers=1,
+                       stages=[{"stage": "extract"}])
+    r = thresher("build", str(p), "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    [doc] = read_docs(tmp_path / "out")
+    assert doc["text"] == "Plain text the crawler extracted.\nSecond line."
+    assert doc["metadata"]["content_type"] == "text/plain" and doc["metadata"]["url"] == "https://example.org/a"
