@@ -68,7 +68,10 @@ class LanguageRule(Filter):
     """
 
     def setup(self) -> None:
+        """Resolve the default language now: a bad rules file fails before the first document, and
+        loading and compiling the word rules (a tenth of a second) is not paid inside the stream."""
         self._by_lang: dict[str, tuple[Any, text.WordSplitter]] = {}
+        self.resolve(self.p.default_language)
 
     def resolve(self, lang: str) -> tuple[Any, text.WordSplitter]:
         cached = getattr(self, "_by_lang", None)
