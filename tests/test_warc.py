@@ -149,3 +149,18 @@ def test_a_wet_file_is_text_already(tmp_path: Path) -> None:
     [doc] = read_docs(tmp_path / "out")
     assert doc["text"] == "Plain text the crawler extracted.\nSecond line."
     assert doc["metadata"]["content_type"] == "text/plain" and doc["metadata"]["url"] == "https://example.org/a"
+
+
+def test_charset_fallbacks(tmp_path: Path) -> None:
+    """A server that declares UTF-8 for a Latin-1 page (10 of html-dev's 400): the page's own <meta
+    charset> decodes it; a stray invalid byte in an otherwise UTF-8 page is replaced, not fatal, and
+    does not make the page Windows-1252 (which would garble every other non-ASCII character)."""
+    w = Warc(gzip=False)
+    latin = article("Café", "https://example.org/l", charset="iso-8859-1", word="Müritz").encode("latin-1")
+    w.response("https://example.org/l", latin, content_type="text/html; charset=utf-8")
+    stray = article("Stray", "https://example.org/s", word="Müritz", paragraphs=12).encode()
+    stray = stray.replace(b"day 3", b"day \xe4")
+    w.response("https://example.org/s", stray, content_type="text/html; charset=utf-8")
+    raws = [r for r in read_warc(str(w.save(tmp_path / "c.warc")), "c.warc", "text", "id") if r.record]
+    assert raws[0].record["charset"] == "iso-8859-1" and "the river Müritz" in raws[0].record["text"]
+    assert raws[1].record["charset"] == "utf-8 (lossy)" and "day \ufffd" in raws[1].record["text"]

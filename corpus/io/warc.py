@@ -20,7 +20,6 @@ rights stage need: URL, fetch date, content type, HTTP status, the file and byte
 
 from __future__ import annotations
 
-import itertools
 import re
 import zlib
 from collections.abc import Iterator
@@ -99,24 +98,39 @@ def declared_charsets(content_type: str, payload: bytes) -> list[str]:
     return out + ([m.group(1).decode("ascii").lower()] if m else [])
 
 
-def decode(payload: bytes, declared: list[str]) -> tuple[str, str] | None:
-    """``(text, charset)``. The first of the declared charsets, UTF-8 and the charset Resiliparse
-    detects that decodes the bytes (a server often declares UTF-8 for a page its ``<meta>`` says is
-    Latin-1); failing all, UTF-8 with replacement characters if they are at most `LOSSY_SHARE` of the
-    text (a stray byte in a script). None: the bytes are not text in any of them."""
-    from resiliparse.parse.encoding import detect_encoding
-
-    tried = set()
-    for cs in itertools.chain(declared, ["utf-8"], (detect_encoding(payload) for _ in "x")):  # detect last, lazily
-        if cs in tried:
-            continue
-        tried.add(cs)
+def _strict(payload: bytes, charsets: list[str]) -> tuple[str, str] | None:
+    for cs in charsets:
         try:
             return payload.decode(cs), cs
         except (UnicodeDecodeError, LookupError):
             continue
+    return None
+
+
+def _mostly_utf8(payload: bytes) -> str | None:
+    """The payload as UTF-8 with replacement characters, if it is UTF-8 with a few stray bytes: more
+    characters beyond ASCII decoded than replaced, and the replaced at most `LOSSY_SHARE` of the text.
+    (A Latin-1 page decodes to replacement characters only, and goes to charset detection instead.)"""
     text = payload.decode("utf-8", "replace")
-    return (text, "utf-8 (lossy)") if text.count("\ufffd") <= LOSSY_SHARE * len(text) else None
+    bad = text.count("\ufffd")
+    beyond_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    return text if bad <= LOSSY_SHARE * len(text) and beyond_ascii - bad > bad else None
+
+
+def decode(payload: bytes, declared: list[str]) -> tuple[str, str] | None:
+    """``(text, charset)``: the first of the declared charsets and UTF-8 that decodes the bytes (a
+    server often declares UTF-8 for a page its ``<meta>`` says is Latin-1); else UTF-8 with a few
+    stray bytes replaced (`_mostly_utf8`); else the charset Resiliparse detects. None: the bytes are
+    text in none of them."""
+    found = _strict(payload, list(dict.fromkeys([*declared, "utf-8"])))
+    if found is not None:
+        return found
+    lossy = _mostly_utf8(payload)
+    if lossy is not None:
+        return lossy, "utf-8 (lossy)"
+    from resiliparse.parse.encoding import detect_encoding
+
+    return _strict(payload, [detect_encoding(payload)])
 
 
 def _mime(content_type: str) -> str:
