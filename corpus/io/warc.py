@@ -196,7 +196,8 @@ def read_warc(path: str, file: str, text_field: str, id_field: str) -> Iterator[
             if rec_type not in DOC_TYPES:
                 yield Raw(file, n, skip=rec_type, counts=tuple(counts))
                 continue
-            expected = int(warc.get("Content-Length", "0") or 0)
+            length = warc.get("Content-Length", "").strip()
+            expected = int(length) if length.isdigit() else 0  # FastWARC read the block; a bad header only
             if len(block) < expected:
                 yield Raw(file, n, error=f"{TRUNCATED}: {len(block)} of {expected} bytes at offset {rec.stream_pos}",
                           raw=block, counts=tuple(counts))
