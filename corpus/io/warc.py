@@ -197,7 +197,7 @@ def read_warc(path: str, file: str, text_field: str, id_field: str) -> Iterator[
                 yield Raw(file, n, skip=rec_type, counts=tuple(counts))
                 continue
             length = warc.get("Content-Length", "").strip()
-            expected = int(length) if length.isdigit() else 0  # FastWARC read the block; a bad header only
+            expected = int(length) if length.isdigit() else 0  # not a number: nothing to check the block against
             if len(block) < expected:
                 yield Raw(file, n, error=f"{TRUNCATED}: {len(block)} of {expected} bytes at offset {rec.stream_pos}",
                           raw=block, counts=tuple(counts))
