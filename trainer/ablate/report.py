@@ -8,6 +8,7 @@ as inline SVG so the page needs nothing beside it.
 from __future__ import annotations
 
 import html
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import numpy as np
 
 from corpus.io.atomic import write_bytes
 from trainer.ablate.experiment import Experiment
-from trainer.ablate.stats import run_metrics
+from trainer.ablate.stats import lower_is_better, run_metrics
 
 LINK = re.compile(r"\[([^\]]+)\]\(([^)]+)\)")
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
@@ -74,7 +75,7 @@ def charts(exp: Experiment, variants: dict[str, dict[str, Any]]) -> list[str]:
 def markdown(exp: Experiment, res: dict[str, Any]) -> str:
     p = res["primary"]
     lines = [f"# Ablation: {exp.name}", "",
-             f"Primary metric: `{p}` ({'lower' if p == 'bpb' or 'bpb' in p else 'higher'} is better). "
+             f"Primary metric: `{p}` ({'lower' if lower_is_better(p) else 'higher'} is better). "
              f"Proxy: {exp.proxy['model']}, {exp.proxy['tokens']} training tokens per run, "
              f"seeds {exp.proxy['seeds']}.", "", "## Ranking", ""]
     for i, v in enumerate(res["ranking"], 1):
@@ -83,7 +84,8 @@ def markdown(exp: Experiment, res: dict[str, Any]) -> str:
     lines += ["", "## Variants", "", "| variant | documents | tokens | epochs | audit report |",
               "| --- | ---: | ---: | ---: | --- |"]
     for v, d in res["variants"].items():
-        lines.append(f"| {v} | {d['documents']} | {d['tokens']} | {d['epochs']} | [report]({d['report']}) |")
+        link = os.path.relpath(d["report"], exp.output)  # the report sits in OUTPUT/
+        lines.append(f"| {v} | {d['documents']} | {d['tokens']} | {d['epochs']} | [report]({link}) |")
     metrics = sorted(next(iter(res["variants"].values()))["metrics"])
     lines += ["", "## Metrics (mean ± sd over seeds)", "", "| metric | signal/noise | " +
               " | ".join(res["variants"]) + " |", "| --- | ---: |" + " ---: |" * len(res["variants"])]
