@@ -146,11 +146,17 @@ class Extract(Stage):
     rules = "web/extract.yaml"
     doc = "HTML pages (WARC responses) to their main text, Markdown or plain, with title, language, robots meta."
 
-    def trafilatura_text(self, html: str, url: str | None) -> str:
-        import trafilatura
+    def setup(self) -> None:
+        """Import Trafilatura once per worker, before any page: its import (about a second) must not
+        count against the first page's time limit."""
+        if self.p.backend != "resiliparse":
+            import trafilatura
 
+            self._trafilatura = trafilatura
+
+    def trafilatura_text(self, html: str, url: str | None) -> str:
         p: ExtractParams = self.p
-        return trafilatura.extract(html, url=url, favor_precision=p.favor_precision, include_comments=False,
+        return self._trafilatura.extract(html, url=url, favor_precision=p.favor_precision, include_comments=False,
                                    output_format="markdown" if p.format == "markdown" else "txt") or ""
 
     def main_text(self, html: str, tree: HTMLTree, url: str | None) -> tuple[str, str]:
