@@ -125,11 +125,12 @@ class WordSplitter:
         setattr_(self, "_unspaced", unspaced)
         # spaCy's "special matcher": after splitting, a run of tokens that spells a special case
         # containing affixes becomes that case's tokens (":" + ")" -> ":)" in "word:)").
-        runs: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        runs: dict[str, list[tuple[list[str], str]]] = {}
         for key in specials:
             if (self._pre and self._pre.search(key)) or self._suffix_len(key) or (self._inf and self._inf.search(key)):
-                run = tuple(self._split_affixes(key, {}))
-                runs.setdefault(run[0], []).append((run, key))
+                run = self._split_affixes(key, {})
+                if run != [key] or specials[key] != [key]:  # a one-token run that stays itself changes nothing
+                    runs.setdefault(run[0], []).append((run, key))
         setattr_(self, "_runs", runs)
         setattr_(self, "_run_starts", frozenset(runs))
 
@@ -150,7 +151,10 @@ class WordSplitter:
         return out
 
     def _split_chunk(self, chunk: str) -> list[str]:
-        toks = self._rejoin_specials(self._split_affixes(chunk, self._specials))
+        if self.letters_stay_whole and chunk.isalpha() and chunk not in self._specials:
+            toks = [chunk]  # most distinct chunks: plain words
+        else:
+            toks = self._rejoin_specials(self._split_affixes(chunk, self._specials))
         if self._unspaced is not None:
             toks = [part for tok in toks for part in self._unspaced.findall(tok)]
         return toks
@@ -163,17 +167,18 @@ class WordSplitter:
         suffixes: list[str] = []
         s, last = chunk, 0
         whole = self.letters_stay_whole
+        pre_search, suffix_len = (self._pre.search if self._pre is not None else None), self._suffix_len
         while s and len(s) != last:
             if s in specials or (whole and s.isalpha()):
                 break
             last = len(s)
-            m = self._pre.search(s) if self._pre is not None else None
+            m = pre_search(s) if pre_search is not None else None
             pre = m.end() - m.start() if m else 0
             if pre and s[pre:] in specials:
                 prefixes.append(s[:pre])
                 s = s[pre:]
                 break
-            suf = self._suffix_len(s[pre:])
+            suf = suffix_len(s[pre:])
             if suf and s[:-suf] in specials:
                 suffixes.append(s[-suf:])
                 s = s[:-suf]
@@ -220,7 +225,7 @@ class WordSplitter:
         if self._run_starts.isdisjoint(toks):
             return toks
         found = [(i, i + len(run), key) for i, tok in enumerate(toks) for run, key in self._runs.get(tok, ())
-                 if tuple(toks[i:i + len(run)]) == run]
+                 if toks[i:i + len(run)] == run]
         found.sort(key=lambda m: (m[0] - m[1], m[0]))
         seen: set[int] = set()
         kept = []
