@@ -19,7 +19,11 @@ from pathlib import Path
 import orjson
 import pytest
 import realtext
+import spacy
 from conftest import thresher, write_pipeline
+from datatrove.data import Document as PeerDocument
+from datatrove.pipeline import filters
+from datatrove.utils import text as text_mod
 
 from corpus.document import Document
 from corpus.stages import base
@@ -70,9 +74,6 @@ def stage(name: str, **params):
 @lru_cache(maxsize=1)
 def peer_decisions() -> dict[str, dict[str, str]]:
     """datatrove's decision per document and rule set, as ``datatrove_oracle.py`` writes them."""
-    filters = pytest.importorskip("datatrove.pipeline.filters")
-    from datatrove.data import Document as PeerDocument
-
     peers = {name: getattr(filters, cls)() for name, cls in RULE_SETS.items()}
     out = {}
     for doc_id, text in web_like():
@@ -85,7 +86,6 @@ def peer_decisions() -> dict[str, dict[str, str]]:
 
 
 def test_words_are_spacys_english_tokens():
-    text_mod = pytest.importorskip("datatrove.utils.text")
     _, split = stage("gopher_quality").resolve("en")
     for doc_id, text in web_like():
         ours, theirs = split.words(text), text_mod.split_into_words(text)
@@ -112,13 +112,11 @@ def test_same_decisions_as_datatrove_on_web_like_text(name):
                                    "Covid-19", "[a](/b_c)", "U.S.", "1990's", "|---|---|", "Kon\xadtakt", "+49",
                                    "„www.chefkoch.de“", "\\[…\\]", "(21%):", "D.O.Ca.", "2.Auflage", "__init__.py"])
 def test_chunks_split_as_spacy_splits_them(chunk):
-    spacy = pytest.importorskip("spacy")
     _, split = stage("gopher_quality").resolve("en")
     assert split.words(chunk) == [t.text for t in spacy.blank("en").tokenizer(chunk)]
 
 
 def test_bundled_tokenizer_rules_are_the_installed_spacys():
-    pytest.importorskip("spacy")
     from corpus import rules
 
     bundled = dict(rules.load("quality/lang/en.yaml")["words"])
