@@ -72,11 +72,12 @@ def test_trace_refuses_an_edited_tokenizer(fx):
     assert train(config).returncode == 0
     ckpt = fx["root"] / "trace" / "ckpt" / "step-000002"
     assert thresher("trace", str(ckpt), "--step", "2").returncode == 0
-    cfg_file = tok / "tokenizer_config.json"
+    # The checkpoint keeps its own copy of the tokenizer (export and trace need no other folder): edit that.
+    cfg_file = ckpt / "tokenizer" / "tokenizer_config.json"
     cfg = json.loads(cfg_file.read_text())
     cfg["chat_template"] = "<|im_start|>system\nYou are helpful.<|im_end|>\n" + td.CHAT_TEMPLATE
     cfg_file.write_text(json.dumps(cfg))
-    (tok / "chat_template.jinja").unlink(missing_ok=True)
+    (ckpt / "tokenizer" / "chat_template.jinja").unlink(missing_ok=True)
     one_line_error(thresher("trace", str(ckpt), "--step", "2"), "tokenizer", "sha256 differs")
 
 

@@ -23,12 +23,15 @@ from torch.distributed.checkpoint.stateful import Stateful
 
 from corpus.errors import UserError
 from corpus.io.atomic import read_json, write_json
+from corpus.tokenizer import resolve, tokenizer_files
 from trainer import config, lineage
 from trainer.model import load_tokenizer, tokenizer_sha256
 from trainer.parallel import Dist, barrier
 
 STEP = re.compile(r"^step-(\d{6,})$")
 CONFIG_FILE = "train_config.json"
+MODEL_CONFIG_FILE = "model_config.json"  # the transformers config of the trained model: export needs no base folder
+TOKENIZER_DIR = "tokenizer"  # a byte-for-byte copy of the tokenizer's files: export and trace need nothing else
 
 
 def step_dir(root: Path, step: int) -> Path:
@@ -49,7 +52,7 @@ def latest(root: Path) -> Path | None:
 
 
 def save(state: Stateful, root: Path, step: int, lin: dict[str, Any], config: dict[str, Any],
-         keep: int, d: Dist) -> Path:
+         keep: int, d: Dist, model_config: dict[str, Any] | None = None) -> Path:
     """Write ``state`` (collectively, every rank) as ``root/step-NNNNNN`` and keep the newest ``keep``."""
     final = step_dir(root, step)
     tmp = final.with_name(f".{final.name}.tmp")
@@ -63,6 +66,11 @@ def save(state: Stateful, root: Path, step: int, lin: dict[str, Any], config: di
     if d.is_main:
         lineage.write(tmp, lin)
         write_json(tmp / CONFIG_FILE, config)
+        if model_config is not None:
+            write_json(tmp / MODEL_CONFIG_FILE, model_config)
+        (tmp / TOKENIZER_DIR).mkdir()
+        for f in tokenizer_files(resolve(config["tokenizer"])):
+            shutil.copyfile(f, tmp / TOKENIZER_DIR / f.name)
         if final.exists():  # a finished step written again (a rerun that changed nothing): replace it
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -97,6 +105,12 @@ def read_config(path: Path) -> dict[str, Any]:
     if not f.is_file():
         raise UserError(f"{path}: no {CONFIG_FILE}; not a Thresher checkpoint (expected a step-NNNNNN folder)")
     return read_json(f)
+
+
+def read_model_config(path: Path) -> dict[str, Any] | None:
+    """The trained model's own ``transformers`` config (None in checkpoints written before it was kept)."""
+    f = Path(path) / MODEL_CONFIG_FILE
+    return read_json(f) if f.is_file() else None
 
 
 def check_model(path: Path, current: config.Config, verb: str = "resume from") -> None:
@@ -135,6 +149,8 @@ def open_checkpoint(path: str | os.PathLike) -> tuple[config.Config, dict[str, A
     if not path.is_dir():
         raise UserError(f"checkpoint not found: {path}")
     cfg = config.parse(read_config(path), Path("/"), where=str(path / CONFIG_FILE))
+    if (path / TOKENIZER_DIR).is_dir():  # the checkpoint's own copy: the original may have moved or gone
+        cfg.tokenizer = str(path / TOKENIZER_DIR)
     lin = lineage.read(path)
     if tokenizer_sha256(cfg.tokenizer) != lin["tokenizer_sha256"]:
         raise UserError(f"the tokenizer at {cfg.tokenizer} is not the one {path} was trained with (sha256 differs)")

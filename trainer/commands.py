@@ -1,4 +1,4 @@
-"""``thresher train | export | trace | eval | ablate``: the trainer's commands.
+"""``thresher train | export | trace | eval | generate | ablate``: the trainer's commands.
 
 `corpus` never imports `trainer` (data preparation must work without the training code): the
 ``thresher`` command finds these through the ``thresher.commands`` entry point (pyproject.toml).
@@ -61,6 +61,18 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_generate(args) -> int:
+    from trainer import generate as gen
+
+    gen.check_max_new_tokens(args.max_new_tokens)
+    _need_torch()
+    from trainer.evaluate import load_model
+
+    model, tok = load_model(args.model)
+    print(gen.complete(model, tok, args.prompt, args.max_new_tokens, chat=args.chat))
+    return 0
+
+
 def cmd_ablate(args) -> int:
     from trainer.ablate import experiment
 
@@ -99,6 +111,13 @@ def register(sub) -> None:
     p.add_argument("--max-length", type=int, help="window in tokens (default and most: the model's context)")
     p.add_argument("--json", action="store_true", help='print {"heldout": {...}, "tasks": {...}} as JSON')
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("generate", help="greedy continuation of a prompt by a model (a quick look at what it learned)")
+    p.add_argument("model", help="a Thresher export or checkpoint folder, a training output, a transformers folder or hub id")
+    p.add_argument("--prompt", required=True, help="the text to continue")
+    p.add_argument("--max-new-tokens", type=int, default=64, help="most tokens to add (default 64)")
+    p.add_argument("--chat", action="store_true", help="prompt as a user turn through the tokenizer's chat template")
+    p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("ablate", help="build corpus variants, train proxy models on each and report which data wins")
     p.add_argument("experiment", help="experiment YAML (rerun the same command to resume)")

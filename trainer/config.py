@@ -29,6 +29,7 @@ SFT_FORMATS = ("messages", "prompt_response")
 PRECISIONS = ("auto", "fp32", "bf16")
 STRATEGIES = ("ddp", "fsdp")
 INIT_OPTIMIZER = ("fresh", "continue")
+DTYPES = ("fp32", "bf16")
 
 
 @dataclass
@@ -50,7 +51,9 @@ class ModelConfig:
     max_position_embeddings: int | None = None  # None: data.seq_len
     tie_embeddings: bool = False
     dropout: float = 0.0
-    from_pretrained: str | None = None  # a transformers folder: continued pretraining or fine-tuning
+    from_pretrained: str | None = None  # a transformers folder or hub id: continued pretraining or fine-tuning
+    resize_embeddings: bool = False  # from_pretrained: grow the embeddings to the tokenizer's ids instead of refusing
+    dtype: str = "fp32"  # the parameters' dtype: fp32 | bf16 (compute precision is train.precision)
     lora: LoraConfig | None = None
 
 
@@ -108,12 +111,15 @@ class OutputConfig:
     export: bool = True  # write output.dir/hf/ at the end
     tensorboard: bool = False
     progress: bool = True  # a tqdm bar when stderr is a terminal, a log line every log_every steps when stdout is not
+    sample_prompt: str | None = None  # printed with its greedy continuation at each evaluation
+    sample_max_new_tokens: int = 32
     log_every: int = 10  # steps between progress lines in a log (stdout not a terminal)
 
 
 @dataclass
 class Config:
     tokenizer: str
+    export_dtype: str = "fp32"  # fp32 | bf16: the dtype of the exported weights
     data: DataConfig
     task: str = "pretrain"
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -132,7 +138,7 @@ class Config:
 
 
 # Model keys a resume may change: they regularise training, they do not decide what the weights are.
-_NOT_SHAPE = ("dropout",)
+_NOT_SHAPE = ("dropout", "dtype")
 
 
 def model_shape(model: dict[str, Any]) -> dict[str, Any]:
@@ -226,6 +232,7 @@ def _check_values(c: Config) -> None:
     _require(t.lr > 0, f"train.lr must be > 0, got {t.lr}")
     _require(len(t.betas) == 2 and all(0 <= b < 1 for b in t.betas), "train.betas must be two numbers in [0, 1)")
     _require(t.schedule in SCHEDULES, f"train.schedule must be one of {', '.join(SCHEDULES)}")
+                    ("eval.sample_max_new_tokens", c.eval.sample_max_new_tokens),
     _require(t.decay_shape in DECAY_SHAPES, f"train.decay_shape must be one of {', '.join(DECAY_SHAPES)}")
     _require(0 < t.decay_fraction <= 1, f"train.decay_fraction must be in (0, 1], got {t.decay_fraction}")
     _require(t.schedule != "wsd" or t.warmup_steps <= t.steps - decay_steps(t.steps, t.decay_fraction),
@@ -242,6 +249,8 @@ def _check_values(c: Config) -> None:
         _require(d.tokens is None, "data.tokens is for task: pretrain; fine-tuning reads data.path")
         _require(d.format in SFT_FORMATS, f"data.format must be one of {', '.join(SFT_FORMATS)}")
 
+    _require(m.dtype in DTYPES, f"model.dtype must be one of {', '.join(DTYPES)}, got {m.dtype!r}")
+    _require(c.output.export_dtype in DTYPES, f"output.export_dtype must be one of {', '.join(DTYPES)}")
 
 def _absolute(base: Path, p: str | None) -> str | None:
     return None if p is None else str((base / os.path.expanduser(p)).resolve())
@@ -256,12 +265,17 @@ def parse(data: Any, base_dir: Path, where: str = "config") -> Config:
     except UserError as e:
         raise UserError(f"{where}: {e}") from None
     _check_values(c)
-    tok = base_dir / os.path.expanduser(c.tokenizer)
-    if tok.exists() or c.tokenizer.startswith((".", "/", "~")):  # else a hub name, used as given
-        c.tokenizer = str(tok.resolve())
+    c.tokenizer = _local_or_hub(base_dir, c.tokenizer)
     c.data.tokens = _absolute(base_dir, c.data.tokens)
+def _local_or_hub(base: Path, ref: str) -> str:
+    """An existing path (or one spelled as a path) made absolute; anything else is a hub name, as given."""
+    p = base / os.path.expanduser(ref)
+    return str(p.resolve()) if p.exists() or ref.startswith((".", "/", "~")) else ref
+
+
     c.data.path = _absolute(base_dir, c.data.path)
-    c.model.from_pretrained = _absolute(base_dir, c.model.from_pretrained)
+    if c.model.from_pretrained is not None:  # a local folder, or else a hub id resolved when the model is built
+        c.model.from_pretrained = _local_or_hub(base_dir, c.model.from_pretrained)
     c.train.init_from = _absolute(base_dir, c.train.init_from)
     c.output.dir = _absolute(base_dir, c.output.dir)
     c.checkpoint.dir = _absolute(base_dir, c.checkpoint.dir) or str(Path(c.output.dir) / "ckpt")

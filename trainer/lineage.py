@@ -84,6 +84,8 @@ def check_resume(saved: dict[str, Any], current: dict[str, Any], where: Path) ->
     """Refuse to continue a checkpoint on other data or another tokenizer: the ids would mean something else."""
     for key, what in (("data_sha256", "tokens manifest" if current["task"] == "pretrain" else "SFT data file"),
                       ("tokenizer_sha256", "tokenizer")):
+    if step > lin["step"]:
+        raise UserError(f"step {step} is past this checkpoint, which was written after step {lin['step']}")
         if saved.get(key) != current[key]:
             raise UserError(f"cannot resume from {where}: the {what} differs from the checkpoint's "
                             f"(sha256 {str(saved.get(key))[:12]} there, {current[key][:12]} now); use a new "

@@ -27,8 +27,9 @@ from torch.distributed.checkpoint.stateful import Stateful
 
 from trainer import checkpoint, data, lineage, parallel
 from trainer.config import Config
+from trainer.generate import complete
 from trainer.metrics import Metrics, peak_flops
-from trainer.model import build_model, flops_per_token, load_tokenizer, tokenizer_sha256
+from trainer.model import base_config, flops_per_token, load_tokenizer, tokenizer_sha256
 from trainer.schedule import lr_multiplier
 
 
@@ -62,9 +63,8 @@ class Trainer(Stateful):
         tok_sha = tokenizer_sha256(cfg.tokenizer)
         self.tok = load_tokenizer(cfg.tokenizer, data.tokens_eos_id(cfg, tok_sha))
         self.data, self.val, data_sha = data.open_data(cfg, self.tok, tok_sha)
-        self.model = build_model(cfg, self.tok).to(self.dist.device)
+        self.model, self.train_model = parallel.build(cfg, self.tok, self.dist)
         self.flops_per_token = flops_per_token(self.model, d.seq_len)
-        self.train_model = parallel.parallelize(self.model, cfg, self.dist)
         self.autocast = parallel.autocast_dtype(cfg, self.dist.device)
 
         decay = [p for p in self.model.parameters() if p.requires_grad and p.dim() >= 2]  # matmuls, embeddings
@@ -189,14 +189,30 @@ class Trainer(Stateful):
                          "mfu": self.flops_per_token * tokens_per_s / (peak * d.world_size) if peak else None})
 
             last = step == t.steps
-            if self.val is not None and cfg.eval.every and (step % cfg.eval.every == 0 or last):
-                val_loss = self.evaluate()
-                metrics.log({"step": step, "val_loss": val_loss, "perplexity": math.exp(min(val_loss, 80.0))})
+            if cfg.eval.every and (step % cfg.eval.every == 0 or last):
+                if self.val is not None:
+                    val_loss = self.evaluate()
+                    metrics.log({"step": step, "val_loss": val_loss, "perplexity": math.exp(min(val_loss, 80.0))})
+                if cfg.eval.sample_prompt:
+                    self.sample(step)
             if (cfg.checkpoint.every and step % cfg.checkpoint.every == 0) or last:
-                checkpoint.save(self, cfg.checkpoint.dir, step, self.lineage, cfg.to_dict(), cfg.checkpoint.keep, d)
+                checkpoint.save(self, cfg.checkpoint.dir, step, self.lineage, cfg.to_dict(), cfg.checkpoint.keep, d,
+                                base_config(self.model))
         metrics.close()
 
     @torch.no_grad()
+    def sample(self, step: int) -> None:
+        """Print the greedy continuation of ``eval.sample_prompt`` (SFT: through the chat template).
+
+        Every rank generates (FSDP's all-gathers are collective; greedy decoding keeps them in step);
+        the first prints.
+        """
+        e = self.cfg.eval
+        with torch.autocast(self.dist.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+            text = complete(self.model, self.tok, e.sample_prompt, e.sample_max_new_tokens, chat=self.cfg.task == "sft")
+        if self.dist.is_main:
+            print(f"thresher: sample at step {step}: {e.sample_prompt!r} -> {text!r}", flush=True)
+
     def evaluate(self) -> float:
         """Mean token loss on the first ``eval.batches * micro_batch_size`` validation windows.
 

@@ -8,12 +8,16 @@ runs bit-reproducible.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import torch
 from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, LlamaConfig, PreTrainedTokenizerBase
 
 from corpus.errors import UserError
 from corpus.tokenizer import folder_sha256, resolve
+from trainer import pretrained
 from trainer.config import Config, ModelConfig
 
 
@@ -62,28 +66,61 @@ def _hf_config(m: ModelConfig, tok: PreTrainedTokenizerBase, seq_len: int):
                        max_position_embeddings=positions, attention_dropout=m.dropout, **common)
 
 
-def build_model(cfg: Config, tok: PreTrainedTokenizerBase) -> nn.Module:
-    """The model before any parallelism: built (seeded, identical on every rank) or loaded."""
+def build_model(cfg: Config, tok: PreTrainedTokenizerBase, empty: bool = False, hf_config: Any = None) -> nn.Module:
+    """The model before any parallelism: built (seeded, identical on every rank) or loaded.
+
+    ``empty``: a ``from_pretrained`` model with its parameters on the meta device, for
+    `pretrained.materialize` to fill after sharding. ``hf_config``: the trained model's own
+    ``transformers`` config (export and trace build from the checkpoint alone, without the base folder).
+    """
     m = cfg.model
+    dtype = pretrained.TORCH_DTYPES[m.dtype]
     torch.manual_seed(cfg.train.seed)
-    if m.from_pretrained:
-        try:
-            model = AutoModelForCausalLM.from_pretrained(m.from_pretrained, dtype=torch.float32,
-                                                         attn_implementation="sdpa")
-        except OSError as e:
-            raise UserError(f"model.from_pretrained: {str(e).splitlines()[0]}") from None
-        if model.get_input_embeddings().num_embeddings < len(tok):
-            model.resize_token_embeddings(len(tok))
-        positions = getattr(model.config, "max_position_embeddings", None)  # GPT-2 maps it to n_positions
-        if positions is not None and positions < cfg.data.seq_len:
-            raise UserError(f"model.from_pretrained has {positions} positions, fewer than data.seq_len "
-                            f"({cfg.data.seq_len}): a window would run past them")
+    if hf_config is not None:
+        model = AutoModelForCausalLM.from_config(hf_config, dtype=dtype, attn_implementation="sdpa")
+    elif m.from_pretrained:
+        folder = pretrained.resolve(m.from_pretrained)
+        conf = pretrained.hf_config(folder)
+        resize = pretrained.check_fits(conf, len(tok), cfg.data.seq_len, m.resize_embeddings)
+        if empty:
+            with pretrained.parameters_on_meta():
+                model = AutoModelForCausalLM.from_config(conf, dtype=dtype, attn_implementation="sdpa")
+        else:
+            model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, attn_implementation="sdpa")
+        if resize:
+            print(f"thresher: model.resize_embeddings: {conf.vocab_size} -> {len(tok)} embedding rows "
+                  "(the new rows start at the mean embedding)", flush=True)
+            model.resize_token_embeddings(len(tok), mean_resizing=True)
     else:
-        model = AutoModelForCausalLM.from_config(_hf_config(m, tok, cfg.data.seq_len), dtype=torch.float32,
+        model = AutoModelForCausalLM.from_config(_hf_config(m, tok, cfg.data.seq_len), dtype=dtype,
                                                  attn_implementation="sdpa")
     if m.lora is not None:
         model = _add_lora(model, m)
     return model
+
+
+def meta_source(cfg: Config, tok: PreTrainedTokenizerBase, world_size: int) -> Path | None:
+    """The folder to materialise a sharded ``from_pretrained`` model from, when that path applies:
+    FSDP over several processes, safetensors weights, no LoRA, no resize. None: load it whole."""
+    m = cfg.model
+    if not m.from_pretrained or cfg.parallel.strategy != "fsdp" or world_size < 2 or m.lora is not None:
+        return None
+    folder = pretrained.resolve(m.from_pretrained)
+    if pretrained.check_fits(pretrained.hf_config(folder), len(tok), cfg.data.seq_len, m.resize_embeddings):
+        return None
+    return folder if pretrained.has_safetensors(folder) else None
+
+
+def base_config(model: nn.Module) -> dict[str, Any]:
+    """The ``transformers`` config of the model under any LoRA wrapper, as a checkpoint stores it."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return base.config.to_dict()
+
+
+def config_from_dict(d: dict[str, Any]) -> Any:
+    from transformers import CONFIG_MAPPING
+
+    return CONFIG_MAPPING[d["model_type"]].from_dict(d)
 
 
 def _add_lora(model: nn.Module, m: ModelConfig) -> nn.Module:

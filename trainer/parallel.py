@@ -18,8 +18,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from trainer import pretrained
 from trainer.config import Config
-from trainer.model import decoder_layers
+from trainer.model import build_model, decoder_layers, meta_source
 
 
 @dataclass
@@ -58,6 +59,22 @@ def autocast_dtype(cfg: Config, device: torch.device) -> torch.dtype | None:
     if p == "auto":
         return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
     return torch.bfloat16 if p == "bf16" else None
+
+
+def build(cfg: Config, tok, d: Dist) -> tuple[nn.Module, nn.Module]:
+    """``(model, module to train through)`` on this rank's device.
+
+    A ``from_pretrained`` model under multi-process FSDP is built on the meta device, sharded, and then
+    each rank reads only its shard's rows (`pretrained.materialize`): no rank holds the full weights.
+    """
+    source = meta_source(cfg, tok, d.world_size)
+    model = build_model(cfg, tok, empty=source is not None)
+    if source is None:
+        model = model.to(d.device)
+    train_model = parallelize(model, cfg, d)
+    if source is not None:
+        pretrained.materialize(model, source, d.device)
+    return model, train_model
 
 
 def parallelize(model: nn.Module, cfg: Config, d: Dist) -> nn.Module:
