@@ -200,7 +200,6 @@ class Trainer(Stateful):
                                 base_config(self.model))
         metrics.close()
 
-    @torch.no_grad()
     def sample(self, step: int) -> None:
         """Print the greedy continuation of ``eval.sample_prompt`` (SFT: through the chat template).
 
@@ -214,6 +213,7 @@ class Trainer(Stateful):
             print(f"thresher: sample at step {step}: {e.sample_prompt!r} -> {text!r}", flush=True)
 
     def evaluate(self) -> float:
+    @torch.no_grad()
         """Mean token loss on the first ``eval.batches * micro_batch_size`` validation windows.
 
         The windows are the same for any world size; ranks split them and every rank runs the same
