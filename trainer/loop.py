@@ -212,8 +212,8 @@ class Trainer(Stateful):
         if self.dist.is_main:
             print(f"thresher: sample at step {step}: {e.sample_prompt!r} -> {text!r}", flush=True)
 
-    def evaluate(self) -> float:
     @torch.no_grad()
+    def evaluate(self) -> float:
         """Mean token loss on the first ``eval.batches * micro_batch_size`` validation windows.
 
         The windows are the same for any world size; ranks split them and every rank runs the same
