@@ -103,23 +103,23 @@ class CheckpointConfig:
 class EvalConfig:
     every: int = 0  # 0: no evaluation during training
     batches: int = 5
+    sample_prompt: str | None = None  # printed with its greedy continuation at each evaluation
+    sample_max_new_tokens: int = 32
 
 
 @dataclass
 class OutputConfig:
     dir: str = "out"
     export: bool = True  # write output.dir/hf/ at the end
+    export_dtype: str = "fp32"  # fp32 | bf16: the dtype of the exported weights
     tensorboard: bool = False
     progress: bool = True  # a tqdm bar when stderr is a terminal, a log line every log_every steps when stdout is not
-    sample_prompt: str | None = None  # printed with its greedy continuation at each evaluation
-    sample_max_new_tokens: int = 32
     log_every: int = 10  # steps between progress lines in a log (stdout not a terminal)
 
 
 @dataclass
 class Config:
     tokenizer: str
-    export_dtype: str = "fp32"  # fp32 | bf16: the dtype of the exported weights
     data: DataConfig
     task: str = "pretrain"
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -222,6 +222,7 @@ def _check_values(c: Config) -> None:
                     ("model.num_heads", m.num_heads), ("data.seq_len", d.seq_len), ("train.steps", t.steps),
                     ("train.micro_batch_size", t.micro_batch_size), ("train.grad_accum", t.grad_accum),
                     ("checkpoint.keep", c.checkpoint.keep), ("eval.batches", c.eval.batches),
+                    ("eval.sample_max_new_tokens", c.eval.sample_max_new_tokens),
                     ("output.log_every", c.output.log_every)):
         _require(v >= 1, f"{name} must be >= 1, got {v}")
     for name, v in (("train.warmup_steps", t.warmup_steps), ("train.seed", t.seed),
@@ -232,13 +233,14 @@ def _check_values(c: Config) -> None:
     _require(t.lr > 0, f"train.lr must be > 0, got {t.lr}")
     _require(len(t.betas) == 2 and all(0 <= b < 1 for b in t.betas), "train.betas must be two numbers in [0, 1)")
     _require(t.schedule in SCHEDULES, f"train.schedule must be one of {', '.join(SCHEDULES)}")
-                    ("eval.sample_max_new_tokens", c.eval.sample_max_new_tokens),
     _require(t.decay_shape in DECAY_SHAPES, f"train.decay_shape must be one of {', '.join(DECAY_SHAPES)}")
     _require(0 < t.decay_fraction <= 1, f"train.decay_fraction must be in (0, 1], got {t.decay_fraction}")
     _require(t.schedule != "wsd" or t.warmup_steps <= t.steps - decay_steps(t.steps, t.decay_fraction),
              f"train.warmup_steps ({t.warmup_steps}) runs into the wsd decay (the last "
              f"{decay_steps(t.steps, t.decay_fraction)} of train.steps)")
     _require(t.init_optimizer in INIT_OPTIMIZER, f"train.init_optimizer must be one of {', '.join(INIT_OPTIMIZER)}")
+    _require(m.dtype in DTYPES, f"model.dtype must be one of {', '.join(DTYPES)}, got {m.dtype!r}")
+    _require(c.output.export_dtype in DTYPES, f"output.export_dtype must be one of {', '.join(DTYPES)}")
     _require(t.precision in PRECISIONS, f"train.precision must be one of {', '.join(PRECISIONS)}")
     _require(c.parallel.strategy in STRATEGIES, f"parallel.strategy must be one of {', '.join(STRATEGIES)}")
     if c.task == "pretrain":
@@ -249,11 +251,15 @@ def _check_values(c: Config) -> None:
         _require(d.tokens is None, "data.tokens is for task: pretrain; fine-tuning reads data.path")
         _require(d.format in SFT_FORMATS, f"data.format must be one of {', '.join(SFT_FORMATS)}")
 
-    _require(m.dtype in DTYPES, f"model.dtype must be one of {', '.join(DTYPES)}, got {m.dtype!r}")
-    _require(c.output.export_dtype in DTYPES, f"output.export_dtype must be one of {', '.join(DTYPES)}")
 
 def _absolute(base: Path, p: str | None) -> str | None:
     return None if p is None else str((base / os.path.expanduser(p)).resolve())
+
+
+def _local_or_hub(base: Path, ref: str) -> str:
+    """An existing path (or one spelled as a path) made absolute; anything else is a hub name, as given."""
+    p = base / os.path.expanduser(ref)
+    return str(p.resolve()) if p.exists() or ref.startswith((".", "/", "~")) else ref
 
 
 def parse(data: Any, base_dir: Path, where: str = "config") -> Config:
@@ -267,12 +273,6 @@ def parse(data: Any, base_dir: Path, where: str = "config") -> Config:
     _check_values(c)
     c.tokenizer = _local_or_hub(base_dir, c.tokenizer)
     c.data.tokens = _absolute(base_dir, c.data.tokens)
-def _local_or_hub(base: Path, ref: str) -> str:
-    """An existing path (or one spelled as a path) made absolute; anything else is a hub name, as given."""
-    p = base / os.path.expanduser(ref)
-    return str(p.resolve()) if p.exists() or ref.startswith((".", "/", "~")) else ref
-
-
     c.data.path = _absolute(base_dir, c.data.path)
     if c.model.from_pretrained is not None:  # a local folder, or else a hub id resolved when the model is built
         c.model.from_pretrained = _local_or_hub(base_dir, c.model.from_pretrained)

@@ -76,6 +76,8 @@ def step_windows(lin: dict[str, Any], step: int) -> tuple[int, int, int]:
     segs = [s for s in lin["batch_schedule"] if s["step"] <= step]
     if step < 1 or not segs:
         raise UserError(f"step {step} is not a step of this run (steps count from 1)")
+    if step > lin["step"]:
+        raise UserError(f"step {step} is past this checkpoint, which was written after step {lin['step']}")
     seg = segs[-1]
     return seg["samples"] + (step - seg["step"]) * seg["global_batch"], seg["global_batch"], seg["world_size"]
 
@@ -84,8 +86,6 @@ def check_resume(saved: dict[str, Any], current: dict[str, Any], where: Path) ->
     """Refuse to continue a checkpoint on other data or another tokenizer: the ids would mean something else."""
     for key, what in (("data_sha256", "tokens manifest" if current["task"] == "pretrain" else "SFT data file"),
                       ("tokenizer_sha256", "tokenizer")):
-    if step > lin["step"]:
-        raise UserError(f"step {step} is past this checkpoint, which was written after step {lin['step']}")
         if saved.get(key) != current[key]:
             raise UserError(f"cannot resume from {where}: the {what} differs from the checkpoint's "
                             f"(sha256 {str(saved.get(key))[:12]} there, {current[key][:12]} now); use a new "
