@@ -108,7 +108,7 @@ def register(sub) -> None:
     p.add_argument("--tasks", nargs="+", action="extend", metavar="PATH",
                    help='multiple-choice JSONL ({"context", "choices", "gold"}), or lm_eval:TASK with lm-eval installed')
     p.add_argument("--stride", type=int, help="sliding-window step in tokens for long documents (default: half the window)")
-    p.add_argument("--max-length", type=int, help="window in tokens (default and most: the model's context)")
+    p.add_argument("--max-length", type=int, help="window in tokens (default 2048; at most the model's context)")
     p.add_argument("--json", action="store_true", help='print {"heldout": {...}, "tasks": {...}} as JSON')
     p.set_defaults(func=cmd_eval)
 

@@ -33,6 +33,7 @@ from corpus.errors import UserError
 
 LM_EVAL = "lm_eval:"  # --tasks lm_eval:hellaswag runs through the lm-eval package
 DELIMITER = " "  # lm-evaluation-harness's target_delimiter
+DEFAULT_WINDOW = 2048  # tokens per window unless --max-length says otherwise (lm-evaluation-harness's default)
 
 
 @dataclass
@@ -132,7 +133,7 @@ class Scorer:
         self.torch = torch
         self.model, self.tok = model, tok
         self.device = next(model.parameters()).device
-        self.length = min(length or max_length(model), max_length(model))
+        self.length = min(length or DEFAULT_WINDOW, max_length(model))
         self.stride = min(stride or max(1, self.length // 2), self.length)
         self.prefix = tok.eos_token_id if tok.eos_token_id is not None else tok.bos_token_id
         if self.prefix is None:
