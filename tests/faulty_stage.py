@@ -39,3 +39,31 @@ class FaultyStage(base.Stage):
                     code = getattr(errno, p.error)
                     raise OSError(code, os.strerror(code))
             yield doc
+
+
+@dataclass
+class ScanFaultParams:
+    word: str = "BOOM"  # its scan raises on the documents that hold this
+    at_end: bool = False  # instead: raise once every document is scanned
+
+
+@base.register
+class FaultyScanStage(base.GlobalStage):
+    """``test_fault_scan``: a global stage whose scan raises (on a document, or after the last one)."""
+
+    name = "test_fault_scan"
+    Params = ScanFaultParams
+
+    def scan(self, docs, ctx) -> None:
+        p: ScanFaultParams = self.p
+        for doc in docs:
+            if not p.at_end and p.word in doc.text:
+                raise ValueError(f"cannot scan {doc.text!r}")
+        if p.at_end:
+            raise ValueError("scan failed at its end")
+
+    def reduce(self, ctx) -> None:
+        """Nothing to decide."""
+
+    def process(self, docs, ctx) -> Iterator:
+        yield from docs

@@ -117,6 +117,34 @@ def test_too_many_stage_errors_stop_the_build_with_one_line(tmp_path: Path, caps
     assert cli.main(["build", str(tmp_path / "p.yaml"), "--quiet"]) == 0
 
 
+def test_a_global_stage_whose_scan_raises_on_a_document_quarantines_it(tmp_path: Path) -> None:
+    """A scan cannot go on past a document it raised on; the task's pass is redone without it, so the
+    document is quarantined as ``stage_error`` and every other document reaches the next pass."""
+    _hostile_input(tmp_path / "in.jsonl", n=100, boom=2)
+    stages = [{"stage": "normalize"}, {"stage": "test_fault_scan", "label": "scanner"}, {"stage": "length", "min_words": 1}]
+    stats = build.run(_load(tmp_path, stages=stages, max_error_rate=0.05), quiet=True)
+    run = tmp_path / "out"
+    assert stats["invariant"]["holds"], stats["invariant"]
+    assert stats["quarantined"]["stage_error"] == 2
+    errors = [e for e in _quarantine(run) if e["error"].startswith("stage_error")]
+    assert sorted(e["id"] for e in errors) == ["boom0", "boom1"]
+    assert all(e["stage"] == "scanner" and e["exception"] == "ValueError" for e in errors)
+    assert "BOOM" not in json.dumps(errors)
+    kept_ids = {d["id"] for d in read_docs(run)}
+    assert not kept_ids & {"boom0", "boom1"} and "s50" in kept_ids
+    assert len(_quarantine(run)) == stats["quarantined_total"]
+
+
+def test_a_global_stage_whose_scan_raises_after_its_documents_stops_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    _hostile_input(tmp_path / "in.jsonl", n=20)
+    _load(tmp_path, stages=[{"stage": "normalize"}, {"stage": "test_fault_scan", "at_end": True}])
+    assert cli.main(["build", str(tmp_path / "p.yaml"), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    assert "stage test_fault_scan failed (ValueError) after scanning task 00000's documents" in err
+
+
 def test_every_quarantine_code_is_documented() -> None:
     from conftest import REPO
 

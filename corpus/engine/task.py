@@ -21,6 +21,7 @@ from corpus.engine.ledger import SCAN_SUFFIX, StageStats, TaskResult
 from corpus.engine.plan import Slice, Task
 from corpus.engine.quarantine import DUPLICATE_ID, STAGE_ERROR, UNSERIALISABLE, Quarantine
 from corpus.engine.rundir import in_run
+from corpus.errors import Fault
 from corpus.io import atomic
 from corpus.io.jsonl import loads, open_compressed, read_jsonl
 from corpus.io.raw import Raw
@@ -207,24 +208,55 @@ def _written(writer: ShardWriter, doc: Document, quarantine: Quarantine, step: s
     return True
 
 
+class ScanFailed(Exception):
+    """A global stage's ``scan`` raised while holding the document at ``position`` of its stream."""
+
+    def __init__(self, position: int, exc: Exception):
+        super().__init__(position, exc)
+        self.position, self.exc = position, exc
+
+
+# A scan cannot be resumed past a document it raised on, so the task's pass is redone without it; more
+# failures than this in one task stop the build (each costs a redo of the task's pass).
+SCAN_RETRIES = 8
+
+
 def _scan(stage: base.GlobalStage, docs: Iterable[Document], writer: ShardWriter, ctx: StageContext,
-          quarantine: Quarantine) -> None:
+          quarantine: Quarantine, failed: dict[int, Exception]) -> None:
     """Feed ``stage.scan`` while saving the stream for the next pass; the scan's own seconds (between
     taking a document and asking for the next, and after the last) go to the ledger, not the upstream
-    stages' nor the writer's."""
+    stages' nor the writer's. A document the scan raised on in an earlier attempt (its position in
+    ``failed``) is quarantined (`STAGE_ERROR`) instead of scanned or saved; a new failure raises
+    `ScanFailed` (the caller redoes the pass), one with no document held a `Fault`."""
     inside, finished = 0.0, None
+    held: int | None = None
 
     def tee() -> Iterator[Document]:
-        nonlocal inside, finished
-        for doc in docs:
+        nonlocal inside, finished, held
+        for position, doc in enumerate(docs):
+            if position in failed:
+                ctx.quarantine(doc, STAGE_ERROR, stage.label, failed[position])
+                continue
             if not _written(writer, doc, quarantine, f"write {WORK}/{stage.label}"):
                 continue
             t0 = time.perf_counter()
+            held = position
             yield doc
+            held = None
             inside += time.perf_counter() - t0
         finished = time.perf_counter()
 
-    stage.scan(tee(), ctx)
+    try:
+        stage.scan(tee(), ctx)
+    except Exception as e:
+        if isinstance(e, OSError):
+            raise
+        if held is None:  # upstream's failure (not the scan's), or the scan's after its last document
+            if finished is None:
+                raise
+            raise Fault(f"stage {stage.label} failed ({type(e).__name__}) after scanning task {ctx.task_id}'s "
+                        "documents: fix the stage, then rerun the same command to resume") from None
+        raise ScanFailed(held, e) from None
     ctx.stats.seconds += inside + (time.perf_counter() - finished if finished is not None else 0.0)
 
 
@@ -239,7 +271,22 @@ def clean_task_outputs(run_dir: Path, task_id: str, dirs: list[Path]) -> None:
 
 
 def run_pass(job: dict[str, Any]) -> dict[str, Any]:
-    """Run one task of one pass and write its marker; returns the task's ledger entry."""
+    """Run one task of one pass and write its marker; returns the task's ledger entry. A global stage's
+    scan that raises on a document costs that document: the pass is redone with it quarantined."""
+    failed: dict[int, Exception] = {}
+    while True:
+        try:
+            return _run_pass(job, failed)
+        except ScanFailed as e:
+            if len(failed) >= SCAN_RETRIES:
+                task = job["task"]["id"]
+                raise Fault(f"a global stage's scan failed on more than {SCAN_RETRIES} documents of task {task} "
+                            f"(last: {type(e.exc).__name__}); fix the stage, then rerun the same command to "
+                            "resume") from None
+            failed[e.position] = e.exc
+
+
+def _run_pass(job: dict[str, Any], failed: dict[int, Exception]) -> dict[str, Any]:
     t_start = time.perf_counter()
     run_dir = Path(job["run_dir"])
     config = job["config"]
@@ -280,7 +327,8 @@ def run_pass(job: dict[str, Any]) -> dict[str, Any]:
 
     if scan_stage is not None:
         writer = ShardWriter(out_dir, task.id, "jsonl.zst", writer_cfg["shard_size_mb"])
-        _scan(scan_stage, docs, writer, ctx_for(scan_stage.label, scan_stage.label + SCAN_SUFFIX), quarantine)
+        _scan(scan_stage, docs, writer, ctx_for(scan_stage.label, scan_stage.label + SCAN_SUFFIX), quarantine,
+              failed)
     else:
         writer = ShardWriter(out_dir, task.id, writer_cfg["format"], writer_cfg["shard_size_mb"])
         for doc in docs:
