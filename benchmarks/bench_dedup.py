@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -37,13 +38,17 @@ from dedup_corpus import edited_copy, prose_text, sentence_mixes
 from peer_env import PEER_SCRIPTS, peer_python
 
 BANDS = [(0.5, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.01)]
+RELATED = (0.3, 0.5)  # related but not near-duplicate: what a merge must not pull in
 
 
-def build_corpus(n_docs: int, n_copies: int, out: Path, seed: int = 0) -> list[tuple[str, str, float]]:
-    """Write ``out/{a,b}.jsonl``; returns the injected pairs ``(original id, copy id, exact Jaccard)``."""
+def build_corpus(n_docs: int, n_copies: int, out: Path, seed: int = 0,
+                 related: int = 0) -> list[tuple[str, str, float]]:
+    """Write ``out/{a,b}.jsonl``; returns the injected pairs ``(original id, copy id, exact Jaccard)``.
+    ``related`` more copies (ids ``r<i>``, of other originals) sit at Jaccard 0.3-0.5: the LSH
+    false positives that ``verify`` exists for. The default corpus has none and stays as it was."""
     rng = np.random.default_rng(seed)
     text = prose_text()
-    base = sentence_mixes(text, n_docs - n_copies, 2900, rng)
+    base = sentence_mixes(text, n_docs - n_copies - related, 2900, rng)
     docs = [{"id": f"d{i}", "text": t} for i, t in enumerate(base)]
     pairs = []
     per_band = n_copies // len(BANDS)
@@ -54,6 +59,11 @@ def build_corpus(n_docs: int, n_copies: int, out: Path, seed: int = 0) -> list[t
             copy, j = edited_copy(base[i], target, rng)
             docs.append({"id": f"c{i}", "text": copy})
             pairs.append((f"d{i}", f"c{i}", j))
+    for k in range(related):
+        i = len(BANDS) * per_band + k
+        copy, j = edited_copy(base[i], rng.uniform(*RELATED), rng)
+        docs.append({"id": f"r{i}", "text": copy})
+        pairs.append((f"d{i}", f"r{i}", j))
     docs = [docs[i] for i in rng.permutation(len(docs))]
     out.mkdir(parents=True, exist_ok=True)
     half = len(docs) // 2
@@ -63,8 +73,10 @@ def build_corpus(n_docs: int, n_copies: int, out: Path, seed: int = 0) -> list[t
 
 
 def measured_run(cmd: list[str], cwd: Path) -> dict:
-    """Run ``cmd``; wall seconds and peak RSS of its process tree (sampled every 50 ms)."""
+    """Run ``cmd``; wall seconds, CPU seconds (user + system of the whole process tree, which every
+    process waits for) and peak RSS of the tree (sampled every 50 ms)."""
     t0 = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     peak_sum = peak_one = 0
     done = threading.Event()
@@ -86,9 +98,11 @@ def measured_run(cmd: list[str], cwd: Path) -> dict:
     out, _ = proc.communicate()
     done.set()
     th.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode:
         raise SystemExit(f"{cmd[:4]} failed:\n{out.decode(errors='replace')[-3000:]}")
-    return {"seconds": round(time.perf_counter() - t0, 1), "peak_rss_mb_tree": round(peak_sum / 2**20),
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {"seconds": round(time.perf_counter() - t0, 1), "cpu_seconds": round(cpu, 1), "peak_rss_mb_tree": round(peak_sum / 2**20),
             "peak_rss_mb_process": round(peak_one / 2**20)}
 
 

@@ -9,6 +9,8 @@ returned with it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 from testdata import speech_paths, speech_text
 
@@ -79,3 +81,16 @@ def edited_copy(text: str, target: float, rng: np.random.Generator, ngram: int =
         else:
             hi = mid - 1
     return apply(lo), jac(lo)
+
+
+def unresembled(clusters: Iterable[list[str]], sets: dict[str, np.ndarray], floor: float = 0.5) -> tuple[int, list[str]]:
+    """``(documents in clusters of two or more, those of them with Jaccard < floor to every other
+    member)``: the dedup precision promise counts the second list, documents merged with nothing
+    they resemble."""
+    merged, lonely = 0, []
+    for members in clusters:
+        if len(members) < 2:
+            continue
+        merged += len(members)
+        lonely += [i for i in members if all(jaccard(sets[i], sets[o]) < floor for o in members if o != i)]
+    return merged, lonely

@@ -1,7 +1,7 @@
 """How good was a ``dedup_minhash`` run? Exact Jaccard of sampled pairs against the LSH decision.
 
-Three samples of document pairs, each pair's exact Jaccard computed from its shingle sets (stored
-with ``verify: true``, else rebuilt from the texts in ``data/`` and ``excluded/``):
+Three samples of document pairs, each pair's exact Jaccard computed from its shingle sets (from the
+texts the stage kept with ``verify``, else rebuilt from the texts in ``data/`` and ``excluded/``):
 
 - candidate pairs (``pairs.npy``): what fraction is truly at or above the threshold (LSH precision);
 - near pairs found by a far more sensitive probe (``num_perm / 4`` bands of 4 rows, which catches

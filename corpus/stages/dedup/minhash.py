@@ -5,7 +5,8 @@ Phases on the engine's global-stage API:
 1. ``signatures`` (``scan``, parallel per task): shingles -> datasketch MinHash (``MinHash.generator``,
    xxhash as ``hashfunc``, scheme and seed pinned), streamed to ``RUN/<label>/signatures/``.
 2. ``buckets`` (``reduce``): band keys, sorted runs, range partitions -> star edges (`lsh`).
-3. ``candidate_pairs``: unique pairs; with ``verify: true``, exact Jaccard drops LSH false positives.
+3. ``candidate_pairs``: unique pairs; with ``verify`` (the default), exact Jaccard of the shingle sets,
+   computed from the texts the scan kept, drops LSH false positives.
 4. ``clusters``: union-find; the earliest document represents its cluster (`clusters`).
 5. filter (``process``, parallel): annotate ``dedup_cluster`` / ``dedup_cluster_size``, drop the rest.
 
@@ -34,7 +35,7 @@ from corpus.io import atomic
 from corpus.stages.base import GlobalStage, register
 from corpus.stages.dedup import clusters, lsh, runs, state
 from corpus.stages.dedup.memory import peak_mb, reset_peak
-from corpus.stages.dedup.shingles import UNITS, shingle_set, shingles
+from corpus.stages.dedup.shingles import UNITS, shingles
 
 REASON = "near_duplicate"
 SCHEMES = {"affine32": ("xxh32", np.uint32), "affine64": ("xxh64", np.uint64), "legacy": ("xxh32", np.uint64)}
@@ -132,8 +133,8 @@ class DedupMinHash(GlobalStage):
         offsets = [0]
         empty = 0
         with contextlib.ExitStack() as stack:
-            sets = (stack.enter_context(atomic.atomic_open(state.shingle_paths(ctx.state_dir, ctx.task_id)[0]))
-                    if p.verify else None)
+            texts = (stack.enter_context(atomic.atomic_open(state.text_paths(ctx.state_dir, ctx.task_id)[0]))
+                     if p.verify else None)
 
             def feed() -> Iterator[list[bytes]]:
                 nonlocal empty
@@ -141,17 +142,17 @@ class DedupMinHash(GlobalStage):
                     ids.append(doc.id)
                     sh = shingles(doc.text, p.ngram, p.unit)
                     empty += not sh
-                    if sets is not None:
-                        s = shingle_set(sh)
-                        sets.write(s.tobytes())
-                        offsets.append(offsets[-1] + len(s))
+                    if texts is not None:
+                        raw = doc.text.encode()
+                        texts.write(raw)
+                        offsets.append(offsets[-1] + len(raw))
                     yield sh
 
             dtype = SCHEMES[p.scheme][1]
             rows = [m.hashvalues for m in MinHash.generator(feed(), **self._minhash_kwargs())]
             sigs = np.stack(rows).astype(dtype) if rows else np.empty((0, p.num_perm), dtype=dtype)
         if p.verify:
-            runs.save(state.shingle_paths(ctx.state_dir, ctx.task_id)[1], np.asarray(offsets, dtype=np.int64))
+            runs.save(state.text_paths(ctx.state_dir, ctx.task_id)[1], np.asarray(offsets, dtype=np.int64))
         atomic.write_json(state.ids_path(ctx.state_dir, ctx.task_id), ids)
         runs.save(state.signature_path(ctx.state_dir, ctx.task_id), sigs)
         atomic.write_json(state.signature_path(ctx.state_dir, ctx.task_id).with_suffix(".json"),

@@ -47,7 +47,7 @@ def shingle_set(items: list[bytes]) -> np.ndarray:
     64-bit xxh3 makes a collision between two distinct shingles of a pair of documents vanishingly
     unlikely (about n^2 / 2^65), so the Jaccard of these sets is the Jaccard of the shingles.
     """
-    return np.unique(np.fromiter((xxhash.xxh3_64_intdigest(s) for s in items), dtype=np.uint64, count=len(items)))
+    return np.unique(np.fromiter(map(xxhash.xxh3_64_intdigest, items), dtype=np.uint64, count=len(items)))
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:

@@ -6,11 +6,15 @@
 | `signatures/<task>.npy` | scan | MinHash values, one row per document in stream order |
 | `signatures/<task>.json` | scan | documents, documents without shingles, peak RSS of the scan |
 | `ids/<task>.json` | scan | the documents' ids in stream order (cluster representatives are named by id) |
-| `shingles/<task>.bin`, `.offsets.npy` | scan, with ``verify`` | sorted 64-bit shingle hashes per document |
+| `texts/<task>.bin`, `.offsets.npy` | scan, with ``verify`` | the documents' texts (UTF-8), whose exact shingle sets ``verify`` computes for candidate pairs only |
+| `shingles/<task>.bin`, `.offsets.npy` | scan, with ``verify``, before texts were kept | sorted 64-bit shingle hashes per document (still read) |
 | `buckets/`, `edges/`, `pairs.npy`, `verified/` | reduce | band runs, bucket partitions, candidate pairs |
 | `clusters/<task>.json` | reduce | the task's documents that have near-duplicates: position, representative, size, drop |
 
-Signatures, ids and shingle sets are what a later run reads with ``against: [RUN]``: they are never
+Keeping the text, not the shingle sets, is what makes ``verify`` cheap: hashing every document's
+shingles into a sorted set cost the scan about a quarter of its CPU, while only documents in
+candidate pairs (a few percent of a corpus) ever need one, and the text is also smaller on disk.
+Signatures, ids and texts are what a later run reads with ``against: [RUN]``: they are never
 recomputed, and they stay after the build.
 """
 
@@ -25,6 +29,7 @@ import yaml
 
 from corpus.errors import UserError
 from corpus.io import atomic
+from corpus.stages.dedup.shingles import shingle_set, shingles
 
 STAGE = "dedup_minhash"
 # The parameters that decide a signature: two runs can be compared only if all of these agree.
@@ -39,7 +44,12 @@ def ids_path(state_dir: Path, task_id: str) -> Path:
     return state_dir / "ids" / f"{task_id}.json"
 
 
+def text_paths(state_dir: Path, task_id: str) -> tuple[Path, Path]:
+    return state_dir / "texts" / f"{task_id}.bin", state_dir / "texts" / f"{task_id}.offsets.npy"
+
+
 def shingle_paths(state_dir: Path, task_id: str) -> tuple[Path, Path]:
+    """Where runs made before texts were kept stored their sorted shingle hashes."""
     return state_dir / "shingles" / f"{task_id}.bin", state_dir / "shingles" / f"{task_id}.offsets.npy"
 
 
@@ -52,19 +62,38 @@ def read_ids(state_dir: Path, task_id: str) -> list[str]:
 
 
 class ShingleSets:
-    """Random access to the stored shingle sets of the documents of any number of tasks."""
+    """Exact shingle sets of the documents of any number of tasks: computed from the kept texts with
+    the run's ``ngram`` and ``unit`` (the last ``cache`` computed are kept: the candidate pairs of a
+    bucket all name its earliest member), or read where an older run stored the sets themselves."""
 
-    def __init__(self) -> None:
-        self._open: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    def __init__(self, cache: int = 4096) -> None:
+        self._open: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, bool]] = {}
+        self._shingling: dict[str, tuple[int, str]] = {}
+        self._sets: dict[tuple[str, str, int], np.ndarray] = {}
+        self._cache = cache
 
     def get(self, state_dir: Path, task_id: str, pos: int) -> np.ndarray:
         key = (str(state_dir), task_id)
         if key not in self._open:
-            values, offsets = shingle_paths(state_dir, task_id)
-            self._open[key] = (np.memmap(values, dtype=np.uint64, mode="r") if values.stat().st_size
-                               else np.zeros(0, np.uint64), np.load(offsets))
-        values, offsets = self._open[key]
-        return values[offsets[pos]:offsets[pos + 1]]
+            texts, stored = text_paths(state_dir, task_id), shingle_paths(state_dir, task_id)
+            is_text = texts[1].exists() or not stored[1].exists()
+            values, offsets = texts if is_text else stored
+            dtype = np.uint8 if is_text else np.uint64
+            self._open[key] = (np.memmap(values, dtype=dtype, mode="r") if values.stat().st_size
+                               else np.zeros(0, dtype), np.load(offsets), is_text)
+        values, offsets, is_text = self._open[key]
+        if not is_text:
+            return values[offsets[pos]:offsets[pos + 1]]
+        doc = (*key, pos)
+        if doc not in self._sets:
+            if key[0] not in self._shingling:
+                params = read_params(state_dir)
+                self._shingling[key[0]] = (params["ngram"], params["unit"])
+            if len(self._sets) >= self._cache:
+                del self._sets[next(iter(self._sets))]  # oldest first
+            text = values[offsets[pos]:offsets[pos + 1]].tobytes().decode()
+            self._sets[doc] = shingle_set(shingles(text, *self._shingling[key[0]]))
+        return self._sets[doc]
 
 
 def find_run(ref: str, stage: str = STAGE) -> Path:
@@ -98,5 +127,6 @@ def check_compatible(ref: str, mine: dict[str, Any], need_shingles: bool) -> Pat
             raise UserError(f"against: {ref} was built with {key}={theirs.get(key)!r}, this stage has "
                             f"{key}={mine[key]!r}; signatures are comparable only with equal {', '.join(SIGNATURE_KEYS)}")
     if need_shingles and not theirs.get("verify"):
-        raise UserError(f"against: {ref} was built without 'verify: true', so it kept no shingle sets to verify against")
+        raise UserError(f"against: {ref} was built with 'verify: false', so it kept no texts to verify "
+                        "against; set 'verify: false' on this stage too, or rebuild that run")
     return state
