@@ -106,3 +106,21 @@ def test_robots_meta_and_x_robots_tag_reach_the_kept_document(tmp_path: Path) ->
     assert "robots" not in docs["https://example.org/plain"]
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
     assert stats["invariant"]["holds"] and stats["skipped"] == {"warcinfo": 1}
+
+
+def test_auto_drops_short_fragments_from_the_fast_output() -> None:
+    """On a prose page kept from Resiliparse, ``auto`` drops short lines that do not end a sentence
+    (buttons, teaser titles) and keeps short sentences; the ``resiliparse`` backend keeps both."""
+    prose = "".join(f"<p>Paragraph {n}: the river Elbe rose slowly through the night while the council of the "
+                    f"town met to discuss the repairs of the old stone bridge and its costs. The mayor said the work "
+                    f"would take a year.</p>" for n in range(6))
+    html = (f"<html><body><article><h1>Bridge repairs</h1>{prose}<p>Rain is due.</p>"
+            "<div>Share this story</div></article></body></html>")
+
+    def doc() -> Document:
+        return Document("a", html, "s", {"content_type": "text/html"})
+    [fast], _, _ = extract({"backend": "resiliparse"}, [doc()])
+    [auto], stats, _ = extract({"backend": "auto"}, [doc()])
+    assert stats.extra["backend_resiliparse"] == 1
+    assert "Share this story" in fast.text and "Share this story" not in auto.text
+    assert "Rain is due." in auto.text and auto.text.count("the river Elbe rose slowly") == 6

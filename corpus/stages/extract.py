@@ -5,9 +5,11 @@ content. Backends (docs/web.md, docs/benchmarks.md for the figures):
 
 - ``trafilatura`` (default): the best quality measured on html-dev, about 60 pages per CPU-second;
 - ``resiliparse``: about 12x faster, lower precision (menus and teasers stay in);
-- ``auto``: Resiliparse first, Trafilatura again on the pages whose fast output looks like a
-  menu rather than prose: a mean line length under ``auto_min_line_chars`` (the rule measured best
-  of those tried on html-dev; rules/web/extract.yaml).
+- ``auto``: Resiliparse first; Trafilatura's fast mode (no fallback extractors) again on the pages
+  whose fast output looks like a menu rather than prose (a mean line length under
+  ``auto_min_line_chars``); on the other pages, Resiliparse's lines of fewer than
+  ``auto_min_line_words`` words that do not end a sentence (menu items, buttons, captions) are
+  dropped. The rules and settings measured best on html-dev (rules/web/extract.yaml, docs/web.md).
 
 Documents that are not HTML (JSONL, WET text, an earlier run's extracted text) pass unchanged. The
 page's metadata is read with Resiliparse's parser for every backend: ``title``, ``html_lang``,
@@ -44,6 +46,7 @@ _DATE_META = ("article:published_time", "datepublished", "date", "dc.date.issued
               "og:published_time", "publish-date")
 _DATE_SELECTOR = ", ".join(f'meta[{attr}="{key}" i]' for key in _DATE_META for attr in ("name", "property", "itemprop"))
 _ROBOTS_SPLIT = re.compile(r"[\s,]+")
+_SENTENCE_END = tuple('.!?:;"\u00bb\u201c\u201d)\u2026')  # a line ending so is prose, however short
 
 
 class ExtractTimeout(Exception):
@@ -54,6 +57,8 @@ class ExtractTimeout(Exception):
 class ExtractParams:
     timeout_s: float  # per document; 0: no limit (rules/web/extract.yaml)
     auto_min_line_chars: float  # auto: a fast output whose lines average fewer chars is redone
+    auto_min_line_words: int  # auto: kept fast output drops shorter lines that do not end a sentence
+    auto_fast_trafilatura: bool  # auto: the redo uses Trafilatura's fast mode (no fallback extractors)
     backend: str = "trafilatura"
     format: str = "text"  # text | markdown (markdown: trafilatura only)
     favor_precision: bool = True  # trafilatura's setting the html-dev figures use
@@ -125,12 +130,19 @@ def time_limit(seconds: float) -> Iterator[None]:
 
 
 def resiliparse_text(tree: HTMLTree) -> str:
-    """Resiliparse's main content, without alt texts, link targets, form fields or list bullets
-    (measured: fewer menu fragments, same recall)."""
+    """Resiliparse's main content, without alt texts, link targets, form fields, list bullets or
+    comment sections (measured: fewer menu fragments and comment forms, same recall)."""
     from resiliparse.extract.html2text import extract_plain_text
 
-    return extract_plain_text(tree, main_content=True, alt_texts=False, links=False,
-                              form_fields=False, noscript=False, list_bullets=False)
+    return extract_plain_text(tree, main_content=True, alt_texts=False, links=False, form_fields=False,
+                              noscript=False, list_bullets=False, comments=False)
+
+
+def drop_fragments(text: str, min_words: int) -> str:
+    """``text`` without its lines of fewer than ``min_words`` words that do not end like a sentence:
+    what Resiliparse keeps of menus, buttons and teaser titles (``auto``'s precision step)."""
+    return "\n".join(line for line in text.split("\n")
+                     if len(line.split()) >= min_words or line.rstrip().endswith(_SENTENCE_END))
 
 
 def looks_poor(text: str, min_line_chars: float) -> bool:
@@ -154,10 +166,10 @@ class Extract(Stage):
 
             self._trafilatura = trafilatura
 
-    def trafilatura_text(self, html: str, url: str | None) -> str:
+    def trafilatura_text(self, html: str, url: str | None, fast: bool = False) -> str:
         p: ExtractParams = self.p
         return self._trafilatura.extract(html, url=url, favor_precision=p.favor_precision, include_comments=False,
-                                   output_format="markdown" if p.format == "markdown" else "txt") or ""
+                                         fast=fast, output_format="markdown" if p.format == "markdown" else "txt") or ""
 
     def main_text(self, html: str, tree: HTMLTree, url: str | None) -> tuple[str, str]:
         """``(text, backend used)``."""
@@ -165,9 +177,11 @@ class Extract(Stage):
         if p.backend == "trafilatura":
             return self.trafilatura_text(html, url), "trafilatura"
         text = resiliparse_text(tree)
-        if p.backend == "auto" and looks_poor(text, p.auto_min_line_chars):
-            return self.trafilatura_text(html, url), "trafilatura"
-        return text, "resiliparse"
+        if p.backend == "resiliparse":
+            return text, "resiliparse"
+        if looks_poor(text, p.auto_min_line_chars):
+            return self.trafilatura_text(html, url, fast=p.auto_fast_trafilatura), "trafilatura"
+        return drop_fragments(text, p.auto_min_line_words), "resiliparse"
 
     def process(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         return self.route(self._extract(docs, ctx), ctx)
