@@ -10,11 +10,13 @@ of processes, and on none (export, trace).
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import re
 import shutil
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,32 +54,63 @@ def latest(root: Path) -> Path | None:
 
 
 def save(state: Stateful, root: Path, step: int, lin: dict[str, Any], config: dict[str, Any],
-         keep: int, d: Dist, model_config: dict[str, Any] | None = None) -> Path:
-    """Write ``state`` (collectively, every rank) as ``root/step-NNNNNN`` and keep the newest ``keep``."""
+         keep: int, d: Dist, model_config: dict[str, Any] | None = None, asynchronous: bool = False) -> PendingSave:
+    """Write ``state`` (collectively, every rank) as ``root/step-NNNNNN`` and keep the newest ``keep``.
+
+    With ``asynchronous`` DCP's ``async_save`` copies the state to host memory and writes it on a
+    background thread while training goes on; the returned `PendingSave` finishes the folder (JSON
+    files, rename, pruning) once the write is done, so a ``step-`` folder still only exists complete.
+    The lineage and configs are copied now: they describe this step, not the one the write ends in.
+    """
     final = step_dir(root, step)
     tmp = final.with_name(f".{final.name}.tmp")
     if d.is_main:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
     barrier()
+    pending = PendingSave(None, tmp, final, root, keep, d.is_main,
+                          copy.deepcopy({"lin": lin, "config": config, "model_config": model_config}))
     with single_process_quiet():
-        dcp.save({"trainer": state}, checkpoint_id=str(tmp))
-    barrier()
-    if d.is_main:
-        lineage.write(tmp, lin)
-        write_json(tmp / CONFIG_FILE, config)
-        if model_config is not None:
-            write_json(tmp / MODEL_CONFIG_FILE, model_config)
-        (tmp / TOKENIZER_DIR).mkdir()
-        for f in tokenizer_files(resolve(config["tokenizer"])):
-            shutil.copyfile(f, tmp / TOKENIZER_DIR / f.name)
-        if final.exists():  # a finished step written again (a rerun that changed nothing): replace it
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        for _, old in complete(root)[:-keep]:
-            shutil.rmtree(old)
-    barrier()
-    return final
+        if asynchronous:
+            pending.future = dcp.async_save({"trainer": state}, checkpoint_id=str(tmp))
+        else:
+            dcp.save({"trainer": state}, checkpoint_id=str(tmp))
+            pending.finish()
+    return pending
+
+
+@dataclass
+class PendingSave:
+    """A checkpoint being written; `finish` (collective) waits for it and makes the folder complete."""
+
+    future: Any
+    tmp: Path
+    final: Path
+    root: Path
+    keep: int
+    is_main: bool
+    meta: dict[str, Any]
+
+    def finish(self) -> Path:
+        if self.future is not None:
+            self.future.result()
+            self.future = None
+        barrier()
+        if self.is_main and self.tmp.exists():
+            lineage.write(self.tmp, self.meta["lin"])
+            write_json(self.tmp / CONFIG_FILE, self.meta["config"])
+            if self.meta["model_config"] is not None:
+                write_json(self.tmp / MODEL_CONFIG_FILE, self.meta["model_config"])
+            (self.tmp / TOKENIZER_DIR).mkdir()
+            for f in tokenizer_files(resolve(self.meta["config"]["tokenizer"])):
+                shutil.copyfile(f, self.tmp / TOKENIZER_DIR / f.name)
+            if self.final.exists():  # a finished step written again (a rerun that changed nothing): replace it
+                shutil.rmtree(self.final)
+            os.replace(self.tmp, self.final)
+            for _, old in complete(self.root)[:-self.keep]:
+                shutil.rmtree(old)
+        barrier()
+        return self.final
 
 
 def load(state: Stateful, path: Path) -> None:

@@ -97,6 +97,7 @@ class CheckpointConfig:
     dir: str | None = None  # None: output.dir/ckpt
     every: int = 100  # 0: only at the end
     keep: int = 3
+    async_: bool = False  # YAML `async`: write with DCP's async_save while training goes on
 
 
 @dataclass
@@ -130,7 +131,7 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return dataclasses.asdict(self, dict_factory=lambda items: {_key(k): v for k, v in items})
 
     def sha256(self) -> str:
         """Hash of the resolved config (paths absolute, defaults filled), as lineage records it."""
@@ -152,6 +153,11 @@ def model_shape(model: dict[str, Any]) -> dict[str, Any]:
     if isinstance(shape.get("lora"), dict):
         shape["lora"] = {k: v for k, v in shape["lora"].items() if k not in _NOT_SHAPE}
     return shape
+
+
+def _key(field_name: str) -> str:
+    """The YAML key of a dataclass field: a trailing underscore avoids a Python keyword (``async_``)."""
+    return field_name.removesuffix("_")
 
 
 def _check_type(where: str, value: Any, hint: Any) -> Any:
@@ -187,16 +193,17 @@ def _section(where: str, data: Any, cls: type) -> Any:
     if not isinstance(data, dict):
         raise UserError(f"{where} must be a mapping of keys")
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
+    names = [_key(f.name) for f in dataclasses.fields(cls)]
     for key in data:
         if key not in names:
             raise UserError(f"unknown key {key!r} in {where} (allowed: {', '.join(names)})")
     values = {}
     for f in dataclasses.fields(cls):
-        if f.name in data:
-            values[f.name] = _check_type(f"{where}.{f.name}" if where != "config" else f.name, data[f.name], hints[f.name])
+        key = _key(f.name)
+        if key in data:
+            values[f.name] = _check_type(f"{where}.{key}" if where != "config" else key, data[key], hints[f.name])
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise UserError(f"{where}: missing required key {f.name!r}")
+            raise UserError(f"{where}: missing required key {key!r}")
     return cls(**values)
 
 

@@ -21,15 +21,16 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.distributed.checkpoint.state_dict import get_state_dict, set_model_state_dict, set_state_dict
 from torch.distributed.checkpoint.stateful import Stateful
 
 from trainer import checkpoint, data, lineage, parallel
 from trainer.config import Config
 from trainer.generate import complete
+from trainer.loss import targets as loss_targets
 from trainer.metrics import Metrics, peak_flops
 from trainer.model import base_config, flops_per_token, load_tokenizer, tokenizer_sha256
+from trainer.prefetch import Prefetcher
 from trainer.schedule import lr_multiplier
 
 
@@ -153,22 +154,22 @@ class Trainer(Stateful):
         peak = peak_flops(d.device)
         mbs, seq_len = t.micro_batch_size, cfg.data.seq_len
         self.train_model.train()
+        batches = Prefetcher(self.rank_batch, self.global_batch)
+        pending: list[dict[str, Any]] = []  # step lines whose loss and grad norm are still device tensors
+        since = time.perf_counter()
+        writing = None  # the last checkpoint.save, which an async save finishes later
         while self.step < t.steps:
-            t0 = time.perf_counter()
             step = self.step + 1
             # This rank's slice of the step's global batch, and the label count of the whole batch.
-            first = self.cursor + d.rank * self.per_rank
-            inputs, labels = self.data.batch(range(first, first + self.per_rank))
-            inputs, labels = inputs.to(d.device), labels.to(d.device)
+            inputs, labels = (b.to(d.device, non_blocking=True) for b in batches.get(self.cursor))
             n_labels = parallel.all_reduce_sum((labels != data.IGNORE).sum()).clamp(min=1)
             loss_sum = torch.zeros((), device=d.device)
             for micro in range(t.grad_accum):
                 x, y = inputs[micro * mbs:(micro + 1) * mbs], labels[micro * mbs:(micro + 1) * mbs]
                 with parallel.grad_sync(self.train_model, sync=micro == t.grad_accum - 1), \
                         torch.autocast(d.device.type, dtype=self.autocast, enabled=self.autocast is not None):
-                    logits = self.train_model(input_ids=x).logits
-                    loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), ignore_index=data.IGNORE,
-                                           reduction="sum")
+                    with loss_targets(self.model, y):  # the summed token loss, never the full logits
+                        loss = self.train_model(input_ids=x).logits
                     # DDP and FSDP average gradients over ranks; scaling by world_size / n_labels makes the
                     # result the gradient of (sum of token losses) / (label tokens in the global batch).
                     (loss * d.world_size / n_labels).backward()
@@ -181,24 +182,55 @@ class Trainer(Stateful):
 
             self.step, self.cursor = step, self.cursor + self.global_batch
             lineage.advance(self.lineage, step, self.global_batch, self.global_batch * seq_len)
-            loss_value = (parallel.all_reduce_sum(loss_sum) / n_labels).item()
             norm = grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm
-            tokens_per_s = self.global_batch * seq_len / (time.perf_counter() - t0)
-            metrics.log({"step": step, "loss": loss_value, "lr": lr, "grad_norm": norm.item(),
-                         "tokens_per_s": tokens_per_s, "tokens": self.lineage["tokens_consumed"],
-                         "mfu": self.flops_per_token * tokens_per_s / (peak * d.world_size) if peak else None})
+            pending.append({"step": step, "loss": parallel.all_reduce_sum(loss_sum) / n_labels, "lr": lr,
+                            "grad_norm": norm.detach(), "tokens": self.lineage["tokens_consumed"],
+                            "extra": {}})
 
             last = step == t.steps
-            if cfg.eval.every and (step % cfg.eval.every == 0 or last):
+            evaluating = cfg.eval.every and (step % cfg.eval.every == 0 or last)
+            saving = (cfg.checkpoint.every and step % cfg.checkpoint.every == 0) or last
+            if step % cfg.output.log_every == 0 or evaluating or saving:  # the only host sync of the loop
+                self.log_steps(metrics, pending, time.perf_counter() - since, peak)
+            if evaluating:
                 if self.val is not None:
                     val_loss = self.evaluate()
                     metrics.log({"step": step, "val_loss": val_loss, "perplexity": math.exp(min(val_loss, 80.0))})
                 if cfg.eval.sample_prompt:
                     self.sample(step)
-            if (cfg.checkpoint.every and step % cfg.checkpoint.every == 0) or last:
-                checkpoint.save(self, cfg.checkpoint.dir, step, self.lineage, cfg.to_dict(), cfg.checkpoint.keep, d,
-                                base_config(self.model))
+            if saving:
+                if writing is not None:
+                    writing.finish()  # one write at a time: the previous must be complete before the next
+                writing = checkpoint.save(self, cfg.checkpoint.dir, step, self.lineage, cfg.to_dict(),
+                                          cfg.checkpoint.keep, d, base_config(self.model), cfg.checkpoint.async_)
+            if not pending:
+                since = time.perf_counter()  # evaluation and checkpointing are not training time
+        if writing is not None:
+            writing.finish()
+        batches.close()
         metrics.close()
+
+    def rank_batch(self, cursor: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """This rank's windows of the global batch starting at window ``cursor`` (pinned for a GPU copy)."""
+        first = cursor + self.dist.rank * self.per_rank
+        inputs, labels = self.data.batch(range(first, first + self.per_rank))
+        if self.dist.device.type == "cuda":
+            inputs, labels = inputs.pin_memory(), labels.pin_memory()
+        return inputs, labels
+
+    def log_steps(self, metrics: Metrics, pending: list[dict[str, Any]], seconds: float, peak: float | None) -> None:
+        """Write the pending step lines, fetching their losses and norms in one host sync.
+
+        ``tokens_per_s`` (and so ``mfu``) is the interval's mean: a single step's time means nothing
+        once the host no longer waits for each step.
+        """
+        values = torch.stack([torch.stack([r["loss"].float(), r["grad_norm"].float()]) for r in pending]).tolist()
+        tokens_per_s = len(pending) * self.global_batch * self.cfg.data.seq_len / seconds
+        mfu = self.flops_per_token * tokens_per_s / (peak * self.dist.world_size) if peak else None
+        for r, (loss, norm) in zip(pending, values, strict=True):
+            metrics.log({"step": r["step"], "loss": loss, "lr": r["lr"], "grad_norm": norm, "tokens_per_s": tokens_per_s,
+                         "tokens": r["tokens"], "mfu": mfu, **r["extra"]})
+        pending.clear()
 
     def sample(self, step: int) -> None:
         """Print the greedy continuation of ``eval.sample_prompt`` (SFT: through the chat template).
@@ -228,11 +260,12 @@ class Trainer(Stateful):
         for r in range(rounds):
             chunk = mine[r * mbs:(r + 1) * mbs]
             x, y = self.val.batch(chunk or [0])
-            with torch.autocast(d.device.type, dtype=self.autocast, enabled=self.autocast is not None):
-                logits = self.model(input_ids=x.to(d.device)).logits
-            loss = F.cross_entropy(logits.float().flatten(0, 1), y.to(d.device).flatten(), reduction="sum")
-            if chunk:
-                total += torch.stack([loss, torch.tensor(float(y.numel()), device=d.device)])
+            y = y.to(d.device)
+            with torch.autocast(d.device.type, dtype=self.autocast, enabled=self.autocast is not None), \
+                    loss_targets(self.model, y):
+                loss = self.model(input_ids=x.to(d.device)).logits
+            if chunk:  # only label tokens count: SFT masks prompts, packing may mask across documents
+                total += torch.stack([loss, (y != data.IGNORE).sum().to(loss.dtype)])
         self.model.train()
         parallel.all_reduce_sum(total)
         return (total[0] / total[1]).item()
