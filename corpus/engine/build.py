@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from corpus.config import PipelineConfig
-from corpus.engine import ledger, manifest, plan, progress, runstate
+from corpus.engine import duplicate_ids, ledger, manifest, plan, progress, runstate
 from corpus.engine.context import ReduceContext, RunContext
 from corpus.engine.ledger import TaskResult
 from corpus.engine.quarantine import DIR as QUARANTINE
@@ -124,7 +124,7 @@ def run(cfg: PipelineConfig, *, limit: int | None = None, dry_run: bool = False,
         atomic.write_bytes(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False).encode())
         executor = make_executor(cfg, view)
         try:
-            results_by_pass, phases = _run_passes(cfg, run_dir, resolved, config_sha, tasks, stage_list,
+            results_by_pass, phases, duplicates = _run_passes(cfg, run_dir, resolved, config_sha, tasks, stage_list,
                                                   pass_plan, executor, view, limit)
             results = _merge(results_by_pass)
             kept = sum(o["docs"] for r in results for o in r.outputs)
@@ -135,7 +135,7 @@ def run(cfg: PipelineConfig, *, limit: int | None = None, dry_run: bool = False,
                 run_counts[st.label] = run_ctx.extra
             rows = [{"label": READER_STAGE, "stage": READER_STAGE, "mode": "filter"}] + [
                 {"label": s.label, "stage": s.name, "mode": s.mode} for s in stage_list]
-            stats = ledger.summarize(rows, results, kept, phases, time.perf_counter() - t0, run_counts)
+            stats = ledger.summarize(rows, results, kept, phases, time.perf_counter() - t0, run_counts, duplicates)
             stats["warnings"] = config_warnings + ledger.warnings(stats)
             warn(stats["warnings"][len(config_warnings):])
             atomic.write_json(run_dir / "stats.json", stats)
@@ -206,35 +206,63 @@ def _check_error_rate(results_by_pass: list[list[dict]], max_rate: float) -> Non
                     "stage or raise max_error_rate, then rerun the same command to resume")
 
 
+def _run_tasks(run_dir, resolved, config_sha, tasks, k, executor, view, limit, label,
+               settled: dict[str, Any] | None = None) -> list[dict]:
+    """Run pass ``k`` of every task without a marker (and, once ``settled``, redo the read pass of each
+    task holding a repeated id that has not run with its repeats applied); results in plan order."""
+    done: dict[str, dict] = {}
+    todo = []
+    repeats = (settled or {}).get("repeats", {})
+    for t in tasks:
+        m = marker_path(run_dir, k, t.id)
+        if m.exists():
+            done[t.id] = atomic.read_json(m)
+            if not (t.id in repeats and not done[t.id].get(duplicate_ids.SETTLED_KEY)):
+                continue
+        todo.append(t)
+    if not todo:
+        return [done[t.id] for t in tasks]
+    view.start_pass(label, len(todo))
+    jobs = [{"run_dir": str(run_dir), "config": resolved, "config_sha": config_sha, "pass": k,
+             "task": t.to_dict(), **({"repeats": repeats.get(t.id, [])} if settled else {})} for t in todo]
+    if limit is not None and k == 0:
+        # in order, in this process: each task's record budget is what the tasks before it left
+        pending, used = {j["task"]["id"]: j for j in jobs}, 0
+        for t in tasks:
+            if t.id in pending:
+                done[t.id] = run_pass({**pending[t.id], "limit": max(0, limit - used)})
+                view.task_done(done[t.id])
+            used += done[t.id]["read"]
+    else:
+        for r in executor.map(run_pass, jobs, on_done=view.task_done):
+            done[r["task"]] = r
+    view.close()
+    return [done[t.id] for t in tasks]
+
+
+def _settle_ids(cfg, run_dir, resolved, config_sha, tasks, executor, view, limit) -> tuple[list[dict], dict]:
+    """After the read pass: rank every id across the run (`duplicate_ids.settle`, once across resumes);
+    under ``suffix`` or ``quarantine`` redo the read pass of the tasks holding a repeat."""
+    path = run_dir / STATE / duplicate_ids.SETTLED
+    settled = (atomic.read_json(path) if path.exists()
+               else duplicate_ids.settle(run_dir / STATE, [t.id for t in tasks]))
+    if cfg.reader["duplicate_ids"] == "keep":
+        settled = {**settled, "repeats": {}}
+    label = "pass 1 (ids seen before)"
+    return _run_tasks(run_dir, resolved, config_sha, tasks, 0, executor, view, limit, label, settled), settled
+
+
 def _run_passes(cfg, run_dir, resolved, config_sha, tasks, stage_list, pass_plan, executor, view, limit):
     results_by_pass: list[list[dict]] = []
     phases: dict[str, Any] = {}
+    counts: dict[str, int] = {}
     for k, (_, _, scan_stage) in enumerate(pass_plan):
         label = f"pass {k + 1}/{len(pass_plan)}" + (f" (to {scan_stage.label})" if scan_stage else "")
-        done: dict[str, dict] = {}
-        todo = []
-        for t in tasks:
-            m = marker_path(run_dir, k, t.id)
-            if m.exists():
-                done[t.id] = atomic.read_json(m)
-            else:
-                todo.append(t)
-        view.start_pass(label, len(todo))
-        jobs = [{"run_dir": str(run_dir), "config": resolved, "config_sha": config_sha, "pass": k,
-                 "task": t.to_dict()} for t in todo]
-        if limit is not None and k == 0:
-            # in order, in this process: each task's record budget is what the tasks before it left
-            pending, used = {j["task"]["id"]: j for j in jobs}, 0
-            for t in tasks:
-                if t.id in pending:
-                    done[t.id] = run_pass({**pending[t.id], "limit": max(0, limit - used)})
-                    view.task_done(done[t.id])
-                used += done[t.id]["read"]
-        else:
-            for r in executor.map(run_pass, jobs, on_done=view.task_done):
-                done[r["task"]] = r
-        results_by_pass.append([done[t.id] for t in tasks])
-        view.close()
+        results = _run_tasks(run_dir, resolved, config_sha, tasks, k, executor, view, limit, label)
+        if k == 0:
+            results, settled = _settle_ids(cfg, run_dir, resolved, config_sha, tasks, executor, view, limit)
+            counts = settled["counts"]
+        results_by_pass.append(results)
         _check_error_rate(results_by_pass, cfg.max_error_rate)
         if scan_stage is not None:
             ctx = ReduceContext(scan_stage.label, run_dir, [t.id for t in tasks], cfg.workers, executor.map)
@@ -246,4 +274,4 @@ def _run_passes(cfg, run_dir, resolved, config_sha, tasks, stage_list, pass_plan
                 scan_stage.reduce(ctx)
                 atomic.write_json(reduce_marker, ctx.phases)
             phases[scan_stage.label] = ctx.phases
-    return results_by_pass, phases
+    return results_by_pass, phases, counts

@@ -65,38 +65,36 @@ class TaskResult:
     outputs: list[dict[str, Any]] = field(default_factory=list)  # {"path", "docs"}: data/ or the next pass's input
     excluded: dict[str, int] = field(default_factory=dict)  # label -> documents written to excluded/
     seconds: float = 0.0
-    duplicate_ids: Counter = field(default_factory=Counter)  # source -> records whose id came before
     skipped: Counter = field(default_factory=Counter)  # record type -> records read and set aside by type
 
     def to_dict(self) -> dict[str, Any]:
         return {"task": self.task, "read": self.read, "quarantined": dict(self.quarantined),
                 "skipped": dict(self.skipped),
                 "stages": {k: v.to_dict() for k, v in self.stages.items()}, "outputs": self.outputs,
-                "excluded": self.excluded, "seconds": round(self.seconds, 3),
-                "duplicate_ids": dict(self.duplicate_ids)}
+                "excluded": self.excluded, "seconds": round(self.seconds, 3)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TaskResult:
         return cls(d["task"], d["read"], Counter(d["quarantined"]),
                    {k: StageStats.from_dict(v) for k, v in d["stages"].items()}, d["outputs"], d["excluded"],
-                   d["seconds"], Counter(d.get("duplicate_ids", {})), Counter(d.get("skipped", {})))
+                   d["seconds"], Counter(d.get("skipped", {})))
 
 
 def summarize(stage_rows: list[dict[str, Any]], results: list[TaskResult], kept: int,
               phases: dict[str, dict[str, Any]], wall: float,
-              run_counts: dict[str, Counter] | None = None) -> dict[str, Any]:
+              run_counts: dict[str, Counter] | None = None,
+              duplicate_ids: dict[str, int] | None = None) -> dict[str, Any]:
     """Build ``stats.json`` from every task's result; ``stage_rows`` gives label, stage and mode in order;
-    ``run_counts`` adds each stage's counters of the whole run (`RunContext.count`) to its ``extra``."""
+    ``run_counts`` adds each stage's counters of the whole run (`RunContext.count`) to its ``extra``;
+    ``duplicate_ids`` counts per source the records whose id came before (`duplicate_ids.settle`)."""
     read = sum(r.read for r in results)
     quarantined: Counter = Counter()
     totals: dict[str, StageStats] = {row["label"]: StageStats() for row in stage_rows}
     excluded_written: Counter = Counter()
-    duplicate_ids: Counter = Counter()
     skipped: Counter = Counter()
     for r in results:
         quarantined.update(r.quarantined)
         skipped.update(r.skipped)
-        duplicate_ids.update(r.duplicate_ids)
         excluded_written.update(r.excluded)
         for label, st in r.stages.items():
             if label.endswith(SCAN_SUFFIX):  # a global stage's scan: its counters and time join the stage's
@@ -136,7 +134,7 @@ def summarize(stage_rows: list[dict[str, Any]], results: list[TaskResult], kept:
         "quarantined_total": n_quarantined,
         "skipped": dict(sorted(skipped.items())),
         "skipped_total": n_skipped,
-        "duplicate_ids": dict(sorted(duplicate_ids.items())),
+        "duplicate_ids": dict(sorted((duplicate_ids or {}).items())),
         "invariant": {"rule": "records_read == kept + excluded_total + quarantined_total + skipped_total",
                       "holds": not problems, "problems": problems},
         "stages": stages,

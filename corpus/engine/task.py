@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus.document import Document
-from corpus.engine import progress
+from corpus.engine import duplicate_ids, progress
 from corpus.engine.context import StageContext
 from corpus.engine.ledger import SCAN_SUFFIX, StageStats, TaskResult
 from corpus.engine.plan import Slice, Task
@@ -25,7 +25,7 @@ from corpus.errors import Fault
 from corpus.io import atomic
 from corpus.io.jsonl import loads, open_compressed, read_jsonl
 from corpus.io.raw import Raw
-from corpus.io.records import READER_STAGE, IdRegistry, RecordRules, to_document
+from corpus.io.records import READER_STAGE, RecordRules, to_document
 from corpus.io.writers import ShardWriter, UnserialisableError, list_shards
 from corpus.stages import base
 
@@ -90,7 +90,7 @@ def _iter_slice(sl: Slice, rules: RecordRules, split: str) -> Iterator[Raw]:
 
 
 def _read(task: Task, rules: RecordRules, split: str, result: TaskResult, quarantine: Quarantine,
-          ctx: StageContext, limit: int | None, ids: IdRegistry) -> Iterator[Document]:
+          ctx: StageContext, limit: int | None, ids: duplicate_ids.IdLog) -> Iterator[Document]:
     st = ctx.stats
     for sl in task.slices:
         for raw in _iter_slice(sl, rules, split):
@@ -314,11 +314,14 @@ def _run_pass(job: dict[str, Any], failed: dict[int, Exception]) -> dict[str, An
     clean_task_outputs(run_dir, task.id, [out_dir] + [run_dir / "excluded" / lb for lb in labels])
 
     if k == 0:
+        repeats = job.get("repeats")
+        ids = duplicate_ids.IdLog(config["reader"]["duplicate_ids"], {p: r for p, r in repeats or []},
+                                  run_dir / STATE / duplicate_ids.LOG_DIR / duplicate_ids.ALL)
         inp = config["input"]
         rules = RecordRules(inp["text_field"], inp["id_field"], inp["max_doc_chars"])
         docs: Iterable[Document] = _read(task, rules, inp["hf_split"], result, quarantine,
                                          ctx_for(READER_STAGE), job.get("limit"),
-                                         IdRegistry(config["reader"]["duplicate_ids"], result.duplicate_ids))
+                                         ids)
     else:
         prev = passes(stage_list)[k - 1][2]
         docs = read_documents(list_shards(run_dir / WORK / prev.label, task.id))
@@ -341,5 +344,9 @@ def _run_pass(job: dict[str, Any], failed: dict[int, Exception]) -> dict[str, An
     progress.flush()
     result.seconds = time.perf_counter() - t_start
     out = result.to_dict()
+    if k == 0:
+        ids.save(duplicate_ids.log_path(run_dir / STATE, task.id))
+        if repeats is not None:
+            out[duplicate_ids.SETTLED_KEY] = True
     atomic.write_json(marker_path(run_dir, k, task.id), out)
     return out

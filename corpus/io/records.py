@@ -6,7 +6,6 @@ reader-level rules, so every format accounts for bad records the same way.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 from corpus.document import FLAGS, Document
@@ -16,35 +15,6 @@ READER_STAGE = "read"
 
 
 DUPLICATE_IDS = ("suffix", "keep", "quarantine")  # reader.duplicate_ids; the first is the default
-
-
-class IdRegistry:
-    """Ids seen so far in a task, and what to do with one seen before (``reader.duplicate_ids``):
-    ``suffix`` renames the second ``dup`` to ``dup#2`` (so ``trace`` and erasure by id mean one
-    document), ``keep`` keeps it as it is, ``quarantine`` takes it out. Either way it is counted under
-    its source."""
-
-    def __init__(self, policy: str, counts: Counter):
-        self.policy = policy
-        self.counts = counts
-        self._seen: dict[str, int] = {}
-
-    def admit(self, doc: Document) -> bool:
-        """Register ``doc``'s id (renaming it under ``suffix``); False: quarantine it."""
-        n = self._seen.get(doc.id, 0) + 1
-        self._seen[doc.id] = n
-        if n == 1:
-            return True
-        self.counts[doc.source] += 1
-        if self.policy == "quarantine":
-            return False
-        if self.policy == "suffix":
-            while f"{doc.id}#{n}" in self._seen:
-                n += 1
-            self._seen[doc.id] = n
-            doc.id = f"{doc.id}#{n}"
-            self._seen[doc.id] = 1
-        return True
 
 
 @dataclass(frozen=True, slots=True)
