@@ -121,8 +121,8 @@ def test_ddp_loss_falls_with_metrics_checkpoints_and_lineage(ddp, fx):
     assert hf_lin["step"] == STEPS and hf_lin["samples_consumed"] == STEPS * global_batch
 
 
-def test_killed_and_resumed_losses_equal_unbroken(ddp, fx):
-    config = write_config(fx, "killed")
+def kill_after_first_checkpoint(config: Path, steps: int) -> int:
+    """Start a 2-process run of ``config``, SIGKILL it once its step-4 checkpoint exists, return the last step saved."""
     ckpt = config.parent / "ckpt"
     proc = subprocess.Popen(torchrun_cmd(config), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=TORCHRUN_ENV)
@@ -137,23 +137,35 @@ def test_killed_and_resumed_losses_equal_unbroken(ddp, fx):
             p.kill()
         psutil.wait_procs(procs)
     killed_at = max(int(p.name[5:]) for p in ckpt.glob("step-*"))
-    assert killed_at < STEPS, "the run finished before it could be killed"
+    assert killed_at < steps, "the run finished before it could be killed"
+    return killed_at
+
+
+def test_killed_and_resumed_losses_equal_unbroken(ddp, fx):
+    config = write_config(fx, "killed")
+    ckpt = config.parent / "ckpt"
+    killed_at = kill_after_first_checkpoint(config, STEPS)
     r = torchrun(config)
     assert f"resuming from {ckpt / f'step-{killed_at:06d}'}" in r.stdout
     assert losses(config.parent) == losses(ddp)  # exactly, step by step
     assert [s["step"] for s in steps(config.parent)] == list(range(1, STEPS + 1))
 
 
+def resume_on_one_process(run: Path, config: Path, total: int) -> None:
+    """Resume ``run``'s step-4 checkpoint with ``config`` on one process; its losses must be ``run``'s from step 5."""
+    shutil.copytree(run / "ckpt" / "step-000004", config.parent / "ckpt" / "step-000004")
+    r = thresher("train", str(config))
+    assert r.returncode == 0, r.stderr[-3000:]
+    one = steps(config.parent)
+    assert [s["step"] for s in one] == list(range(5, total + 1))
+    np.testing.assert_allclose([s["loss"] for s in one], losses(run)[4:], rtol=1e-4)
+
+
 def test_fsdp_matches_ddp_and_resumes_on_one_process_in_the_same_order(fsdp, ddp, fx):
     np.testing.assert_allclose(losses(fsdp), losses(ddp), rtol=1e-5)
     # The sharded step-4 checkpoint, resumed by one process with the same global batch (2 x 4 x 1).
     config = write_config(fx, "one", train={"grad_accum": 4}, parallel={"strategy": "fsdp"})
-    shutil.copytree(fsdp / "ckpt" / "step-000004", config.parent / "ckpt" / "step-000004")
-    r = thresher("train", str(config))
-    assert r.returncode == 0, r.stderr[-3000:]
-    one = steps(config.parent)
-    assert [s["step"] for s in one] == list(range(5, STEPS + 1))
-    np.testing.assert_allclose([s["loss"] for s in one], losses(fsdp)[4:], rtol=1e-4)
+    resume_on_one_process(fsdp, config, STEPS)
     from trainer.trace import trace
 
     for step in (5, 9, 12):

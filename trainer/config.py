@@ -58,9 +58,17 @@ class ModelConfig:
 
 
 @dataclass
+class MixSource:
+    """One token folder of a train-time mixture (`trainer.mixture`)."""
+
+    path: str
+    weight: float = 1.0  # relative: the shares are the weights over their sum
+
+
+@dataclass
 class DataConfig:
     seq_len: int = 64
-    tokens: str | None = None  # pretrain: the pipeline's RUN/tokens/ folder
+    tokens: str | list[MixSource] | None = None  # pretrain: RUN/tokens/, or a weighted list of such folders
     path: str | None = None  # sft: a JSONL file
     format: str = "messages"  # sft: messages | prompt_response
 
@@ -167,7 +175,9 @@ def _check_type(where: str, value: Any, hint: Any) -> Any:
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if value is None:
             return None
-        return _check_type(where, value, args[0])
+        # a list value against the union's list form (data.tokens: a folder or a list of them)
+        listed = [a for a in args if typing.get_origin(a) is list]
+        return _check_type(where, value, listed[0] if listed and isinstance(value, list) else args[0])
     if dataclasses.is_dataclass(hint):
         return _section(where, value, hint)
     if origin is list:
@@ -252,6 +262,9 @@ def _check_values(c: Config) -> None:
     _require(c.parallel.strategy in STRATEGIES, f"parallel.strategy must be one of {', '.join(STRATEGIES)}")
     if c.task == "pretrain":
         _require(d.tokens is not None, "data.tokens is required for task: pretrain (the pipeline's tokens/ folder)")
+        if isinstance(d.tokens, list):
+            _require(len(d.tokens) > 0, "data.tokens: a mixture needs at least one {path, weight}")
+            _require(all(s.weight > 0 for s in d.tokens), "data.tokens: every weight must be > 0")
         _require(d.path is None, "data.path is for task: sft; pretraining reads data.tokens")
     else:
         _require(d.path is not None, "data.path is required for task: sft (a JSONL file)")
@@ -279,7 +292,13 @@ def parse(data: Any, base_dir: Path, where: str = "config") -> Config:
         raise UserError(f"{where}: {e}") from None
     _check_values(c)
     c.tokenizer = _local_or_hub(base_dir, c.tokenizer)
-    c.data.tokens = _absolute(base_dir, c.data.tokens)
+    if isinstance(c.data.tokens, list):
+        for source in c.data.tokens:
+            source.path = _absolute(base_dir, source.path)
+        paths = [source.path for source in c.data.tokens]
+        _require(len(set(paths)) == len(paths), f"{where}: data.tokens names a folder twice; give it one weight")
+    else:
+        c.data.tokens = _absolute(base_dir, c.data.tokens)
     c.data.path = _absolute(base_dir, c.data.path)
     if c.model.from_pretrained is not None:  # a local folder, or else a hub id resolved when the model is built
         c.model.from_pretrained = _local_or_hub(base_dir, c.model.from_pretrained)

@@ -127,7 +127,24 @@ class PackedOrder:
         return out
 
 
-class PackedData:
+class Windows:
+    """What the loop reads: window ``g`` of the run as ``(inputs, labels)``, and batches of them."""
+
+    def window(self, g: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def batch(self, windows: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Input ids and labels of the given windows, both ``[len(windows), seq_len]``."""
+        pairs = [self.window(g) for g in windows]
+        return (torch.from_numpy(np.stack([p[0] for p in pairs])),
+                torch.from_numpy(np.stack([p[1] for p in pairs])))
+
+    def mix_share(self, n: int) -> dict[str, float] | None:
+        """Source -> share of the first ``n`` windows; None for a single source (`trainer.mixture`)."""
+        return None
+
+
+class PackedData(Windows):
     """Packed windows of a sequence source, as numpy arrays or batched tensors."""
 
     def __init__(self, source: Sequences, seq_len: int, seed: int, shuffle: bool = True):
@@ -147,41 +164,82 @@ class PackedData:
         w, lab = np.concatenate(toks), np.concatenate(labels)
         return w[:-1], lab[1:]
 
-    def batch(self, windows: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Input ids and labels of the given windows, both ``[len(windows), seq_len]``."""
-        pairs = [self.window(g) for g in windows]
-        return (torch.from_numpy(np.stack([p[0] for p in pairs])),
-                torch.from_numpy(np.stack([p[1] for p in pairs])))
-
     def doc_ids(self, windows: Sequence[int]) -> list[list[dict]]:
         """For each window, the documents in it with token ranges: what ``thresher trace`` prints."""
         return [[{"doc_id": self.source.doc_id(s), "start": a, "end": b} for s, a, b in self.order.pieces(g)]
                 for g in windows]
 
 
-def open_data(cfg: Config, tok, tok_sha256: str) -> tuple[PackedData, PackedData | None, str]:
+def open_data(cfg: Config, tok, tok_sha256: str) -> tuple[Windows, PackedData | None, str]:
     """Training windows, validation windows (pretraining with ``tokens/val/``) and the data's sha256.
 
-    Pretraining refuses tokens that another tokenizer made (by the manifest's tokenizer hash, and by
-    vocabulary size and EOS id for manifests without one): the ids would mean other text.
+    ``data.tokens`` as a list of weighted folders is a `trainer.mixture.MixedData`; its validation
+    windows are those of every source's ``val/`` in turn, and its hash covers each manifest and weight.
     """
     seq_len, seed = cfg.data.seq_len, cfg.train.seed
     if cfg.task == "sft":
         seqs = open_sft(cfg.data.path, cfg.data.format, tok)
         return PackedData(seqs, seq_len, seed), None, seqs.sha256
-    corpus = _open_tokens(cfg.data.tokens)
+    if isinstance(cfg.data.tokens, str):
+        corpus = _checked_tokens(cfg.data.tokens, cfg.tokenizer, tok, tok_sha256)
+        val = corpus.val
+        val_data = PackedData(TokenSequences(val), seq_len, seed, shuffle=False) if val is not None and int(val.lengths().sum()) > seq_len else None
+        return PackedData(TokenSequences(corpus), seq_len, seed), val_data, corpus.manifest_sha256
+    from trainer.mixture import MixedData  # builds on this module
+
+    sources = cfg.data.tokens
+    corpora = [_checked_tokens(s.path, cfg.tokenizer, tok, tok_sha256) for s in sources]
+    parts = [PackedData(TokenSequences(c), seq_len, seed) for c in corpora]
+    vals = [TokenSequences(c.val) for c in corpora if c.val is not None and len(c.val)]
+    val_data = None
+    if vals and sum(int(v.lengths().sum()) for v in vals) > seq_len:
+        val_data = PackedData(ConcatSequences(vals), seq_len, seed, shuffle=False)
+    sha = hashlib.sha256(orjson.dumps([{"tokens_manifest_sha256": c.manifest_sha256, "weight": s.weight}
+                                       for s, c in zip(sources, corpora, strict=True)])).hexdigest()
+    return MixedData(parts, [s.path for s in sources], [s.weight for s in sources]), val_data, sha
+
+
+class ConcatSequences:
+    """Several sequence sources read as one, in order (a mixture's validation sets)."""
+
+    def __init__(self, parts: Sequence[TokenSequences]):
+        self.parts = list(parts)
+        self._lengths = np.concatenate([p.lengths() for p in self.parts])
+        self._starts = np.cumsum([0] + [len(p.lengths()) for p in self.parts])
+
+    def _at(self, i: int) -> tuple[TokenSequences, int]:
+        p = int(np.searchsorted(self._starts, i, side="right")) - 1
+        return self.parts[p], i - int(self._starts[p])
+
+    def lengths(self) -> np.ndarray:
+        return self._lengths
+
+    def tokens(self, i: int) -> np.ndarray:
+        part, j = self._at(i)
+        return part.tokens(j)
+
+    def mask(self, i: int) -> None:
+        return None
+
+    def doc_id(self, i: int) -> str:
+        part, j = self._at(i)
+        return part.doc_id(j)
+
+
+def _checked_tokens(path: str, tokenizer: str, tok, tok_sha256: str) -> TokenCorpus:
+    """A token folder, refused when another tokenizer made it (by the manifest's tokenizer hash, and by
+    vocabulary size and EOS id for manifests without one): the ids would mean other text."""
+    corpus = _open_tokens(path)
     if len(corpus) == 0:
-        raise UserError(f"{cfg.data.tokens}: the tokens manifest lists no sequences")
+        raise UserError(f"{path}: the tokens manifest lists no sequences")
     made_by = _made_by(corpus)
     if made_by not in (None, tok_sha256):
-        raise UserError(f"{cfg.data.tokens} was tokenized by another tokenizer than {cfg.tokenizer} (sha256 "
+        raise UserError(f"{path} was tokenized by another tokenizer than {tokenizer} (sha256 "
                         f"{made_by[:12]} in its manifest, {tok_sha256[:12]} here)")
     if corpus.vocab_size > len(tok) or corpus.eos_id != tok.eos_token_id:
-        raise UserError(f"{cfg.data.tokens} was tokenized with another tokenizer than {cfg.tokenizer} "
+        raise UserError(f"{path} was tokenized with another tokenizer than {tokenizer} "
                         f"(vocab {corpus.vocab_size} vs {len(tok)}, eos {corpus.eos_id} vs {tok.eos_token_id})")
-    val = corpus.val
-    val_data = PackedData(TokenSequences(val), seq_len, seed, shuffle=False) if val is not None and int(val.lengths().sum()) > seq_len else None
-    return PackedData(TokenSequences(corpus), seq_len, seed), val_data, corpus.manifest_sha256
+    return corpus
 
 
 def _open_tokens(path: str) -> TokenCorpus:
@@ -196,11 +254,13 @@ def tokens_eos_id(cfg: Config, tok_sha256: str) -> int | None:
 
     ``thresher tokenize --eos-token`` chooses it for a tokenizer without one (or instead of its own),
     and the tokenizer files do not record it: the tokens' manifest does. None for SFT, and for tokens
-    of unknown make, whose EOS must then match the tokenizer's (`open_data`).
+    of unknown make, whose EOS must then match the tokenizer's (`open_data`). A mixture's folders must
+    all end sequences with the tokenizer's one EOS (`open_data` checks each), so the first one's says.
     """
     if cfg.task != "pretrain":
         return None
-    corpus = _open_tokens(cfg.data.tokens)
+    t = cfg.data.tokens
+    corpus = _open_tokens(t if isinstance(t, str) else t[0].path)
     return corpus.eos_id if _made_by(corpus) == tok_sha256 else None
 
 

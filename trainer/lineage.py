@@ -32,16 +32,24 @@ def corpus_merkle_root(tokens_dir: str | Path) -> str | None:
     return read_json(manifest).get("merkle_root")
 
 
-def new(task: str, data_sha256: str, data_path: str, tokenizer_sha256: str, eos_id: int, config_sha256: str,
+def new(task: str, data_sha256: str, data_path: str | list, tokenizer_sha256: str, eos_id: int, config_sha256: str,
         seed: int, seq_len: int) -> dict[str, Any]:
     """The lineage of a run that has not taken a step yet (``eos_id``: the EOS the data ends sequences with,
-    which export and trace give the tokenizer again)."""
+    which export and trace give the tokenizer again).
+
+    A train-time mixture (``data_path`` a list of `MixSource`) records its folders, weights and their
+    corpora's Merkle roots under ``mixture``; ``data_sha256`` then hashes the manifests with the weights.
+    """
+    mixture = None if isinstance(data_path, str) else [
+        {"path": s.path, "weight": s.weight, "corpus_merkle_root": corpus_merkle_root(s.path)} for s in data_path]
+    single = task == "pretrain" and mixture is None
     return {
         "task": task,
-        "tokens_manifest_sha256": data_sha256 if task == "pretrain" else None,
-        "corpus_merkle_root": corpus_merkle_root(data_path) if task == "pretrain" else None,
+        "tokens_manifest_sha256": data_sha256 if single else None,
+        "corpus_merkle_root": corpus_merkle_root(data_path) if single else None,
         "data_sha256": data_sha256,
-        "data": data_path,
+        "data": data_path if mixture is None else [s["path"] for s in mixture],
+        **({"mixture": mixture} if mixture else {}),
         "tokenizer_sha256": tokenizer_sha256,
         "eos_id": eos_id,
         "config_sha256": config_sha256,

@@ -185,7 +185,7 @@ class Trainer(Stateful):
             norm = grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm
             pending.append({"step": step, "loss": parallel.all_reduce_sum(loss_sum) / n_labels, "lr": lr,
                             "grad_norm": norm.detach(), "tokens": self.lineage["tokens_consumed"],
-                            "extra": {}})
+                            "extra": {"mix_share": share} if (share := self.data.mix_share(self.cursor)) else {}})
 
             last = step == t.steps
             evaluating = cfg.eval.every and (step % cfg.eval.every == 0 or last)

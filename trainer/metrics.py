@@ -79,7 +79,9 @@ class Metrics:
         self.file.flush()
         if self.tb:
             for k, v in record.items():
-                if k != "step" and v is not None:
+                if isinstance(v, dict):  # mix_share: one curve per source
+                    self.tb.add_scalars(k, v, record["step"])
+                elif k != "step" and v is not None:
                     self.tb.add_scalar(k, v, record["step"])
         if self.lines:
             self.lines.log(record)

@@ -15,7 +15,8 @@ from trainer import checkpoint, data, lineage
 
 
 def trace(ckpt: str | os.PathLike, step: int) -> dict[str, Any]:
-    """``{"step", "windows": [{"window", "rank", "pieces": [{"doc_id", "start", "end"}]}]}`` for one step."""
+    """``{"step", "windows": [{"window", "rank", "pieces": [{"doc_id", "start", "end"}]}]}`` for one step
+    (each piece also names its ``source`` folder under a train-time mixture)."""
     cfg, lin, tok = checkpoint.open_checkpoint(ckpt)
     packed, _, sha = data.open_data(cfg, tok, lin["tokenizer_sha256"])
     if sha != lin["data_sha256"]:
@@ -28,5 +29,7 @@ def trace(ckpt: str | os.PathLike, step: int) -> dict[str, Any]:
 
 
 def doc_ids(result: dict[str, Any]) -> list[str]:
-    """The distinct document ids of a trace, in the order they first appear in the batch."""
-    return list(dict.fromkeys(p["doc_id"] for w in result["windows"] for p in w["pieces"]))
+    """The distinct document ids of a trace, in the order they first appear in the batch; under a
+    train-time mixture each is followed by a tab and its source folder (ids are unique only per folder)."""
+    return list(dict.fromkeys(f"{p['doc_id']}\t{p['source']}" if "source" in p else p["doc_id"]
+                              for w in result["windows"] for p in w["pieces"]))
