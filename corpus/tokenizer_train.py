@@ -6,8 +6,9 @@ symbols, so every string encodes without unknown tokens. Special tokens come fir
 vocabulary (BOS, EOS, PAD, then the two chat markers); the chat template is ChatML with the
 assistant's turns marked ``{% generation %}`` so fine-tuning can mask everything else.
 
-Documents are streamed from the inputs (JSONL, plain or .gz/.zst; Parquet; text files; Thresher run
-directories) and may be sampled by a seeded hash, so the same command gives the same tokenizer.
+Documents are streamed from the inputs through the build's readers (JSONL, plain or .gz/.zst; JSON
+arrays; CSV/TSV; Parquet; text files; Thresher run directories) and may be sampled by a seeded hash,
+so the same command gives the same tokenizer.
 """
 
 from __future__ import annotations
@@ -61,8 +62,10 @@ class Corpus:
     skipped: int = 0  # unreadable records or records without text
 
     def expand(self) -> None:
-        """Resolve paths, globs, run directories (their ``data/``) and folders into input files."""
+        """Resolve paths, globs, run directories (their ``data/``, in build order) and folders into
+        input files; a WARC is refused (its records are pages, not documents: build with ``extract``)."""
         from corpus.engine.plan import detect_format
+        from corpus.io.writers import list_shards
 
         out: list[tuple[str, str]] = []
         for ref in self.paths:
@@ -71,14 +74,20 @@ class Corpus:
                 raise UserError(f"input {ref}: no such file or directory")
             for m in matches:
                 p = Path(m)
-                if p.is_dir():
-                    root = p / "data" if (p / "data").is_dir() and (p / "config.yaml").is_file() else p
-                    found = [q for q in sorted(root.rglob("*")) if q.is_file() and _known(q.name)]
-                    if not found:
-                        raise UserError(f"input {m}: a folder with no .jsonl/.parquet/.txt files")
-                    out.extend((str(q), detect_format(q.name)) for q in found)
+                if p.is_dir() and (p / "data").is_dir() and (p / "config.yaml").is_file():
+                    found = list_shards(p / "data")  # by task, then index: --max-docs takes the first built
+                elif p.is_dir():
+                    found = [q for q in sorted(p.rglob("*")) if q.is_file() and _known(q.name)]
                 else:
-                    out.append((str(p), detect_format(p.name)))
+                    found = [p]
+                if not found:
+                    raise UserError(f"input {m}: a folder with no .jsonl/.json/.csv/.tsv/.parquet/.txt files")
+                for q in found:
+                    fmt = detect_format(q.name)
+                    if fmt == "warc":
+                        raise UserError(f"input {q}: a WARC holds web pages, not documents; build a run with "
+                                        "the extract stage and train on its output")
+                    out.append((str(q), fmt))
         self.files = out
 
     def _keep(self, key: str) -> bool:
@@ -87,21 +96,15 @@ class Corpus:
         return draws.below(draws.TOKENIZER_SAMPLE, key, self.seed, self.sample)
 
     def texts(self) -> Iterator[str]:
-        """Every sampled document's text, streamed in input order."""
-        from corpus.io.jsonl import read_jsonl
-        from corpus.io.text import read_text
+        """Every sampled document's text, streamed in input order, read as ``thresher build`` reads it."""
+        from corpus.engine.plan import Slice
+        from corpus.engine.task import iter_slice
+        from corpus.io.records import RecordRules
 
+        rules = RecordRules(self.text_field)
         for path, fmt in self.files:
-            if fmt == "jsonl":
-                raws = read_jsonl(path, path)
-            elif fmt == "parquet":
-                from corpus.io.parquet import read_parquet
-
-                raws = read_parquet(path, path)
-            else:
-                raws = read_text(path, path, self.text_field, "id")
-            for raw in raws:
-                text = raw.record.get(self.text_field) if raw.record else None
+            for raw in iter_slice(Slice(path, path, fmt), rules, "train"):
+                text = raw.record.get(self.text_field) if raw.record and not raw.skip else None
                 if not isinstance(text, str) or not text.strip():
                     self.skipped += 1
                     continue

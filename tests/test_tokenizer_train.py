@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from conftest import thresher
@@ -106,3 +107,39 @@ def test_refuses_to_overwrite_without_flag(tmp_path):
     assert (tmp_path / "o" / "keep.txt").exists()
     assert thresher(*args, "--overwrite").returncode == 0
     assert (tmp_path / "o" / "tokenizer.json").exists() and not (tmp_path / "o" / "keep.txt").exists()
+
+
+def test_a_run_directory_is_read_in_build_order_past_a_thousand_shards(tmp_path):
+    """``--max-docs`` takes the first documents built: shard ``-1000`` comes after ``-999``, not after ``-100``."""
+    from corpus.document import Document
+    from corpus.io.writers import ShardWriter
+    from corpus.tokenizer_train import Corpus
+
+    run = tmp_path / "run"
+    (run / "data").mkdir(parents=True)
+    (run / "config.yaml").write_text("name: t\n")
+    writer = ShardWriter(run / "data", "00000", shard_size_mb=1e-6)  # one document per shard
+    for i in range(1002):
+        writer.write(Document(f"d{i}", f"document number {i}", "in.jsonl"))
+    writer.close()
+    corpus = Corpus([str(run)], max_docs=1001)
+    corpus.expand()
+    assert [Path(f).name for f, _ in corpus.files[999:1001]] == ["00000-999.jsonl.zst", "00000-1000.jsonl.zst"]
+    assert list(corpus.texts())[-2:] == ["document number 999", "document number 1000"]
+
+
+def test_inputs_are_read_as_the_build_reads_them(tmp_path):
+    """A ``.json`` array and a CSV give their records' text, not their raw lines; a WARC is refused."""
+    from corpus.tokenizer_train import Corpus
+
+    rows = [{"id": f"r{i}", "text": f"record {i} speaks of tokens and merges"} for i in range(6)]
+    (tmp_path / "a.json").write_text(json.dumps(rows[:3]))
+    (tmp_path / "b.csv").write_text("id,text\n" + "".join(f"{r['id']},{r['text']}\n" for r in rows[3:]))
+    corpus = Corpus([str(tmp_path / "a.json"), str(tmp_path / "b.csv")])
+    corpus.expand()
+    assert list(corpus.texts()) == [r["text"] for r in rows]
+    (tmp_path / "c.warc.gz").write_bytes(b"")
+    r = thresher("tokenizer", "train", "--input", str(tmp_path / "c.warc.gz"), "--vocab-size", "300",
+                 "--output", str(tmp_path / "o"))
+    assert r.returncode == 2 and "extract" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

@@ -59,7 +59,8 @@ def marker_path(run_dir: Path, pass_index: int, task_id: str) -> Path:
     return run_dir / STATE / f"pass-{pass_index}" / f"{task_id}.json"
 
 
-def _iter_slice(sl: Slice, rules: RecordRules, split: str) -> Iterator[Raw]:
+def iter_slice(sl: Slice, rules: RecordRules, split: str) -> Iterator[Raw]:
+    """The raw records of one slice, by its format: the one dispatch from a file to its reader."""
     if sl.fmt == "jsonl":
         return read_jsonl(sl.path, sl.file, sl.start, sl.end, sl.first)
     if sl.fmt == "parquet":
@@ -93,7 +94,7 @@ def _read(task: Task, rules: RecordRules, split: str, result: TaskResult, quaran
           ctx: StageContext, limit: int | None, ids: duplicate_ids.IdLog) -> Iterator[Document]:
     st = ctx.stats
     for sl in task.slices:
-        for raw in _iter_slice(sl, rules, split):
+        for raw in iter_slice(sl, rules, split):
             if limit is not None and result.read >= limit:
                 return
             result.read += 1
