@@ -21,6 +21,7 @@ from common import paragraphs_name, row, speech_paragraph_docs, write_result
 from peer_env import run_peer
 
 from corpus.document import Document
+from corpus.io.jsonl import open_compressed
 from corpus.stages import base
 
 PAIRS = [("gopher_repetition", "GopherRepetitionFilter"), ("gopher_quality", "GopherQualityFilter"),
@@ -38,9 +39,15 @@ def main() -> int:
     ap.add_argument("--docs", type=int, default=1000)
     ap.add_argument("--size", type=int, default=2900, help="characters per document (the issue's 2.9 KB)")
     ap.add_argument("--json", help="write the summary rows here too (run_all.py reads it)")
+    ap.add_argument("--input", help="measure on the first --docs documents of this JSONL (.gz, .zst) instead, "
+                                    "e.g. real web pages")
     args = ap.parse_args()
 
-    texts = [d["text"] for d in speech_paragraph_docs(args.docs, args.size)]
+    if args.input:
+        with open_compressed(args.input) as f:
+            texts = [orjson.loads(line)["text"] for line, _ in zip(f, range(args.docs), strict=False)]
+    else:
+        texts = [d["text"] for d in speech_paragraph_docs(args.docs, args.size)]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "texts.jsonl"
         path.write_bytes(b"".join(orjson.dumps({"text": t}) + b"\n" for t in texts))
@@ -62,7 +69,7 @@ def main() -> int:
     print(f"{'all four':<20}{len(texts) / total_ours:>17.1f}{len(texts) / total_peer:>18.1f}"
           f"{total_peer / total_ours:>8.1f}")
     print(f"MB/s per core: thresher {mb / total_ours:.2f}, datatrove {mb / total_peer:.3f}")
-    write_result(args.json, "quality", paragraphs_name(args.docs, args.size),
+    write_result(args.json, "quality", Path(args.input).name if args.input else paragraphs_name(args.docs, args.size),
                  [row("4 rule stages", "datatrove's 4 filters", "docs per CPU-second",
                       round(len(texts) / total_ours, 1), round(len(texts) / total_peer, 1))])
     return 0
