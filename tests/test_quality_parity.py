@@ -186,3 +186,30 @@ def test_diff_bad_input_is_one_line_exit_2(tmp_path, content, message):
 def test_diff_refuses_a_folder_that_is_not_a_run(tmp_path):
     r = thresher("quality", "diff", str(tmp_path), str(tmp_path))
     assert r.returncode == 2 and "not a run directory" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("s", ["word.", "a.....", "10km", "3,5km/h", "°C.", "AB.", "it's", "x)]}»", "$", "...", "....a",
+                               "12%.", "US$", "10US$", "ok…", "(8)", "", "e.g.", "Mr.", "5'11\"", "x''''"])
+def test_suffix_search_in_a_window_finds_what_a_full_search_finds(s):
+    import re
+
+    from corpus import rules
+    from corpus.stages.quality.text import SuffixFinder
+
+    pattern = rules.load("quality/lang/en.yaml")["words"]["suffixes"]
+    m = re.compile(pattern).search(s)
+    assert SuffixFinder(pattern)(s) == (m.end() - m.start() if m else 0)
+    # a branch that is not anchored at the end makes it search in full, as re does
+    assert SuffixFinder("b|c$")("abcab") == 1 and SuffixFinder("a+$|b")("xaab") == 1
+
+
+def test_bad_word_rules_are_one_line_errors(tmp_path):
+    from corpus.errors import UserError
+
+    (tmp_path / "xx.yaml").write_text("words:\n  infixes: '(unclosed'\n")
+    (tmp_path / "yy.yaml").write_text("words:\n  special_cases: {\"don't\": [do, not]}\n")
+    quality = stage("gopher_quality", language_rules=str(tmp_path))
+    with pytest.raises(UserError, match="xx.yaml: bad pattern under 'words'"):
+        quality.decide(Document("a", "text", "t", {"language": "xx"}))
+    with pytest.raises(UserError, match="yy.yaml: words.special_cases must map each string to the tokens that spell it"):
+        quality.decide(Document("b", "text", "t", {"language": "yy"}))
