@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 from conftest import thresher
 from test_trainer import fx, losses, steps, write_config  # noqa: F401
 
@@ -38,3 +39,20 @@ def test_async_checkpoints_resume_to_the_same_losses(fx):  # noqa: F811
     # Lines are written at steps 3, 4 (checkpoint), 6, 8: each interval shares one throughput figure.
     assert rows[0]["tokens_per_s"] == rows[1]["tokens_per_s"] == rows[2]["tokens_per_s"] > 0
     assert rows[4]["tokens_per_s"] == rows[5]["tokens_per_s"]
+
+
+def test_new_keys_are_checked_and_async_is_spelled_as_in_yaml(tmp_path):
+    from corpus.errors import UserError
+    from trainer import config
+
+    base = {"tokenizer": "gpt2", "data": {"tokens": "t"}}
+    cfg = config.parse({**base, "checkpoint": {"async": True}}, tmp_path)
+    assert cfg.checkpoint.async_ is True and cfg.to_dict()["checkpoint"]["async"] is True
+    assert config.parse(cfg.to_dict(), tmp_path).checkpoint.async_ is True  # as train_config.json is read back
+    for bad, words in (({"checkpoint": {"async_": True}}, "unknown key 'async_'"),
+                       ({"model": {"dtype": "fp16"}}, "model.dtype must be one of fp32, bf16"),
+                       ({"output": {"export_dtype": "int8"}}, "output.export_dtype"),
+                       ({"train": {"decay_shape": "step"}}, "train.decay_shape"),
+                       ({"train": {"init_optimizer": "keep"}}, "train.init_optimizer")):
+        with pytest.raises(UserError, match=words):
+            config.parse({**base, **bad}, tmp_path)
