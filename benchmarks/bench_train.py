@@ -51,7 +51,8 @@ def thresher_config(work: Path, name: str, tok: Path, tokens: Path, model: dict,
            "data": {"tokens": str(tokens), "seq_len": args.seq_len},
            "train": {"steps": args.steps, "micro_batch_size": args.batch, "grad_accum": 1, "lr": 1e-3,
                      "warmup_steps": 2, "weight_decay": 0.1, "precision": args.precision},
-           "checkpoint": {"every": 0, "keep": 1}, "output": {"dir": str(out), "export": False, "progress": False},
+           "checkpoint": {"every": 0, "keep": 1}, "output": {"dir": str(out), "export": False, "progress": False,
+                                                                      "log_every": 1},  # per-step figures
            **extra}
     out.mkdir(parents=True, exist_ok=True)
     (out / "train.yaml").write_text(yaml.safe_dump(cfg))
