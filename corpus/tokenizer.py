@@ -146,11 +146,19 @@ def _fast_tokenizer(folder: Path) -> Any:
     return fast
 
 
+def text_only(fast: Any) -> Any:
+    """Make a `tokenizers.Tokenizer` read a special token's spelling in text (``[SEP]``, ``<s>``,
+    ``<|end_of_text|>``) as the characters it is: a document must never smuggle control tokens into
+    a model's input or training data (``add_special_tokens=False`` only stops the tokenizer adding
+    them; matching them in text is this switch)."""
+    fast.encode_special_tokens = True
+    return fast
+
+
 def load(ref: str, eos_token: str | None = None) -> LoadedTokenizer:
     """Load ``ref`` (folder or hub name); ``eos_token`` overrides the folder's EOS token."""
     folder = resolve(ref)
-    fast = _fast_tokenizer(folder)
-    fast.encode_special_tokens = True  # see LoadedTokenizer.encode
+    fast = text_only(_fast_tokenizer(folder))  # see LoadedTokenizer.encode
     specials = _special_tokens(folder)
     if eos_token:
         specials["eos_token"] = eos_token

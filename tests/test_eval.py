@@ -149,3 +149,15 @@ def test_eval_bad_task_line(fx, tmp_path):
     bad.write_text('{"context": "a", "choices": ["b", "c"], "gold": 5}\n')
     r = thresher("eval", str(fx["model"]), "--tasks", str(bad))
     assert r.returncode == 2 and "bad.jsonl:1: gold" in r.stderr
+
+
+def test_a_special_token_spelled_in_text_is_scored_as_text(fx) -> None:
+    """Held-out text that spells the EOS gets the ids of its characters, not the model's EOS."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from trainer.evaluate import Scorer
+
+    tok = AutoTokenizer.from_pretrained(fx["model"])
+    scorer = Scorer(AutoModelForCausalLM.from_pretrained(fx["model"]), tok)
+    ids = scorer.encode(f"before {tok.eos_token} after")
+    assert tok.eos_token_id not in ids and tok.decode(ids) == f"before {tok.eos_token} after"

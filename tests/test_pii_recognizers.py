@@ -157,3 +157,15 @@ def test_entities_across_a_long_document_keep_their_offsets(find) -> None:
     found = find(text)
     assert ("EMAIL_ADDRESS", "ana.silva@posteo.pt") in found
     assert ("CREDIT_CARD", "4532 0151 1283 0366") in found
+
+
+def test_the_ner_model_reads_special_token_spellings_in_a_document_as_text() -> None:
+    """A document that spells ``[SEP]`` or ``[CLS]`` must not hand the model its control tokens."""
+    from corpus.stages.pii.ner import RampartNer
+
+    ner = RampartNer({"PER": "PERSON"})
+    sep, cls = ner.tokenizer.token_to_id("[SEP]"), ner.tokenizer.token_to_id("[CLS]")
+    assert sep is not None and cls is not None
+    ids = ner.tokenizer.encode_batch(["Mary Smith [SEP] wrote to [CLS] John"], add_special_tokens=False)[0].ids
+    assert sep not in ids and cls not in ids
+    assert len(ner.find(["Mary Smith [SEP] wrote to [CLS] John Brown in Paris."])) == 1

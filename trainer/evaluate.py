@@ -140,7 +140,9 @@ class Scorer:
             raise UserError("the tokenizer has neither EOS nor BOS: the first token would have no context")
 
     def encode(self, text: str) -> list[int]:
-        return self.tok(text, add_special_tokens=False)["input_ids"]
+        """Text is only text: a document spelling ``<|end_of_text|>`` is scored on those characters,
+        never as the EOS (``split_special_tokens``; ``add_special_tokens`` only stops adding them)."""
+        return self.tok(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
 
     def _logprobs(self, window: list[int], first: int) -> Any:
         """log p(window[i] | window[:i]) for ``i`` in ``first..len(window)-1`` (the model sees ``window[:-1]``)."""

@@ -92,6 +92,8 @@ class RampartNer:
         import onnxruntime
         from tokenizers import Tokenizer
 
+        from corpus.tokenizer import text_only
+
         model, tokenizer, config = self._files(model_dir)
         cfg = json.loads(Path(config).read_text(encoding="utf-8"))
         self.entities = set(labels.values())
@@ -101,7 +103,7 @@ class RampartNer:
         self.threshold, self.batch_size, self.segment_chars = threshold, batch_size, segment_chars
         self.window = min(window, int(cfg.get("max_position_embeddings", 512)) - 2)
         self.overlap = min(overlap, self.window // 2)
-        self.tokenizer = Tokenizer.from_file(tokenizer)
+        self.tokenizer = text_only(Tokenizer.from_file(tokenizer))  # a [SEP] in a document is text
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
         self._cls, self._sep = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")
@@ -235,6 +237,11 @@ class TransformersNer:
 
         self.pipe = pipeline("token-classification", model=model, aggregation_strategy="simple", device=-1,
                              stride=32)
+        fast = getattr(self.pipe.tokenizer, "backend_tokenizer", None)
+        if fast is not None:
+            from corpus.tokenizer import text_only
+
+            text_only(fast)  # a [SEP] in a document is text
         self.labels, self.threshold, self.batch_size = labels, threshold, batch_size
         self.entities = set(labels.values())
 
