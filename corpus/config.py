@@ -82,7 +82,7 @@ class PipelineConfig:
         """Hash of what decides the output: everything but workers, executor, output place and the
         error budget (raising it lets a stopped build go on)."""
         r = identity(self.resolved())
-        r = {**r, "stages": [files_by_content(s) for s in r["stages"]]}
+        r = {**r, "stages": [in_order(files_by_content(s)) for s in r["stages"]]}
         return hashlib.sha256(orjson.dumps(r, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)).hexdigest()
 
 
@@ -100,6 +100,16 @@ def _content_id(value: Any) -> Any:
         run = next((d for d in (p, p.parent) if (d / "manifest.json").is_file()), None)  # a run or its stage folder
         return f"sha256:{sha256_file(run / 'manifest.json') if run else sha256_tree(p)}"
     return value
+
+
+def in_order(stage: dict[str, Any]) -> dict[str, Any]:
+    """A resolved stage entry with its ordered mappings (`Stage.ordered_params`) as lists of
+    ``[key, value]`` pairs, so hashing with sorted keys still sees a reorder as a change."""
+    from corpus.stages import base
+
+    ordered = base.get(stage["stage"]).ordered_params
+    return {k: [[a, b] for a, b in v.items()] if k in ordered and isinstance(v, dict) else v
+            for k, v in stage.items()}
 
 
 def files_by_content(stage: dict[str, Any]) -> dict[str, Any]:

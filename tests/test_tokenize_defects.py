@@ -103,3 +103,20 @@ def test_text_spelling_special_tokens_stays_text(run, trained_tokenizer, tmp_pat
     assert int(seq[-1]) == corpus.eos_id
     assert not specials & {int(t) for t in seq[:-1]}
     assert fast.decode([int(t) for t in seq[:-1]], skip_special_tokens=False) == SPELLED
+
+
+def test_a_reordered_mix_is_another_pipeline_config(tmp_path) -> None:
+    """The first ``mix`` pattern naming a source wins, so the same patterns in another order are another
+    config (hash); spelling out a default is not."""
+    from conftest import write_pipeline
+
+    from corpus import config
+
+    def sha(mix: dict, **stage) -> str:
+        p = write_pipeline(tmp_path / "p.yaml", name="mix", input={"paths": ["in.jsonl"]}, output="out",
+                           stages=[{"stage": "tokenize", "tokenizer": "gpt2", "mix": mix, **stage}])
+        return config.load(p).sha256()
+
+    a = sha({"web-*": 0.5, "*": 2.0})
+    assert sha({"*": 2.0, "web-*": 0.5}) != a
+    assert sha({"web-*": 0.5, "*": 2.0}, seed=0) == a == sha({"web-*": 0.5, "*": 2.0})

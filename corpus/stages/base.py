@@ -56,6 +56,9 @@ class Stage:
     # Parameters that name files or folders: a relative value that exists beside the pipeline YAML
     # is resolved against the YAML's folder, like input paths (hub names and the like stay as given).
     path_params: ClassVar[tuple[str, ...]] = ()
+    # Mappings whose order is part of their meaning (``tokenize``'s ``mix``: the first pattern naming a
+    # source wins): the config hash keeps their order, where every other mapping is hashed by sorted key.
+    ordered_params: ClassVar[tuple[str, ...]] = ()
     # Why the stage must be the pipeline's last, if it must: checked when the config is resolved, so
     # ``validate`` and ``build`` refuse the order before any work.
     must_be_last: ClassVar[str | None] = None

@@ -44,6 +44,7 @@ class Tokenize(Stage):
     name = "tokenize"
     Params = TokenizeParams
     path_params = ("tokenizer",)
+    ordered_params = ("mix",)
     must_be_last = "documents a later stage removes would still be in the tokens"
     doc = "Last stage: each document also becomes tokens + EOS in Megatron shards under RUN/tokens/ (with .ids)."
 
