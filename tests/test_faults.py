@@ -75,6 +75,24 @@ def test_a_fault_before_any_task_finished_leaves_the_config_free_to_change(tmp_p
     assert rc == 0, err
 
 
+def test_a_config_change_before_any_task_finished_clears_the_earlier_attempt(tmp_path: Path) -> None:
+    """The first attempt's stage state (``RUN/dedup_minhash/``, opened when its scan starts) is gone from
+    the run and its manifest once a changed config runs there."""
+    _sentences(tmp_path / "in.jsonl", 0, 30)
+    spec = {"name": "early", "input": {"paths": ["in.jsonl"]}, "output": "out", "workers": 1}
+    p = write_pipeline(tmp_path / "p.yaml", **spec, stages=[
+        {"stage": "normalize"}, {"stage": "test_fault", "word": " ", "error": "ENOSPC"},
+        {"stage": "dedup_minhash", "verify": True}])
+    rc, err = _build(p)
+    assert rc == 1 and (tmp_path / "out" / "dedup_minhash").is_dir()
+    write_pipeline(p, **spec, stages=[{"stage": "normalize"}])
+    rc, err = _build(p)
+    assert rc == 0, err
+    assert not (tmp_path / "out" / "dedup_minhash").exists()
+    listed = [f["path"] for f in json.loads((tmp_path / "out" / "manifest.json").read_text())["files"]]
+    assert not [f for f in listed if f.startswith("dedup_minhash")]
+
+
 def test_a_changed_config_after_tasks_finished_says_what_differs_and_restart_moves_the_run_aside(
         tmp_path: Path) -> None:
     _sentences(tmp_path / "in.jsonl", 0, 30)

@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import os
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,8 +114,18 @@ def prepare(run_dir: Path, state: dict[str, Any], resolved: dict[str, Any]) -> d
             raise UserError(f"output {run_dir} holds a run that differs: {differs}; {finished} task(s) of it are "
                             "finished, so rerun with --restart to move it aside and start again, or choose "
                             "another output")
+        _clear_unfinished(run_dir)
     atomic.write_json(state_file, state)
     return state
+
+
+def _clear_unfinished(run_dir: Path) -> None:
+    """Delete what an earlier attempt of another config left (its stages' state folders, saved streams,
+    partial shards): no task of it finished, so nothing is lost, and none of it may reach this run's
+    manifest. The lock, held by this build, stays."""
+    for p in run_dir.iterdir():
+        for q in ([x for x in p.iterdir() if x.name != LOCK] if p.name == STATE and p.is_dir() else [p]):
+            shutil.rmtree(q) if q.is_dir() and not q.is_symlink() else q.unlink()
 
 
 def move_aside(run_dir: Path) -> Path | None:
