@@ -3,7 +3,8 @@
 A rerun of the same config resumes. A rerun with another config (or ``--limit``, or changed inputs)
 would mix two runs in one folder, so it is refused once any task has finished, with what differs and
 the way on (``--restart`` moves the old run aside; nothing is ever deleted). Before any task has
-finished there is nothing to protect: a build that failed on a config mistake is simply rerun.
+finished there is nothing to protect: a build that failed on a config mistake is simply rerun, and
+what the failed attempt left is deleted.
 """
 
 from __future__ import annotations
