@@ -21,6 +21,7 @@ import numpy as np
 import xxhash
 
 from corpus.document import Document
+from corpus.errors import Fault
 from corpus.io import atomic
 
 LOG_DIR = "ids"  # RUN/.state/ids/: each task's log and the run's sorted hashes
@@ -97,6 +98,10 @@ def settle(state_dir: Path, task_ids: list[str]) -> dict[str, Any]:
     """Rank every logged id in plan order; returns (and keeps in ``SETTLED``) the repeats per task as
     ``[position, rank]`` pairs and their count per source. Writes the run's sorted hashes (``ALL``)."""
     logs, counts = [], {}
+    missing = [tid for tid in task_ids if not log_path(state_dir, tid).is_file()]
+    if missing:
+        raise Fault(f"task {missing[0]} of this run has no id log ({LOG_DIR}/): the run was started by an older "
+                    "Thresher; rerun with --restart to move it aside and build again")
     for tid in task_ids:
         with np.load(log_path(state_dir, tid)) as z:
             logs.append((z["hashes"], z["source"], list(z["sources"])))
