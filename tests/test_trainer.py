@@ -196,11 +196,19 @@ def test_trace_lists_the_documents_of_the_batch(ddp, fx, tmp_path):
     assert r.returncode == 0, r.stderr
     from transformers import AutoModelForCausalLM
 
+    from trainer.masking import model_inputs, piece_positions
+
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "hf8").eval()
     x = torch.from_numpy(windows)
+    # document masking (the default): positions restart at each piece, no label crosses into the next piece
+    lengths = [[p["end"] - p["start"] for p in w["pieces"]] for w in result["windows"]]
+    positions = torch.from_numpy(np.stack([piece_positions(n)[:-1] for n in lengths]))
+    labels = x[:, 1:].clone()
+    for i, n in enumerate(lengths):
+        labels[i, np.cumsum(n)[:-1] - 1] = -100
     with torch.no_grad():
-        logits = model(input_ids=x[:, :-1]).logits
-    loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), x[:, 1:].flatten()).item()
+        logits = model(**model_inputs(x[:, :-1], positions)).logits
+    loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten()).item()
     assert loss == pytest.approx(losses(ddp)[8], rel=1e-5)
 
     from trainer.trace import doc_ids  # what the plain `thresher trace` prints, one id a line
@@ -220,13 +228,14 @@ def test_hf_export_logits_equal_the_trained_model(ddp, fx):
     assert {"config.json", "model.safetensors", "tokenizer.json", "lineage.json"} <= {p.name for p in hf.iterdir()}
     model = AutoModelForCausalLM.from_pretrained(hf).eval()
     from corpus.tokens import open_tokens
+    from trainer.masking import model_inputs
 
-    val = PackedData(TokenSequences(open_tokens(fx["tokens"]).val), 32, 0, shuffle=False)
-    x, y = val.batch(range(4))  # eval.batches x micro_batch_size windows
+    val = PackedData(TokenSequences(open_tokens(fx["tokens"]).val), 32, 0, shuffle=False, masking=True)
+    x, y, positions = val.batch(range(4), positions=True)  # eval.batches x micro_batch_size windows
     with torch.no_grad():
-        logits = model(input_ids=x).logits
+        logits = model(**model_inputs(x, positions)).logits
         reference, _, _ = load_checkpoint_model(ddp / "ckpt" / f"step-{STEPS:06d}")
-        assert torch.equal(logits, reference(input_ids=x).logits)
+        assert torch.equal(logits, reference(**model_inputs(x, positions)).logits)
     val_loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten()).item()
     logged = [json.loads(ln) for ln in (ddp / "metrics.jsonl").read_text().splitlines() if "val_loss" in ln][-1]
     assert val_loss == pytest.approx(logged["val_loss"], rel=1e-5)

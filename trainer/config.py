@@ -71,6 +71,8 @@ class DataConfig:
     tokens: str | list[MixSource] | None = None  # pretrain: RUN/tokens/, or a weighted list of such folders
     path: str | None = None  # sft: a JSONL file
     format: str = "messages"  # sft: messages | prompt_response
+    document_masking: bool = True  # a packed window attends only within each document (trainer.masking)
+    val_fraction: float = 0.0  # sft: the share of examples held out for eval: (at least one when > 0)
 
 
 @dataclass
@@ -266,10 +268,12 @@ def _check_values(c: Config) -> None:
             _require(len(d.tokens) > 0, "data.tokens: a mixture needs at least one {path, weight}")
             _require(all(s.weight > 0 for s in d.tokens), "data.tokens: every weight must be > 0")
         _require(d.path is None, "data.path is for task: sft; pretraining reads data.tokens")
+        _require(d.val_fraction == 0, "data.val_fraction is for task: sft; pretraining validates on tokens/val/")
     else:
         _require(d.path is not None, "data.path is required for task: sft (a JSONL file)")
         _require(d.tokens is None, "data.tokens is for task: pretrain; fine-tuning reads data.path")
         _require(d.format in SFT_FORMATS, f"data.format must be one of {', '.join(SFT_FORMATS)}")
+        _require(0 <= d.val_fraction < 1, f"data.val_fraction must be in [0, 1), got {d.val_fraction}")
 
 
 def _absolute(base: Path, p: str | None) -> str | None:

@@ -35,6 +35,7 @@ import torch
 from corpus.errors import UserError
 from corpus.tokens import TokenCorpus, open_tokens
 from trainer.config import Config
+from trainer.masking import PAD_ID, ExampleOrder, piece_positions
 
 IGNORE = -100
 ROLES = ("system", "user", "assistant")
@@ -91,6 +92,25 @@ class SftSequences:
         return self.ids[i]
 
 
+def split_sft(seqs: SftSequences, fraction: float) -> tuple[SftSequences, SftSequences | None]:
+    """Training and validation examples: ``fraction`` of them (at least one), chosen by the sha256 of their
+    id and position, so the split does not depend on the seed and an example keeps its side as the file grows."""
+    if fraction == 0:
+        return seqs, None
+    n = len(seqs.ids)
+    k = max(1, round(n * fraction))
+    if k >= n:
+        raise UserError(f"data.val_fraction {fraction} leaves no training example of the {n} in {seqs.ids[0]}'s file")
+    rank = sorted(range(n), key=lambda i: hashlib.sha256(f"{seqs.ids[i]}\0{i}".encode()).digest())
+    held = set(rank[:k])
+
+    def part(keep: list[int]) -> SftSequences:
+        return SftSequences([seqs.ids[i] for i in keep], [seqs.token_lists[i] for i in keep],
+                            [seqs.masks[i] for i in keep], seqs.sha256)
+
+    return part([i for i in range(n) if i not in held]), part(sorted(held))
+
+
 class PackedOrder:
     """Window ``g`` -> the pieces of sequences that form it, for a fixed seed (see the module docstring)."""
 
@@ -128,16 +148,18 @@ class PackedOrder:
 
 
 class Windows:
-    """What the loop reads: window ``g`` of the run as ``(inputs, labels)``, and batches of them."""
+    """What the loop reads: window ``g`` of the run as ``(inputs, labels, positions)``, and batches of them."""
 
-    def window(self, g: int) -> tuple[np.ndarray, np.ndarray]:
+    truncated = 0  # SFT examples cut to one window (`trainer.masking.ExampleOrder`)
+
+    def window(self, g: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise NotImplementedError
 
-    def batch(self, windows: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Input ids and labels of the given windows, both ``[len(windows), seq_len]``."""
-        pairs = [self.window(g) for g in windows]
-        return (torch.from_numpy(np.stack([p[0] for p in pairs])),
-                torch.from_numpy(np.stack([p[1] for p in pairs])))
+    def batch(self, windows: Sequence[int], positions: bool = False) -> tuple[torch.Tensor, ...]:
+        """Input ids and labels of the given windows, both ``[len(windows), seq_len]``, and with ``positions``
+        their position ids (per document under ``data.document_masking``: `trainer.masking`)."""
+        parts = [self.window(g) for g in windows]
+        return tuple(torch.from_numpy(np.stack([p[i] for p in parts])) for i in range(3 if positions else 2))
 
     def mix_share(self, n: int) -> dict[str, float] | None:
         """Source -> share of the first ``n`` windows; None for a single source (`trainer.mixture`)."""
@@ -145,24 +167,37 @@ class Windows:
 
 
 class PackedData(Windows):
-    """Packed windows of a sequence source, as numpy arrays or batched tensors."""
+    """Packed windows of a sequence source, as numpy arrays or batched tensors.
 
-    def __init__(self, source: Sequences, seq_len: int, seed: int, shuffle: bool = True):
-        self.source = source
-        self.order = PackedOrder(source.lengths(), seq_len, seed, shuffle)
+    ``masking``: document masking (`trainer.masking`): positions restart at each piece, and no label
+    crosses from one piece to the next. ``whole``: windows of whole sequences (SFT examples), padded.
+    """
+
+    def __init__(self, source: Sequences, seq_len: int, seed: int, shuffle: bool = True, masking: bool = False,
+                 whole: bool = False):
+        self.source, self.seq_len, self.masking = source, seq_len, masking
+        self.order = (ExampleOrder if whole else PackedOrder)(source.lengths(), seq_len, seed, shuffle)
+        self.truncated = getattr(self.order, "truncated", 0)
         if self.order.windows_per_epoch == 0:
             raise UserError(f"the data holds {int(source.lengths().sum())} tokens: fewer than one window of "
                             f"seq_len + 1 = {seq_len + 1}")
 
-    def window(self, g: int) -> tuple[np.ndarray, np.ndarray]:
+    def window(self, g: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         toks, labels = [], []
         for seq, a, b in self.order.pieces(g):
             t = np.asarray(self.source.tokens(seq)[a:b], dtype=np.int64)
             m = self.source.mask(seq)
             toks.append(t)
             labels.append(t if m is None else np.where(m[a:b], t, IGNORE))
+        pad = self.seq_len + 1 - sum(len(t) for t in toks)  # whole examples: the tail no example fills
+        if pad:
+            toks.append(np.full(pad, PAD_ID, dtype=np.int64))
+            labels.append(np.full(pad, IGNORE, dtype=np.int64))
         w, lab = np.concatenate(toks), np.concatenate(labels)
-        return w[:-1], lab[1:]
+        if not self.masking:
+            return w[:-1], lab[1:], np.arange(self.seq_len, dtype=np.int64)
+        lab[np.cumsum([len(t) for t in toks])[:-1]] = IGNORE  # a piece's last token does not predict the next's first
+        return w[:-1], lab[1:], piece_positions([len(t) for t in toks])[:-1]
 
     def doc_ids(self, windows: Sequence[int]) -> list[list[dict]]:
         """For each window, the documents in it with token ranges: what ``thresher trace`` prints."""
@@ -171,29 +206,32 @@ class PackedData(Windows):
 
 
 def open_data(cfg: Config, tok, tok_sha256: str) -> tuple[Windows, PackedData | None, str]:
-    """Training windows, validation windows (pretraining with ``tokens/val/``) and the data's sha256.
+    """Training windows, validation windows (pretraining with ``tokens/val/``, SFT with ``data.val_fraction``)
+    and the data's sha256.
 
     ``data.tokens`` as a list of weighted folders is a `trainer.mixture.MixedData`; its validation
     windows are those of every source's ``val/`` in turn, and its hash covers each manifest and weight.
     """
-    seq_len, seed = cfg.data.seq_len, cfg.train.seed
+    seq_len, seed, masking = cfg.data.seq_len, cfg.train.seed, cfg.data.document_masking
     if cfg.task == "sft":
         seqs = open_sft(cfg.data.path, cfg.data.format, tok)
-        return PackedData(seqs, seq_len, seed), None, seqs.sha256
+        train, val = split_sft(seqs, cfg.data.val_fraction)
+        val_data = None if val is None else PackedData(val, seq_len, seed, shuffle=False, masking=masking, whole=True)
+        return PackedData(train, seq_len, seed, masking=masking, whole=True), val_data, seqs.sha256
     if isinstance(cfg.data.tokens, str):
         corpus = _checked_tokens(cfg.data.tokens, cfg.tokenizer, tok, tok_sha256)
         val = corpus.val
-        val_data = PackedData(TokenSequences(val), seq_len, seed, shuffle=False) if val is not None and int(val.lengths().sum()) > seq_len else None
-        return PackedData(TokenSequences(corpus), seq_len, seed), val_data, corpus.manifest_sha256
+        val_data = PackedData(TokenSequences(val), seq_len, seed, shuffle=False, masking=masking) if val is not None and int(val.lengths().sum()) > seq_len else None
+        return PackedData(TokenSequences(corpus), seq_len, seed, masking=masking), val_data, corpus.manifest_sha256
     from trainer.mixture import MixedData  # builds on this module
 
     sources = cfg.data.tokens
     corpora = [_checked_tokens(s.path, cfg.tokenizer, tok, tok_sha256) for s in sources]
-    parts = [PackedData(TokenSequences(c), seq_len, seed) for c in corpora]
+    parts = [PackedData(TokenSequences(c), seq_len, seed, masking=masking) for c in corpora]
     vals = [TokenSequences(c.val) for c in corpora if c.val is not None and len(c.val)]
     val_data = None
     if vals and sum(int(v.lengths().sum()) for v in vals) > seq_len:
-        val_data = PackedData(ConcatSequences(vals), seq_len, seed, shuffle=False)
+        val_data = PackedData(ConcatSequences(vals), seq_len, seed, shuffle=False, masking=masking)
     sha = hashlib.sha256(orjson.dumps([{"tokens_manifest_sha256": c.manifest_sha256, "weight": s.weight}
                                        for s, c in zip(sources, corpora, strict=True)])).hexdigest()
     return MixedData(parts, [s.path for s in sources], [s.weight for s in sources]), val_data, sha

@@ -28,6 +28,7 @@ from trainer import checkpoint, data, lineage, parallel
 from trainer.config import Config
 from trainer.generate import complete
 from trainer.loss import targets as loss_targets
+from trainer.masking import model_inputs
 from trainer.metrics import Metrics, peak_flops
 from trainer.model import base_config, flops_per_token, load_tokenizer, tokenizer_sha256
 from trainer.prefetch import Prefetcher
@@ -84,6 +85,14 @@ class Trainer(Stateful):
         self.cursor = 0  # windows consumed: where the next step's global batch starts
         self.lineage = lineage.new(cfg.task, data_sha, d.tokens or d.path, tok_sha, self.tok.eos_token_id,
                                    cfg.sha256(), t.seed, d.seq_len)
+        if self.data.truncated:  # SFT examples longer than a window are cut to one (trainer.masking)
+            self.lineage["sft_truncated"] = self.data.truncated
+            if self.dist.is_main:
+                print(f"thresher: {self.data.truncated} SFT examples are longer than seq_len + 1 = {d.seq_len + 1} "
+                      "tokens and were truncated to one window", flush=True)
+        if cfg.task == "sft" and cfg.eval.every and self.val is None and self.dist.is_main:
+            print("thresher: eval.every is set but data.val_fraction is 0: no validation loss for this SFT run",
+                  flush=True)
 
     # ---- Stateful: what a checkpoint holds -------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -161,15 +170,15 @@ class Trainer(Stateful):
         while self.step < t.steps:
             step = self.step + 1
             # This rank's slice of the step's global batch, and the label count of the whole batch.
-            inputs, labels = (b.to(d.device, non_blocking=True) for b in batches.get(self.cursor))
+            inputs, labels, positions = (b.to(d.device, non_blocking=True) for b in batches.get(self.cursor))
             n_labels = parallel.all_reduce_sum((labels != data.IGNORE).sum()).clamp(min=1)
             loss_sum = torch.zeros((), device=d.device)
             for micro in range(t.grad_accum):
-                x, y = inputs[micro * mbs:(micro + 1) * mbs], labels[micro * mbs:(micro + 1) * mbs]
+                x, y, pos = (b[micro * mbs:(micro + 1) * mbs] for b in (inputs, labels, positions))
                 with parallel.grad_sync(self.train_model, sync=micro == t.grad_accum - 1), \
                         torch.autocast(d.device.type, dtype=self.autocast, enabled=self.autocast is not None):
                     with loss_targets(self.model, y):  # the summed token loss, never the full logits
-                        loss = self.train_model(input_ids=x).logits
+                        loss = self.train_model(**model_inputs(x, pos)).logits
                     # DDP and FSDP average gradients over ranks; scaling by world_size / n_labels makes the
                     # result the gradient of (sum of token losses) / (label tokens in the global batch).
                     (loss * d.world_size / n_labels).backward()
@@ -210,13 +219,13 @@ class Trainer(Stateful):
         batches.close()
         metrics.close()
 
-    def rank_batch(self, cursor: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def rank_batch(self, cursor: int) -> tuple[torch.Tensor, ...]:
         """This rank's windows of the global batch starting at window ``cursor`` (pinned for a GPU copy)."""
         first = cursor + self.dist.rank * self.per_rank
-        inputs, labels = self.data.batch(range(first, first + self.per_rank))
+        batch = self.data.batch(range(first, first + self.per_rank), positions=True)  # inputs, labels, positions
         if self.dist.device.type == "cuda":
-            inputs, labels = inputs.pin_memory(), labels.pin_memory()
-        return inputs, labels
+            batch = tuple(b.pin_memory() for b in batch)
+        return batch
 
     def log_steps(self, metrics: Metrics, pending: list[dict[str, Any]], seconds: float, peak: float | None) -> None:
         """Write the pending step lines, fetching their losses and norms in one host sync.
@@ -259,11 +268,11 @@ class Trainer(Stateful):
         self.model.eval()
         for r in range(rounds):
             chunk = mine[r * mbs:(r + 1) * mbs]
-            x, y = self.val.batch(chunk or [0])
+            x, y, pos = self.val.batch(chunk or [0], positions=True)
             y = y.to(d.device)
             with torch.autocast(d.device.type, dtype=self.autocast, enabled=self.autocast is not None), \
                     loss_targets(self.model, y):
-                loss = self.model(input_ids=x.to(d.device)).logits
+                loss = self.model(**model_inputs(x.to(d.device), pos.to(d.device))).logits
             if chunk:  # only label tokens count: SFT masks prompts, packing may mask across documents
                 total += torch.stack([loss, (y != data.IGNORE).sum().to(loss.dtype)])
         self.model.train()
