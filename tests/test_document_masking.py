@@ -137,6 +137,14 @@ def test_sft_run_reports_truncation_and_logs_validation_loss(fx):
     lines = [json.loads(ln) for ln in (config.parent / "metrics.jsonl").read_text().splitlines()]
     evals = [ln for ln in lines if "val_loss" in ln]
     assert [e["step"] for e in evals] == [2, 4] and all(np.isfinite(e["val_loss"]) for e in evals)
+    lin = json.loads((config.parent / "ckpt" / "step-000004" / "lineage.json").read_text())
+    assert lin["val_fraction"] == 0.2 and lin["sft_truncated"] > 0
+    # another split would train on other examples: a resume refuses it
+    cfg = yaml.safe_load(config.read_text())
+    cfg["data"]["val_fraction"], cfg["train"]["steps"] = 0.3, 6
+    config.write_text(yaml.safe_dump(cfg))
+    r = thresher("train", str(config))
+    assert r.returncode == 2 and "val_fraction was 0.2, now 0.3" in r.stderr, r.stderr
 
 
 def test_val_fraction_mistakes_are_one_line(fx, tmp_path):

@@ -98,9 +98,10 @@ def check_resume(saved: dict[str, Any], current: dict[str, Any], where: Path) ->
             raise UserError(f"cannot resume from {where}: the {what} differs from the checkpoint's "
                             f"(sha256 {str(saved.get(key))[:12]} there, {current[key][:12]} now); use a new "
                             "checkpoint.dir, or restore the original")
-    for key in ("task", "seed", "seq_len"):
-        if saved.get(key) != current[key]:
-            raise UserError(f"cannot resume from {where}: {key} was {saved.get(key)!r}, now {current[key]!r}; the "
+    for key in ("task", "seed", "seq_len", "val_fraction"):
+        was, now = saved.get(key, 0.0), current.get(key, 0.0)  # val_fraction: SFT only, 0 when not recorded
+        if was != now:
+            raise UserError(f"cannot resume from {where}: {key} was {was!r}, now {now!r}; the "
                             "data order would change")
 
 

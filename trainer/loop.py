@@ -85,6 +85,8 @@ class Trainer(Stateful):
         self.cursor = 0  # windows consumed: where the next step's global batch starts
         self.lineage = lineage.new(cfg.task, data_sha, d.tokens or d.path, tok_sha, self.tok.eos_token_id,
                                    cfg.sha256(), t.seed, d.seq_len)
+        if cfg.task == "sft":  # which examples train: a resume with another split would change the order
+            self.lineage["val_fraction"] = d.val_fraction
         if self.data.truncated:  # SFT examples longer than a window are cut to one (trainer.masking)
             self.lineage["sft_truncated"] = self.data.truncated
             if self.dist.is_main:
