@@ -221,6 +221,7 @@ def _run_tasks(run_dir, resolved, config_sha, tasks, k, executor, view, limit, l
                 continue
         todo.append(t)
     if not todo:
+        view.log(f"{label}: all {len(tasks)} task(s) already done")
         return [done[t.id] for t in tasks]
     view.start_pass(label, len(todo))
     jobs = [{"run_dir": str(run_dir), "config": resolved, "config_sha": config_sha, "pass": k,
