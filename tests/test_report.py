@@ -148,8 +148,8 @@ def test_eu_summary_dataset_card_and_croissant(run_dir):
     cr = json.loads((run_dir / "report" / "croissant.json").read_text())
     manifest = json.loads((run_dir / "manifest.json").read_text())
     files = {d["contentUrl"]: d["sha256"] for d in cr["distribution"] if d["@type"] == "cr:FileObject"}
-    assert files == {o["path"]: o["sha256"] for o in manifest["outputs"]}
-    assert all(sha256_file(run_dir / p) == s for p, s in files.items())
+    assert files == {f'../{o["path"]}': o["sha256"] for o in manifest["outputs"]}  # from report/, the JSON's folder
+    assert all(sha256_file(run_dir / "report" / p) == s for p, s in files.items())
     for key in ("rai:dataCollection", "rai:dataPreprocessingProtocol", "rai:personalSensitiveInformation"):
         assert cr[key], key
     assert "http://mlcommons.org/croissant/1.0" in cr["conformsTo"]

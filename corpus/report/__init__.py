@@ -7,6 +7,7 @@ calls the same function, or `write_model_report` for a checkpoint or export dire
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import orjson
@@ -59,7 +60,7 @@ def write_reports(run_dir: Path, formats: list[str], out_dir: Path | None = None
                              outline.run_sections(f), f)
     for name, data in (("eu_training_summary.md", eu_summary.render(f).encode()),
                        ("dataset_card.md", dataset_card.render(f).encode()),
-                       ("croissant.json", _json(croissant.render(f)))):
+                       ("croissant.json", _json(croissant.render(f, Path(os.path.relpath(run_dir, out)).as_posix())))):
         atomic.write_bytes(out / name, data)
         written.append(out / name)
     return written

@@ -1,8 +1,13 @@
 """MLCommons Croissant 1.0 JSON-LD for one corpus run, with the Responsible-AI (RAI 1.0) fields.
 
 Each data shard is a ``cr:FileObject`` with its sha256 and size from the manifest, so the metadata
-pins the exact bytes; the ``documents`` record set names the four fields every shard row has. The RAI
+pins the exact bytes; a ``documents-<shard>`` record set per shard names the four fields every row has. The RAI
 fields describe collection, preprocessing (the stages with their counts) and personal data.
+
+Paths are relative to the folder the JSON is written to (``report/`` inside the run, so ``../data/...``),
+since that is where a Croissant reader resolves them. Parquet shards (``writer: {format: parquet}``)
+hold ``metadata`` as JSON-encoded text and load with ``mlcroissant`` as they are; mlcroissant reads no
+zstd, so ``.jsonl.zst`` shards are declared as what they are and their description says so.
 """
 
 from __future__ import annotations
@@ -10,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from corpus.report.blocks import fmt_int
-from corpus.report.dataset_card import hub_licences
 from corpus.report.eu_summary import stage_counts
 from corpus.report.outline import PSEUDONYMISATION
 
@@ -52,34 +56,57 @@ CONTEXT = {
 }
 CONFORMS_TO = ["http://mlcommons.org/croissant/1.0", "http://mlcommons.org/croissant/RAI/1.0"]
 ENCODINGS = {".parquet": "application/x-parquet", ".jsonl.zst": "application/zstd"}
+ZSTD_NOTE = ("zstd-compressed JSON Lines, which mlcroissant cannot read: decompress the shards, or build with "
+             "writer: {format: parquet} for a Croissant file that loads as it is")
 FIELDS = (("id", "sc:Text", "Document id, unique in the corpus."),
           ("text", "sc:Text", "Document text."),
           ("source", "sc:Text", "The input file or dataset the document came from."),
-          ("metadata", "sc:Text", "JSON object: the input's other fields and the pipeline's annotations."))
+          ("metadata", "sc:Text", "JSON-encoded object: the input's other fields and the pipeline's annotations "
+                                  "(a JSON object, not text, in .jsonl.zst shards)."))
+# SPDX ids of the Hub licence ids (`dataset_card.HUB_LICENCES`) that have one; others are named as text.
+SPDX = {"apache-2.0": "Apache-2.0", "mit": "MIT", "cc0-1.0": "CC0-1.0", "cc-by-4.0": "CC-BY-4.0",
+        "cc-by-sa-4.0": "CC-BY-SA-4.0", "cc-by-nc-4.0": "CC-BY-NC-4.0", "cc-by-nc-sa-4.0": "CC-BY-NC-SA-4.0",
+        "cc-by-nd-4.0": "CC-BY-ND-4.0", "cc-by-3.0": "CC-BY-3.0", "cc-by-sa-3.0": "CC-BY-SA-3.0",
+        "odc-by": "ODC-By-1.0", "odbl": "ODbL-1.0", "pddl": "PDDL-1.0", "gpl-3.0": "GPL-3.0-only",
+        "lgpl-3.0": "LGPL-3.0-only", "bsd-3-clause": "BSD-3-Clause", "bsd-2-clause": "BSD-2-Clause",
+        "mpl-2.0": "MPL-2.0", "unlicense": "Unlicense"}
+PROVIDER = "[TO BE COMPLETED BY THE PROVIDER]"
 
 
 def _encoding(path: str) -> str:
     return next((mime for ext, mime in ENCODINGS.items() if path.endswith(ext)), "application/octet-stream")
 
 
-def _distribution(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    files = [{"@type": "cr:FileObject", "@id": o["path"], "name": o["path"], "contentUrl": o["path"],
-              "contentSize": f'{o["size"]} B', "encodingFormat": _encoding(o["path"]), "sha256": o["sha256"],
-              "description": f'{o["docs"]} documents' + (", zstd-compressed JSON Lines"
-                                                          if o["path"].endswith(".jsonl.zst") else "")}
-             for o in outputs]
-    exts = sorted({"*." + o["path"].split("/")[-1].split(".", 1)[1] for o in outputs}) or ["*.jsonl.zst"]
-    files.append({"@type": "cr:FileSet", "@id": "data-shards", "name": "data-shards",
-                  "description": "Every data shard of the corpus (the FileObjects above).",
-                  "encodingFormat": _encoding(exts[0][1:]), "includes": [f"data/{e}" for e in exts]})
-    return files
+def licence_urls(rows: list[dict[str, Any]]) -> list[str]:
+    """SPDX licence URLs of the inputs' licence values where SPDX has the licence, the value itself otherwise."""
+    out = set()
+    for r in rows:
+        value = r["licence"].strip()
+        spdx = SPDX.get(value.lower().replace(" ", "-"))
+        out.add(f"https://spdx.org/licenses/{spdx}.html" if spdx else value)
+    return sorted(out) or ["unknown"]
 
 
-def _record_set() -> dict[str, Any]:
-    return {"@type": "cr:RecordSet", "@id": "documents", "name": "documents", "key": {"@id": "documents/id"},
-            "field": [{"@type": "cr:Field", "@id": f"documents/{name}", "name": name, "dataType": dtype,
-                       "description": desc, "source": {"fileSet": {"@id": "data-shards"}, "extract": {"column": name}}}
-                      for name, dtype, desc in FIELDS]}
+def _distribution(outputs: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    return [{"@type": "cr:FileObject", "@id": o["path"], "name": o["path"], "contentUrl": f'{prefix}/{o["path"]}',
+             "contentSize": f'{o["size"]} B', "encodingFormat": _encoding(o["path"]), "sha256": o["sha256"],
+             "description": f'{o["docs"]} documents' + (f", {ZSTD_NOTE}" if o["path"].endswith(".jsonl.zst") else "")}
+            for o in outputs]
+
+
+def _record_sets(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One ``documents-<shard>`` record set per shard: mlcroissant walks a ``cr:FileSet`` only below the
+    JSON's own folder, which ``data/`` is not, so each shard is read as its own FileObject."""
+    sets = []
+    for o in outputs:
+        rs = "documents-" + o["path"].split("/")[-1].split(".", 1)[0]
+        sets.append({"@type": "cr:RecordSet", "@id": rs, "name": rs, "key": {"@id": f"{rs}/id"},
+                     "description": f'The documents of {o["path"]}.',
+                     "field": [{"@type": "cr:Field", "@id": f"{rs}/{name}", "name": name, "dataType": dtype,
+                                "description": desc,
+                                "source": {"fileObject": {"@id": o["path"]}, "extract": {"column": name}}}
+                               for name, dtype, desc in FIELDS]})
+    return sets
 
 
 def _personal(f: dict[str, Any]) -> list[str]:
@@ -95,9 +122,10 @@ def _personal(f: dict[str, Any]) -> list[str]:
     return out
 
 
-def render(f: dict[str, Any]) -> dict[str, Any]:
+def render(f: dict[str, Any], run_prefix: str = "..") -> dict[str, Any]:
+    """The Croissant document; ``run_prefix`` is the run folder relative to where the JSON is written."""
     o, ln, w = f["overview"], f["lineage"], f["waterfall"]
-    licences = hub_licences(f["licences"]["rows"])
+    licences = licence_urls(f["licences"]["rows"])
     langs = [r["language"] for r in f["languages"]["rows"]]
     inputs = ", ".join(f'{i["path"]} ({i["format"]}, sha256 {i.get("sha256") or "not hashed"})' for i in o["inputs"])
     doc: dict[str, Any] = {
@@ -108,12 +136,15 @@ def render(f: dict[str, Any]) -> dict[str, Any]:
         "description": (f'Corpus built with Thresher {o["thresher_version"]}: {o["documents_kept"]} documents, '
                         f'{o["characters_kept"]} characters. Merkle root of the data shards: {ln["merkle_root"]}.'),
         "identifier": f'merkle-sha256:{ln["merkle_root"]}',
+        "url": PROVIDER,
+        "creator": {"@type": "sc:Organization", "name": PROVIDER},
         "dateCreated": o["finished"],
+        "datePublished": o["finished"],
         "license": licences[0] if len(licences) == 1 else licences,
         "keywords": ["thresher", "language model pretraining"],
         "isLiveDataset": False,
-        "distribution": _distribution(ln["outputs"]),
-        "recordSet": [_record_set()],
+        "distribution": _distribution(ln["outputs"], run_prefix),
+        "recordSet": _record_sets(ln["outputs"]),
         "rai:dataCollection": (f"Built from {len(o['inputs'])} input(s): {inputs}. {fmt_int(w['records_read'])} records "
                                f"read, {fmt_int(w['quarantined'])} unreadable and quarantined. How the inputs were "
                                "originally collected is not recorded by the pipeline."),
