@@ -14,6 +14,7 @@ from corpus.report.blocks import fmt_int, fmt_pct
 from corpus.report.facts import PII_STAGE_PREFIXES
 from corpus.report.markdown import table
 from corpus.report.outline import PSEUDONYMISATION
+from corpus.report.rights import summary_lines as rights_lines
 
 HUMAN = "**[TO BE COMPLETED BY THE PROVIDER: {}]**"
 URL_STAGES = ("url_filter",)
@@ -150,6 +151,8 @@ def processing(f: dict[str, Any]) -> list[str]:
     lines = [
         "## 3. Data processing aspects",
         "### 3.1 Respect of reservation of rights from text and data mining exception or limitation",
+        *(rights_lines(f["rights"]) if f["rights"]["measured"] else
+          ["- This corpus run applied no `rights` stage (robots.txt AI agents, TDMRep, noai, opt-out lists)."]),
         ("- URL filtering in this run (blocklists can carry opted-out domains): " + "; ".join(url) if url else
          "- This corpus run applied no URL filter; it cannot see whether rights were reserved at collection time."),
         f"- Measures to respect machine-readable reservations of rights (robots.txt and other protocols) "

@@ -25,6 +25,7 @@ from corpus.io import hf
 from corpus.io.atomic import read_json
 from corpus.io.records import READER_STAGE
 from corpus.io.warc import COUNT_PREFIXES, WARCINFO
+from corpus.report.rights import rights_facts
 from corpus.report.scan import SIGNAL_BINS, Tally, scan_run
 
 SCHEMA = "thresher.report/1"
@@ -337,6 +338,7 @@ def build_facts(run_dir: Path, workers: int | None = None) -> dict[str, Any]:
         "domains": domains(tally),
         "licences": licences(tally),
         "crawl": crawl(stats, manifest, tally),
+        "rights": rights_facts(stats),
         "latest_document_date": tally.latest_date,
         "metadata_keys": dict(sorted(tally.metadata_keys.items())),
         "stages": [{"label": s.get("label", s.get("stage")), **s} for s in config.get("stages", [])],
