@@ -252,7 +252,7 @@ def test_unannotated_run_says_not_measured(tmp_path):
     r = thresher("report", str(tmp_path / "run"), "--format", "md")
     assert r.returncode == 0, r.stderr
     md = (tmp_path / "run" / "report" / "report.md").read_text()
-    assert md.count("Not measured in this run") == 7  # web crawl, languages, quality, dedup, PII, domains, licences
+    assert md.count("Not measured in this run") == 8  # web crawl, rights, languages, quality, dedup, PII, domains, licences
     assert not (tmp_path / "run" / "report" / "report.html").exists()
     assert (tmp_path / "run" / "report" / "eu_training_summary.md").exists()
 
@@ -264,3 +264,20 @@ def test_report_and_verify_user_errors(tmp_path):
     assert r.returncode == 2 and "--format" in r.stderr
     r = thresher("verify", str(tmp_path))
     assert r.returncode == 2 and "manifest.json" in r.stderr
+
+
+def test_dataset_card_follows_the_hub_template(run_dir):
+    """The card loads with huggingface_hub's DatasetCard, names its "other" licences as the Hub asks, and has
+    every heading of the template shipped with huggingface_hub, in the template's order and spelling."""
+    import huggingface_hub
+    from huggingface_hub import DatasetCard
+
+    card = DatasetCard.load(run_dir / "report" / "dataset_card.md")
+    data = card.data.to_dict()
+    assert "other" in data["license"]
+    assert data["license_name"] == "public-domain" and data["license_link"]
+    assert card.data.language == ["en", "de"] and card.data.size_categories == ["n<1K"]
+    template = Path(huggingface_hub.__file__).parent / "templates" / "datasetcard_template.md"
+    wanted = [h.replace(" [optional]", "") for h in re.findall(r"^(#{2,4} .+)$", template.read_text(), re.M)]
+    have = re.findall(r"^(#{2,4} .+)$", card.text, re.M)
+    assert [h for h in have if h in wanted] == wanted, set(wanted) - set(have)

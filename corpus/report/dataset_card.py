@@ -29,6 +29,9 @@ HUB_LICENCES = {"apache-2.0", "mit", "cc0-1.0", "cc-by-4.0", "cc-by-sa-4.0", "cc
                 "bsd-3-clause", "bsd-2-clause", "mpl-2.0", "openrail", "unlicense", "c-uda", "gfdl", "other", "unknown"}
 
 
+LICENCE_LINK = "README.md#licensing-information"
+
+
 def size_category(n: int) -> str:
     return next((label for limit, label in SIZE_CATEGORIES if n < limit), "n>1T")
 
@@ -41,6 +44,16 @@ def hub_licences(rows: list[dict[str, Any]]) -> list[str]:
     return sorted({i if i in HUB_LICENCES else "other" for i in ids})
 
 
+def _other_licence(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """The Hub asks ``license_name`` (an id) and ``license_link`` beside ``license: other``: the id names the
+    input's licence values the Hub does not know, the link points at this card's licence table."""
+    others = sorted({re.sub(r"[^a-z0-9.-]+", "-", r["licence"].strip().lower()).strip("-") for r in rows}
+                    - HUB_LICENCES)
+    if not others:
+        return {}
+    return {"license_name": "-and-".join(others), "license_link": LICENCE_LINK}
+
+
 def header(f: dict[str, Any]) -> dict[str, Any]:
     o = f["overview"]
     langs = [r["language"] for r in f["languages"]["rows"] if LANG_CODE.match(r["language"])]
@@ -51,6 +64,7 @@ def header(f: dict[str, Any]) -> dict[str, Any]:
         "pretty_name": o["name"],
         "language": langs or ["unknown"],
         "license": licences[0] if len(licences) == 1 else licences,
+        **_other_licence(f["licences"]["rows"]),
         "size_categories": [size_category(o["documents_kept"])],
         "source_datasets": [f"extended|{h}" for h in hub] + (["original"] if local else []),
         "task_categories": ["text-generation"],
@@ -85,12 +99,20 @@ def _creation(f: dict[str, Any]) -> list[str]:
             f"{fmt_int(w['records_read'])} records read, {fmt_int(w['quarantined'])} unreadable, "
             f"{fmt_int(w['documents_kept'])} documents kept. Processing steps in order:",
             steps,
-            "#### Who are the source data producers?", human("who wrote or produced the source texts")]
+            "#### Who are the source data producers?", human("who wrote or produced the source texts"),
+            "### Annotations",
+            "#### Annotation process",
+            "The pipeline's stages add machine annotations to `metadata` (language and its score, quality "
+            "scores, duplicate-cluster sizes, PII counts, flags); the keys present are listed under Dataset "
+            "Structure. No human annotation is made by the pipeline.",
+            "#### Who are the annotators?",
+            f"Automatic: the Thresher {f['overview']['thresher_version']} stages listed above.",
+            *_personal(f)]
 
 
 def _personal(f: dict[str, Any]) -> list[str]:
     p = f["pii"]
-    lines = ["### Personal and Sensitive Information"]
+    lines = ["#### Personal and Sensitive Information"]
     if p["findings"]:
         lines += ["Personal data detected and handled by the pipeline (counts only):",
                   table(["entity type", "action", "findings", "per 1,000 documents"],
@@ -110,7 +132,10 @@ def _bias(f: dict[str, Any]) -> list[str]:
     lang = f["languages"]
     skew = (f'The largest language, {lang["rows"][0]["language"]}, holds {fmt_pct(lang["rows"][0]["share_characters"])} '
             "of the characters." if lang["measured"] and lang["rows"] else "Languages were not measured.")
-    return ["## Bias, Risks, and Limitations", skew, human("known biases, risks and limitations")]
+    return ["## Bias, Risks, and Limitations", skew, human("known biases, risks and limitations"),
+            "### Recommendations",
+            "Users should know the corpus's risks and limitations above; documents flagged (not removed) by a "
+            "stage are listed in the processing steps. " + human("further recommendations")]
 
 
 def _licensing(f: dict[str, Any]) -> list[str]:
@@ -127,19 +152,31 @@ def _licensing(f: dict[str, Any]) -> list[str]:
 def render(f: dict[str, Any]) -> str:
     o, ln = f["overview"], f["lineage"]
     langs = ", ".join(f'{r["language"]} ({fmt_pct(r["share_characters"])})' for r in f["languages"]["rows"][:10])
+    inputs = [f'- {i["path"]} ({i["format"]}, sha256 {i.get("sha256") or "not hashed"})' for i in o["inputs"]]
     parts = [
         "---\n" + yaml.safe_dump(header(f), sort_keys=False) + "---",
         f"# Dataset Card for {o['name']}",
-        "## Dataset Description",
+        "## Dataset Details",
+        "### Dataset Description",
         human("a short summary of the dataset"),
         f"- Curated by: {human('people or organisation')}",
         f"- Languages: {langs or 'not measured'}",
         f"- Size: {fmt_int(o['documents_kept'])} documents, {fmt_int(o['characters_kept'])} characters"
         + (f", {fmt_int(o['tokens'])} tokens" if o["tokens"] is not None else ""),
-        *_structure(f), *_creation(f), *_personal(f), *_bias(f), *_licensing(f),
-        "## Lineage",
+        "- License: see Licensing Information below",
+        "### Dataset Sources",
+        f"- Repository: {human('where the dataset is published')}",
+        "- Inputs the run read:", *inputs,
+        "## Uses",
+        "### Direct Use", "Language-model pretraining and evaluation on the kept documents. " + human("intended uses"),
+        "### Out-of-Scope Use", human("uses the dataset is not suited for"),
+        *_structure(f), *_creation(f), *_bias(f), *_licensing(f),
+        "## Citation", human("how to cite this dataset"),
+        "## Glossary", "Merkle root: one hash over every data shard's path and sha256; it identifies the corpus.",
+        "## More Information",
         f"Merkle root of the data shards: `{ln['merkle_root']}`; manifest sha256 `{ln['manifest_sha256']}`; "
         f"config sha256 `{ln['config_sha256']}`. `thresher verify RUN_DIR` recomputes every hash.",
-        "## Citation", human("how to cite this dataset"),
+        "## Dataset Card Authors", human("who wrote this card"),
+        "## Dataset Card Contact", human("how to reach the dataset's maintainers"),
     ]
     return join_markdown(parts)
