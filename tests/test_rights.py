@@ -102,6 +102,9 @@ def test_drop_mode_removes_every_opted_out_document_with_its_reason(tmp_path: Pa
     assert "opt-out list (content hash) `rights_optout_hash` 1" in sec
     assert "news.example (3)" in sec and "open.org (3)" in sec
     assert "robots snapshot fetched 2026-11-02" in sec and "tdmrep snapshot fetched 2026-11-03" in sec
+    md = (run / "report" / "report.md").read_text().split("## Rights reservations", 1)[1].split("\n## ", 1)[0]
+    assert "| robots.txt (AI user agents) | rights_robots_txt | 4 |" in md.replace("`", "")
+    assert "| news.example | 3 |" in md
     facts = json.loads((run / "report" / "report.json").read_text())
     assert facts["rights"]["stages"][0]["by_mechanism"]["rights_robots_txt"] == 4
 

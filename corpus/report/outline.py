@@ -11,6 +11,8 @@ from typing import Any
 import yaml
 
 from corpus.report.blocks import Chart, Code, Para, Section, Table, fmt_int, fmt_num, fmt_pct
+from corpus.report.rights import summary_lines as rights_lines
+from corpus.stages.rights import MECHANISMS
 
 NOT_MEASURED = "Not measured in this run"
 CHART_ROWS = 20
@@ -284,6 +286,22 @@ def crawl(f: dict[str, Any]) -> Section:
     return Section("crawl", "Web crawl", blocks)
 
 
+def rights(f: dict[str, Any]) -> Section:
+    r = f["rights"]
+    if not r["measured"]:
+        return Section("rights", "Rights reservations", [
+            _not_measured("no `rights` stage", "Add one to honour robots.txt, TDMRep, noai and opt-out lists "
+                                               "(docs/rights.md).")])
+    blocks: list[Any] = [Para(line.removeprefix("- ")) for line in rights_lines(r)]
+    for s in r["stages"]:
+        blocks += [Table([f"mechanism ({s['label']})", "reason", "documents"],
+                         [[MECHANISMS.get(k, k), k, fmt_int(n)] for k, n in sorted(s["by_mechanism"].items())],
+                         numeric={2}),
+                   Table([f"domain ({s['label']})", "documents opted out"],
+                         [[d, fmt_int(n)] for d, n in s["by_domain"].items()], numeric={1})]
+    return Section("rights", "Rights reservations", blocks)
+
+
 def licences(f: dict[str, Any]) -> Section:
     return _breakdown(f["licences"], "licences", "Licences", "licence", "no document carries metadata.license",
                       "The input carries no licence field.", "carry no licence field")
@@ -317,7 +335,7 @@ def lineage(f: dict[str, Any]) -> Section:
     return Section("lineage", "Lineage", blocks)
 
 
-BUILDERS = (overview, waterfall, sources, crawl, languages, quality, dedup, pii, domains, licences, lineage)
+BUILDERS = (overview, waterfall, sources, crawl, rights, languages, quality, dedup, pii, domains, licences, lineage)
 
 
 def run_sections(facts: dict[str, Any]) -> list[Section]:
