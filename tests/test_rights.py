@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 from conftest import read_docs, thresher, write_pipeline
+from warc_fixtures import Warc, article
 
 ROBOTS = {
     "blocked-ai.org": "User-agent: GPTBot\nDisallow: /\n",
@@ -132,3 +133,31 @@ def test_a_missing_snapshot_or_list_is_one_line_exit_2(tmp_path: Path, bad: dict
                        stages=[{"stage": "rights", **bad}])
     r = thresher("build", str(p), "--quiet")
     assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_a_crawl_through_extract_and_rights_honours_meta_tags_headers_and_robots(tmp_path: Path) -> None:
+    """WARC -> extract -> rights: the reader's X-Robots-Tag, extract's robots meta and TDMRep meta tag, and
+    a robots.txt snapshot each reserve one page; a plain page stays."""
+    pages = {  # url -> (extra <head>, response headers, expected reason)
+        "https://press.example/a": ('<meta name="tdm-reservation" content="1">', [], "rights_tdm_reserved"),
+        "https://press.example/b": ('<meta name="robots" content="noai">', [], "rights_robots_meta"),
+        "https://press.example/c": ("", [("X-Robots-Tag", "noai, noimageai")], "rights_x_robots_tag"),
+        "https://shop.example/d": ("", [], "rights_robots_txt"),
+        "https://press.example/e": ('<meta name="tdm-reservation" content="0">', [], None),
+    }
+    w = Warc(gzip=True)
+    for url, (head, headers, _) in pages.items():
+        w.response(url, article(url.rsplit("/", 1)[1].upper(), url, extra_head=head).encode(), headers=headers)
+    w.save(tmp_path / "crawl.warc.gz")
+    (tmp_path / "robots.jsonl").write_text(json.dumps({"url": "https://shop.example/robots.txt",
+                                                       "robots": "User-agent: Google-Extended\nDisallow: /\n",
+                                                       "fetched": "2025-03-01"}) + "\n")
+    p = write_pipeline(tmp_path / "p.yaml", name="web", input={"paths": ["crawl.warc.gz"]}, output="out", workers=1,
+                       stages=[{"stage": "extract", "backend": "resiliparse"},
+                               {"stage": "rights", "robots": "robots.jsonl"}])
+    r = thresher("build", str(p), "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [d["metadata"]["url"] for d in read_docs(tmp_path / "out")] == ["https://press.example/e"]
+    excluded = {d["metadata"]["url"]: d["metadata"]["flags"][-1]["reason"]
+                for d in read_docs(tmp_path / "out", "excluded/rights")}
+    assert excluded == {url: reason for url, (_, _, reason) in pages.items() if reason}

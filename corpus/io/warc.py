@@ -36,6 +36,11 @@ NOT_HTML = "warc_not_html"
 TRUNCATED = "truncated WARC record"  # quarantine reason prefix (code warc_truncated)
 UNDECODABLE = "undecodable"  # quarantine reason prefix (code undecodable)
 FETCH_DATE = "fetch_date"  # metadata key of the WARC-Date (the report's crawl period reads it)
+# metadata keys of machine-readable rights reservations, read by the `rights` stage: the HTTP header (set
+# here), and the page's robots meta directives and TDMRep <meta name="tdm-reservation"> (set by `extract`)
+X_ROBOTS_TAG = "x_robots_tag"
+ROBOTS_META = "robots"
+TDM_RESERVATION = "tdm_reservation"
 COUNT_PREFIXES = ("warc_type", "http_status", "content_type")  # reader counters in stats.json (read.extra)
 WARCINFO = "warcinfo"  # the manifest input entry's key for a WARC's warcinfo records
 
@@ -147,7 +152,7 @@ def _record(rec_type: str, block: bytes, warc: dict[str, str], file: str, offset
         content_type = headers.get("content-type", "")
         meta["http_status"] = status
         if "x-robots-tag" in headers:
-            meta["x_robots_tag"] = headers["x-robots-tag"]
+            meta[X_ROBOTS_TAG] = headers["x-robots-tag"]
     else:  # resource, conversion: the block is the payload, typed by the WARC header
         status, headers, payload = None, {}, block
         content_type = warc.get("Content-Type", "")

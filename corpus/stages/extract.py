@@ -13,9 +13,10 @@ content. Backends (docs/web.md, docs/benchmarks.md for the figures):
 
 Documents that are not HTML (JSONL, WET text, an earlier run's extracted text) pass unchanged. The
 page's metadata is read with Resiliparse's parser for every backend: ``title``, ``html_lang``,
-``canonical_url``, ``published`` (the first publication-date ``<meta>`` found) and ``robots`` (the
-directives of ``<meta name="robots">``, e.g. ``noai``, ``noimageai``, ``noindex``), so a later rights
-stage finds them in one place beside the reader's ``x_robots_tag``. An empty result is excluded as
+``canonical_url``, ``published`` (the first publication-date ``<meta>`` found), ``robots`` (the
+directives of ``<meta name="robots">``, e.g. ``noai``, ``noimageai``, ``noindex``) and
+``tdm_reservation`` (TDMRep's ``<meta name="tdm-reservation">``), so the ``rights`` stage finds them in
+one place beside the reader's ``x_robots_tag``. An empty result is excluded as
 ``extract_empty``, a backend error as ``extract_failed``, a page over ``timeout_s`` as
 ``extract_timeout``.
 """
@@ -35,7 +36,7 @@ from resiliparse.parse.html import HTMLTree
 from corpus.document import Document
 from corpus.engine.context import StageContext
 from corpus.errors import UserError
-from corpus.io.warc import HTML_TYPES
+from corpus.io.warc import HTML_TYPES, ROBOTS_META, TDM_RESERVATION
 from corpus.stages.base import Stage, register
 
 BACKENDS = ("trafilatura", "resiliparse", "auto")
@@ -105,7 +106,10 @@ def page_metadata(tree: HTMLTree) -> dict[str, Any]:
     robots = [d for meta in doc.query_selector_all('meta[name="robots" i]')
               for d in _ROBOTS_SPLIT.split((meta.getattr("content") or "").lower()) if d]
     if robots:
-        out["robots"] = list(dict.fromkeys(robots))
+        out[ROBOTS_META] = list(dict.fromkeys(robots))
+    tdm = doc.query_selector('meta[name="tdm-reservation" i]')
+    if tdm is not None and tdm.getattr("content"):
+        out[TDM_RESERVATION] = tdm.getattr("content").strip()
     return out
 
 

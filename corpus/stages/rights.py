@@ -27,8 +27,8 @@ import orjson
 from corpus import rules
 from corpus.document import Document
 from corpus.errors import UserError
+from corpus.io.warc import ROBOTS_META, TDM_RESERVATION, X_ROBOTS_TAG
 from corpus.stages.base import Filter, register
-from corpus.stages.url_filter import host_of
 
 OPTOUT_KEYS = ("domains", "url_prefixes", "content_hashes")
 UNDATED = "undated"
@@ -169,7 +169,7 @@ class Rights(Filter):
                         ctx.count(SNAPSHOT_COUNTERS[kind] + snapshot[host][0])
                 reason = self.decide(doc)
                 if reason is not None:
-                    ctx.count(f"{DOMAIN_COUNTER}{host_of(url) if isinstance(url, str) else '-'}:{reason}")
+                    ctx.count(f"{DOMAIN_COUNTER}{host.removeprefix('www.') or '-'}:{reason}")
                 yield doc, reason
         return self.route(decided(), ctx)
 
@@ -187,15 +187,15 @@ class Rights(Filter):
         labels = host.removeprefix("www.").split(".")
         if host and any(".".join(labels[i:]) in self._domains for i in range(len(labels))):
             return "rights_optout_domain"
-        if tdm_reserved(meta.get("tdm_reservation", meta.get("tdm-reservation"))):
+        if tdm_reserved(meta.get(TDM_RESERVATION, meta.get("tdm-reservation"))):
             return "rights_tdm_reserved"
         if host in self._tdmrep and parts is not None:
             entry = tdmrep_rule(self._tdmrep[host][1], parts.path or "/")
             if entry is not None and tdm_reserved(entry.get("tdm-reservation")):
                 return "rights_tdmrep_reserved"
-        if not self._directives.isdisjoint(directives(meta.get("robots"))):
+        if not self._directives.isdisjoint(directives(meta.get(ROBOTS_META))):
             return "rights_robots_meta"
-        if not self._directives.isdisjoint(directives(meta.get("x_robots_tag"))):
+        if not self._directives.isdisjoint(directives(meta.get(X_ROBOTS_TAG))):
             return "rights_x_robots_tag"
         if host in self._robots and any(not self._robots[host][1].can_fetch(ua, url) for ua in self.p.user_agents):
             return "rights_robots_txt"
