@@ -5,7 +5,8 @@ Checked: every data shard in ``manifest.json`` (``outputs``: size and sha256); e
 ``quarantine/``, stage folders alike); the Merkle root over the data shards as they are now; every input
 that still exists where the run read it; and, when the run was tokenized, every token shard's ``.bin``,
 ``.idx`` and ``.ids`` sha256 in ``tokens/manifest.json`` (and ``tokens/val/``); that the quarantine's
-entries add up to ``stats.json``'s ``quarantined_total``. Inputs that moved or were deleted are listed as not checked, not as failures: the
+entries add up to ``stats.json``'s ``quarantined_total``; after ``thresher forget``, that each earlier manifest
+kept under ``history/`` has the hash its successor recorded and ``erasures.jsonl`` leads from root to root. Inputs that moved or were deleted are listed as not checked, not as failures: the
 corpus is the output, and its hashes are what lineage refers to.
 """
 
@@ -20,6 +21,7 @@ from corpus.engine.manifest import SKIP_PARTS, leaf, merkle_root, sha256_file, s
 from corpus.engine.task import STATE
 from corpus.errors import UserError
 from corpus.io.atomic import read_json
+from corpus.rights.forget import chain_problems
 
 TOKEN_FILES = ("bin", "idx", "ids")
 
@@ -163,4 +165,5 @@ def verify_run(run_dir: Path) -> Verification:
     _inputs(v, run_dir, manifest)
     _tokens(v, run_dir, run_dir / "tokens")
     _tokens(v, run_dir, run_dir / "tokens" / "val")
+    v.problems += chain_problems(run_dir, manifest)
     return v

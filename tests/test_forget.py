@@ -1,0 +1,171 @@
+"""``thresher forget`` on 1% of a tokenized run: the forgotten texts are in no data or token shard (decoded),
+every other document line and token sequence is byte-identical, ``verify`` passes and checks the chain,
+the erasure log holds hashes only, and a forget interrupted part-way resumes to the unbroken result."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+from conftest import read_docs, thresher, write_pipeline
+from testdata import speech_pieces
+from tokenizer_fixtures import read_sequences, trained_tokenizer  # noqa: F401
+
+from corpus.io.jsonl import open_compressed
+from corpus.io.writers import list_shards
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, trained_tokenizer) -> Path:  # noqa: F811
+    tmp = tmp_path_factory.mktemp("forget")
+    records = [{"id": i, "text": t, "url": f"https://{'a' if n % 2 else 'b'}.speeches.example.org/{i}"}
+               for n, (i, t) in enumerate(speech_pieces("inaugural", 1500))]
+    (tmp / "in.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    cfg = write_pipeline(tmp / "p.yaml", name="f", output="run", workers=2, stages=[
+        {"stage": "normalize"},
+        {"stage": "tokenize", "tokenizer": str(trained_tokenizer), "val_fraction": 0.1, "shard_size_mb": 0.05}],
+        input={"paths": [str(tmp / "in.jsonl")], "task_size_mb": 0.3})
+    r = thresher("build", str(cfg), "--quiet", cwd=tmp)
+    assert r.returncode == 0, r.stderr
+    return tmp / "run"
+
+
+def data_lines(run: Path) -> list[bytes]:
+    out = []
+    for p in list_shards(run / "data"):
+        with open_compressed(str(p)) as f:
+            out.extend(f)
+    return out
+
+
+def token_sequences(run: Path) -> list[tuple[str, bytes]]:
+    out = []
+    for d in (run / "tokens", run / "tokens" / "val"):
+        for s in orjson.loads((d / "manifest.json").read_bytes())["shards"]:
+            seqs, ids = read_sequences(d / s["name"])
+            out.extend((i, orjson.dumps(q)) for i, q in zip(ids, seqs, strict=True))
+    return out
+
+
+@pytest.fixture(scope="module")
+def forgotten(built, tmp_path_factory) -> tuple[Path, Path, list[dict]]:
+    """A copy of the run with 1% of its documents forgotten (``--ids``); the original stays as it was."""
+    tmp = tmp_path_factory.mktemp("forgot")
+    run = tmp / "run"
+    shutil.copytree(built, run)
+    docs = read_docs(built)
+    gone = docs[::100]
+    (tmp / "ids.txt").write_text("".join(d["id"] + "\n" for d in gone))
+    r = thresher("forget", str(run), "--ids", str(tmp / "ids.txt"), "--reason", "GDPR Art. 17 request 42")
+    assert r.returncode == 0, r.stderr
+    return built, run, gone
+
+
+def test_forgotten_texts_are_gone_and_the_rest_is_byte_identical(forgotten, trained_tokenizer):  # noqa: F811
+    from transformers import AutoTokenizer
+
+    before, after, gone = forgotten
+    ids = {d["id"] for d in gone}
+    assert 0 < len(ids) <= len(read_docs(before)) // 50
+    assert data_lines(after) == [ln for ln in data_lines(before) if orjson.loads(ln)["id"] not in ids]
+    assert token_sequences(after) == [(i, s) for i, s in token_sequences(before) if i not in ids]
+    assert {i for i, _ in token_sequences(before)} & ids  # the forgotten documents had been tokenized
+    untouched = [p for p in (before / "tokens").rglob("*.ids") if not ids & set(p.read_text().split("\n"))]
+    assert untouched  # only the shards holding a forgotten document were rewritten
+    for p in untouched:
+        for ext in ("bin", "idx", "ids"):
+            q = p.with_suffix(f".{ext}")
+            assert q.read_bytes() == (after / q.relative_to(before)).read_bytes()
+    hf = AutoTokenizer.from_pretrained(str(trained_tokenizer))
+    decoded = [hf.decode(orjson.loads(s)) for _, s in token_sequences(after)]
+    stored = [orjson.loads(ln)["text"] for ln in data_lines(after)]
+    for d in gone:
+        probe = d["text"].strip()[:200]
+        assert not any(probe in t for t in stored)
+        assert not any(hf.decode(hf(probe, add_special_tokens=False).input_ids) in t for t in decoded)
+    m = orjson.loads((after / "manifest.json").read_bytes())
+    assert m["documents"] == len(read_docs(before)) - len(ids) == len(read_docs(after))
+    assert m["previous"]["merkle_root"] == orjson.loads((before / "manifest.json").read_bytes())["merkle_root"]
+    tm = orjson.loads((after / "tokens" / "manifest.json").read_bytes())
+    assert tm["totals"]["sequences"] == sum(s["sequences"] for s in tm["shards"])
+
+
+def test_verify_passes_and_checks_the_chain(forgotten, tmp_path):
+    _, run, _ = forgotten
+    r = thresher("verify", str(run))
+    assert r.returncode == 0, r.stderr
+    broken = tmp_path / "run"
+    shutil.copytree(run, broken)
+    log = broken / "erasures.jsonl"
+    entry = orjson.loads(log.read_bytes())
+    log.write_bytes(orjson.dumps({**entry, "previous_root": "0" * 64}) + b"\n")
+    r = thresher("verify", str(broken))
+    assert r.returncode == 1 and "erasures.jsonl" in r.stderr
+
+
+def test_erasure_log_holds_hashes_only(forgotten):
+    _, run, gone = forgotten
+    raw = (run / "erasures.jsonl").read_bytes()
+    entry = orjson.loads(raw)
+    for d in gone:
+        assert d["id"].encode() not in raw and d["metadata"]["url"].encode() not in raw
+        assert d["text"][:30].encode() not in raw
+        assert hashlib.sha256(d["id"].encode()).hexdigest() in entry["ids_sha256"]
+    assert entry["reason"] == "GDPR Art. 17 request 42" and entry["counts"]["documents"] == len(gone)
+    assert b"speeches.example.org" not in raw and "time" in entry
+
+
+def test_contains_follows_the_erasure(forgotten, tmp_path):
+    before, after, gone = forgotten
+    assert thresher("contains", str(before), "--id", gone[0]["id"]).returncode == 0
+    assert thresher("contains", str(after), "--id", gone[0]["id"]).returncode == 1
+
+
+def test_interrupted_forget_resumes_to_the_same_result(forgotten, tmp_path, monkeypatch):
+    from corpus.rights import forget as fg
+
+    before, after, gone = forgotten
+    run = tmp_path / "run"
+    shutil.copytree(before, run)
+    (tmp_path / "ids.txt").write_text("".join(d["id"] + "\n" for d in gone))
+    real, calls = fg._install_file, []
+
+    def dies_on_the_third(staged: Path, target: Path) -> None:
+        calls.append(target)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        real(staged, target)
+
+    monkeypatch.setattr(fg, "_install_file", dies_on_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        fg.forget(run, fg.Request("ids", [d["id"] for d in gone], "GDPR Art. 17 request 42"))
+    monkeypatch.undo()
+    r = thresher("forget", str(run), "--ids", str(tmp_path / "ids.txt"), "--reason", "GDPR Art. 17 request 42")
+    assert r.returncode == 0, r.stderr
+    assert data_lines(run) == data_lines(after) and token_sequences(run) == token_sequences(after)
+    for name in ("manifest.json", "erasures.jsonl"):
+        a, b = orjson.loads((run / name).read_bytes()), orjson.loads((after / name).read_bytes())
+        assert a["merkle_root"] == b["merkle_root"]
+    assert not (run / ".state" / "forget").exists()
+    assert thresher("verify", str(run)).returncode == 0
+
+
+def test_selectors_and_mistakes(built, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(built, run)
+    (tmp_path / "domains.txt").write_text("a.speeches.example.org\n")
+    n_before = len(read_docs(run))
+    r = thresher("forget", str(run), "--domains", str(tmp_path / "domains.txt"), "--reason", "publisher opt-out")
+    assert r.returncode == 0, r.stderr
+    left = read_docs(run)
+    assert left and all("//b." in d["metadata"]["url"] for d in left) and len(left) < n_before
+    r = thresher("forget", str(run), "--match", "(?i)constitution", "--reason", "test")
+    assert r.returncode == 0 and not any("constitution" in d["text"].lower() for d in read_docs(run))
+    assert thresher("verify", str(run)).returncode == 0
+    assert len(orjson.loads((run / "manifest.json").read_bytes())["previous"]["path"]) > 0
+    assert thresher("forget", str(run), "--match", "x").returncode == 2  # no --reason
+    assert thresher("forget", str(run), "--match", "(", "--reason", "r").returncode == 2
+    assert thresher("forget", str(run), "--ids", str(tmp_path / "none.txt"), "--reason", "r").returncode == 2
