@@ -161,3 +161,33 @@ def test_a_crawl_through_extract_and_rights_honours_meta_tags_headers_and_robots
     excluded = {d["metadata"]["url"]: d["metadata"]["flags"][-1]["reason"]
                 for d in read_docs(tmp_path / "out", "excluded/rights")}
     assert excluded == {url: reason for url, (_, _, reason) in pages.items() if reason}
+
+
+def test_tdmrep_locations_and_header_forms() -> None:
+    from corpus.stages.rights import directives, tdmrep_rule
+
+    rules = [{"location": "/*", "tdm-reservation": 0}, {"location": "/books/*", "tdm-reservation": 1},
+             {"location": "/books/free.html$", "tdm-reservation": 0}]
+    assert tdmrep_rule(rules, "/books/x")["tdm-reservation"] == 1  # the longest matching location wins
+    assert tdmrep_rule(rules, "/books/free.html")["tdm-reservation"] == 0
+    assert tdmrep_rule(rules, "/books/free.html.bak")["tdm-reservation"] == 1  # `$` anchors the end
+    assert tdmrep_rule(rules, "/news")["tdm-reservation"] == 0 and tdmrep_rule([], "/") is None
+    assert directives(["noindex, NOAI", "bot: noimageai"]) == {"noindex", "noai", "bot:", "noimageai"}
+    assert directives(None) == set()
+
+
+@pytest.mark.parametrize("files, entry, message", [
+    ({"robots.jsonl": "not json\n"}, {"robots": "robots.jsonl"}, "robots.jsonl:1: not JSON"),
+    ({"robots.jsonl": '{"robots": "User-agent: *"}\n'}, {"robots": "robots.jsonl"}, "needs host (or url) and robots"),
+    ({"o.yaml": "hosts: [a.org]\n"}, {"optout": ["o.yaml"]}, "unknown key 'hosts'"),
+    ({}, {"user_agents": []}, "user_agents is empty"),
+])
+def test_a_malformed_snapshot_or_list_is_one_line_exit_2(tmp_path: Path, files: dict, entry: dict,
+                                                          message: str) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "in.jsonl").write_text('{"id": "a", "text": "t", "url": "https://a.org/"}\n')
+    p = write_pipeline(tmp_path / "p.yaml", name="bad", output="run", input={"paths": ["in.jsonl"]},
+                       stages=[{"stage": "rights", **entry}])
+    r = thresher("build", str(p), "--quiet")
+    assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
