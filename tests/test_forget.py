@@ -118,6 +118,16 @@ def test_erasure_log_holds_hashes_only(forgotten):
     assert b"speeches.example.org" not in raw and "time" in entry
 
 
+def test_report_has_an_erasures_section(forgotten, tmp_path):
+    before, after, _ = forgotten
+    for run, expect in ((after, "GDPR Art. 17 request 42"), (before, "No erasures")):
+        out = tmp_path / run.parent.name
+        r = thresher("report", str(run), "--format", "md", "--output", str(out), "--workers", "1")
+        assert r.returncode == 0, r.stderr
+        md = (out / "report.md").read_text()
+        assert expect in md.split("Erasures\n", 1)[1].split("\n#", 1)[0]
+
+
 def test_contains_follows_the_erasure(forgotten, tmp_path):
     before, after, gone = forgotten
     assert thresher("contains", str(before), "--id", gone[0]["id"]).returncode == 0

@@ -27,6 +27,7 @@ from corpus.io.records import READER_STAGE
 from corpus.io.warc import COUNT_PREFIXES, WARCINFO
 from corpus.report.rights import rights_facts
 from corpus.report.scan import SIGNAL_BINS, Tally, scan_run
+from corpus.rights.forget import erasure_facts
 
 SCHEMA = "thresher.report/1"
 TOP_DOMAINS = 50
@@ -343,4 +344,5 @@ def build_facts(run_dir: Path, workers: int | None = None) -> dict[str, Any]:
         "metadata_keys": dict(sorted(tally.metadata_keys.items())),
         "stages": [{"label": s.get("label", s.get("stage")), **s} for s in config.get("stages", [])],
         "lineage": lineage(run_dir, manifest, tokens),
+        "erasures": erasure_facts(run_dir),
     }

@@ -302,6 +302,22 @@ def rights(f: dict[str, Any]) -> Section:
     return Section("rights", "Rights reservations", blocks)
 
 
+def erasures(f: dict[str, Any]) -> Section:
+    rows = f.get("erasures") or []
+    if not rows:
+        return Section("erasures", "Erasures", [
+            Para("No erasures: `thresher forget` has removed no document from this run.", note=True)])
+    return Section("erasures", "Erasures", [
+        Para(f"{fmt_int(len(rows))} erasure(s) by `thresher forget` (RUN/erasures.jsonl holds the hashed ids and "
+             "URLs; `thresher verify` checks that each leads from the previous manifest's Merkle root to the next). "
+             "Models trained before an erasure still hold what their weights learned from the forgotten documents."),
+        Table(["time", "reason", "selector", "documents", "data shards", "token shards", "documents left",
+               "Merkle root after"],
+              [[e["time"], e["reason"], e["selector"], fmt_int(e["counts"]["documents"]),
+                fmt_int(e["counts"]["data_shards"]), fmt_int(e["counts"]["token_shards"]),
+                fmt_int(e["counts"]["documents_left"]), e["merkle_root"]] for e in rows], numeric={3, 4, 5, 6})])
+
+
 def licences(f: dict[str, Any]) -> Section:
     return _breakdown(f["licences"], "licences", "Licences", "licence", "no document carries metadata.license",
                       "The input carries no licence field.", "carry no licence field")
@@ -335,7 +351,8 @@ def lineage(f: dict[str, Any]) -> Section:
     return Section("lineage", "Lineage", blocks)
 
 
-BUILDERS = (overview, waterfall, sources, crawl, rights, languages, quality, dedup, pii, domains, licences, lineage)
+BUILDERS = (overview, waterfall, sources, crawl, rights, languages, quality, dedup, pii, domains, licences,
+            erasures, lineage)
 
 
 def run_sections(facts: dict[str, Any]) -> list[Section]:

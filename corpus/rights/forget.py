@@ -303,3 +303,13 @@ def chain_problems(run: Path, manifest: dict[str, Any]) -> list[str]:
         problems.append(f"{ERASURES}: its {len(steps)} erasure(s) do not lead from root to root of the "
                         f"{len(roots)} manifest(s) in the chain")
     return problems
+
+
+def erasure_facts(run: Path) -> list[dict[str, Any]]:
+    """The report's view of ``erasures.jsonl``: one row per erasure, counts only (no id or URL hashes)."""
+    log = run / ERASURES
+    if not log.exists():
+        return []
+    rows = [orjson.loads(line) for line in log.read_bytes().splitlines() if line.strip()]
+    return [{k: e[k] for k in ("time", "reason", "selector", "counts", "previous_root", "merkle_root")}
+            for e in rows]
