@@ -193,3 +193,11 @@ def test_report_lists_findings_apart_from_screening_counters(built) -> None:
     screening = next(iter(facts["screening"].values()))
     assert screening["docs_with_pii"] >= 14 and screening["chars_analyzed_by_ner"] > 0
     assert "chars analyzed by ner" in (run / "report" / "report.md").read_text()
+    # EU summary 3.3: the findings by action and the documents holding them, not "none"
+    eu = (run / "report" / "eu_training_summary.md").read_text()
+    stage = next(iter(facts["screening"]))
+    line = next(x for x in eu.splitlines() if x.startswith(f"- PII handling by `{stage}`"))
+    for action in {f["action"] for f in facts["findings"]}:
+        n = sum(f["count"] for f in facts["findings"] if f["action"] == action)
+        assert f"{n:,} {action}" in line, (line, action)
+    assert f'in {screening["docs_with_pii"]:,} documents' in line

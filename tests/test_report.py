@@ -133,10 +133,11 @@ def test_eu_summary_dataset_card_and_croissant(run_dir):
     assert headings == ["1. General information", "2. List of data sources", "3. Data processing aspects"]
     assert "pseudonymisation measures, not anonymisation" in eu
     assert "TO BE COMPLETED BY THE PROVIDER" in eu
-    domains = _facts(run_dir)["domains"]
-    top = [r["domain"] for r in domains["rows"]]
-    n = -(-domains["distinct_registered_domains"] // 10)  # the top 10% of domains by content, rounded up
-    assert all(f"| {d} |" in eu for d in top[:n]) and not any(f"| {d} |" in eu for d in top[n:])
+    # 2.3 lists crawled sources only: these inputs carry URLs but were not read from a crawl (no fetch date)
+    assert not _facts(run_dir)["scraped_domains"]["measured"]
+    assert not any(f'| {r["domain"]} |' in eu for r in _facts(run_dir)["domains"]["rows"])
+    assert "no document of this run was read from a crawl" in eu
+    assert "Version of the Summary:" in eu and "Last update:" in eu and "C(2025) 5235" in eu
 
     card = (run_dir / "report" / "dataset_card.md").read_text()
     header = yaml.safe_load(card.split("---\n")[1])
@@ -281,3 +282,59 @@ def test_dataset_card_follows_the_hub_template(run_dir):
     wanted = [h.replace(" [optional]", "") for h in re.findall(r"^(#{2,4} .+)$", template.read_text(), re.M)]
     have = re.findall(r"^(#{2,4} .+)$", card.text, re.M)
     assert [h for h in have if h in wanted] == wanted, set(wanted) - set(have)
+
+
+# Every question of sections 1 to 3 of the AI Office's template (C(2025) 5235 final, 24 July 2025, Annex),
+# listed here apart from the code's table so that a question dropped from the table fails.
+TEMPLATE_QUESTIONS = {
+    "1.1": ["Provider name and contact details", "Authorised representative name and contact details"],
+    "1.2": ["Versioned model name(s)", "Model dependencies", "Date of placement of the model on the Union market"],
+    "1.3": ["Modality", "Training data size", "Types of content",
+            "Latest date of data acquisition/collection for model training",
+            "Description of the linguistic characteristics of the overall training data",
+            "Other relevant characteristics of the overall training data", "Additional comments (optional)"],
+    "2.1": ["Have you used publicly available datasets to train the model?", "modality(ies)",
+            "List of large publicly available datasets", "General description of other publicly available datasets"],
+    "2.2.1": ["Have you concluded transactional commercial licensing agreement(s)", "modality(ies)", "Description"],
+    "2.2.2": ["Have you obtained private datasets from third parties", "modality(ies)",
+              "List of publicly known private datasets", "General description of non-publicly known private datasets"],
+    "2.3": ["Were crawlers used by the provider or on its behalf?", "crawler name(s)/identifier(s)",
+            "Purposes of the crawler(s)", "General description of crawler behaviour", "Period of data collection",
+            "Comprehensive description of the type of content and online sources crawled",
+            "Modality(ies) of the content crawled", "Summary of the most relevant domain names crawled"],
+    "2.4": ["Was data from user interactions with the AI model", "Was data collected from user interactions with the "
+            "provider's other services or products", "modality(ies)", "Description of the provider's services"],
+    "2.5": ["Was synthetic AI-generated data created by the provider or on their behalf", "modality(ies)",
+            "AI model(s) used to generate the synthetic data", "General description of the synthetic data"],
+    "2.6": ["Have data sources other than those described in Sections 2.1 to 2.5 been used", "description"],
+    "3.1": ["Are you a Signatory to the Code of Practice", "Description of measures implemented before model "
+            "training to respect reservations of rights"],
+    "3.2": ["General description of measures taken to avoid or remove illegal content"],
+    "3.3": ["Other information (optional)"],
+}
+
+
+def test_eu_summary_asks_every_question_of_the_template(run_dir):
+    from corpus.report.eu_summary import QUESTIONS
+
+    eu = (run_dir / "report" / "eu_training_summary.md").read_text()
+    assert list(QUESTIONS) == list(TEMPLATE_QUESTIONS)
+    for section, wanted in TEMPLATE_QUESTIONS.items():
+        table = list(QUESTIONS[section].values())
+        assert len(table) == len(wanted), section
+        for expect, question in zip(wanted, table, strict=True):
+            assert expect.lower() in question.lower(), (section, expect, question)
+            assert f"- {question} " in eu, (section, question)
+    section_of = {}  # each question under its own section heading
+    for line in eu.splitlines():
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip().split(" ")[0]
+        elif line.startswith("- "):
+            section_of.setdefault(line[2:], heading)
+    for section, questions in QUESTIONS.items():
+        for q in questions.values():
+            assert any(text.startswith(q) and sec == section for text, sec in section_of.items()), (section, q)
+    # the 2.4 questions are two, not merged; 3.2 names no quality or dedup stage as an illegal-content measure
+    assert eu.count("Was data ") >= 2
+    part32 = eu.split("### 3.2")[1].split("### 3.3")[0]
+    assert "`length`" not in part32 and "`normalize`" not in part32

@@ -115,6 +115,12 @@ def test_a_build_accounts_for_every_record(tmp_path: Path) -> None:
     assert crawl["by_status"]["404"] == 2 and crawl["by_content_type"]["image/png"] == 2
     eu = (run / "report" / "eu_training_summary.md").read_text()
     assert "2025-03-01T10:00:00Z to 2025-03-04T08:30:00Z" in eu and "`thresher-tests/1.0" in eu
+    # 2.3: domains of the crawled documents by content scraped, kept or removed (the 404 pages count too)
+    scraped = json.loads((run / "report" / "report.json").read_text())["scraped_domains"]
+    assert scraped["measured"] and scraped["documents"] > stats["kept"]
+    assert "| example.org |" in eu.split("### 2.3")[1].split("### 2.4")[0]
+    assert "Were crawlers used by the provider or on its behalf? Yes: this run read WARC crawl output" in eu
+    assert "Latest date of data acquisition/collection for model training: 2025-03 " in eu
 
 
 def test_a_corrupt_gzip_member_is_one_quarantine_entry_not_a_crash(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from corpus.rights.forget import erasure_facts
 SCHEMA = "thresher.report/1"
 TOP_DOMAINS = 50
 EU_DOMAIN_SHARE = 0.10  # the AI Office template asks for the top 10% of domains by content size
+EU_SME_SHARE, EU_SME_MAX = 0.05, 1_000  # its SME variant: the top 5% or 1,000 domains, whichever is lower
 PII_STAGE_PREFIXES = ("pii", "secret")
 DEDUP_STAGE_PREFIX = "dedup"
 PII_COUNTER = "pii."
@@ -261,6 +262,16 @@ def domains(tally: Tally) -> dict[str, Any]:
                           max(TOP_DOMAINS, eu_count))}
 
 
+def scraped_domains(tally: Tally) -> dict[str, Any]:
+    """Domains of the crawled documents (kept or removed) by characters scraped, for the EU summary's 2.3."""
+    distinct = len(tally.scraped_domain_docs)
+    docs, chars = sum(tally.scraped_domain_docs.values()), sum(tally.scraped_domain_chars.values())
+    top = math.ceil(EU_DOMAIN_SHARE * distinct)
+    return {"measured": docs > 0, "documents": docs, "characters": chars, "distinct_registered_domains": distinct,
+            "top_10_percent_count": top, "sme_count": min(math.ceil(EU_SME_SHARE * distinct), EU_SME_MAX),
+            "rows": _rows(tally.scraped_domain_docs, tally.scraped_domain_chars, docs, chars, "domain", top)}
+
+
 def crawl(stats: dict, manifest: dict, tally: Tally) -> dict[str, Any]:
     """What the run knows of a web crawl it read (WARC input): the period of the kept documents' fetch
     dates, the crawler software and robots policy its warcinfo records declare, and the records read by
@@ -340,7 +351,7 @@ def build_facts(run_dir: Path, workers: int | None = None) -> dict[str, Any]:
         "licences": licences(tally),
         "crawl": crawl(stats, manifest, tally),
         "rights": rights_facts(stats),
-        "latest_document_date": tally.latest_date,
+        "scraped_domains": scraped_domains(tally),
         "metadata_keys": dict(sorted(tally.metadata_keys.items())),
         "stages": [{"label": s.get("label", s.get("stage")), **s} for s in config.get("stages", [])],
         "lineage": lineage(run_dir, manifest, tokens),

@@ -30,7 +30,6 @@ from corpus.report.domains import registered_domain
 SIGNAL_BINS = 20  # fixed bins over [0, 1]: scores and probabilities, mergeable across files
 SIGNAL_SUFFIX = "_score"
 LICENCE_KEYS = ("license", "licence")
-DATE_KEYS = ("date", "timestamp", "crawl_date", "created_at", "retrieved_at", FETCH_DATE)
 
 
 @dataclass
@@ -57,7 +56,9 @@ class Tally:
     removed: Counter = field(default_factory=Counter)  # (source, stage label, reason) -> documents
     quarantined: Counter = field(default_factory=Counter)  # (source, error code) -> records
     metadata_keys: Counter = field(default_factory=Counter)  # field names only, for the dataset card
-    latest_date: str | None = None
+    # crawled documents (a fetch date: read from a crawl) kept or removed, by domain: the content scraped
+    scraped_domain_docs: Counter = field(default_factory=Counter)
+    scraped_domain_chars: Counter = field(default_factory=Counter)
     fetch_first: str | None = None  # earliest and latest WARC-Date of kept documents: the crawl period
     fetch_last: str | None = None
 
@@ -71,7 +72,7 @@ class Tally:
                     into = mine.setdefault(sig, [0] * SIGNAL_BINS)
                     for i, n in enumerate(bins):
                         into[i] += n
-            elif name in ("latest_date", "fetch_last"):
+            elif name == "fetch_last":
                 if value and (mine is None or value > mine):
                     setattr(self, name, value)
             elif name == "fetch_first":
@@ -142,10 +143,17 @@ def _count_kept(t: Tally, rec: dict[str, Any]) -> None:
     if isinstance(fetched, str) and fetched:
         t.fetch_first = fetched if t.fetch_first is None else min(t.fetch_first, fetched)
         t.fetch_last = fetched if t.fetch_last is None else max(t.fetch_last, fetched)
-    for key in DATE_KEYS:
-        value = meta.get(key)
-        if isinstance(value, str) and value[:4].isdigit() and (t.latest_date is None or value[:10] > t.latest_date):
-            t.latest_date = value[:10]
+
+
+def _count_scraped(t: Tally, rec: dict[str, Any]) -> None:
+    """A document read from a crawl (it has a fetch date), kept or removed: the template's 2.3 asks for
+    domains by the size of the content scraped, before any filtering, and for crawled sources only."""
+    meta = rec.get("metadata") or {}
+    url = meta.get("url")
+    if isinstance(meta.get(FETCH_DATE), str) and isinstance(url, str) and url:
+        dom = registered_domain(url)
+        t.scraped_domain_docs[dom] += 1
+        t.scraped_domain_chars[dom] += len(rec.get("text") or "")
 
 
 def _cluster_size(rec: dict[str, Any]) -> int | None:
@@ -185,6 +193,7 @@ def _scan_file(kind: str, path: str, label: str) -> Tally:
         size = _cluster_size(rec)
         if size:
             t.cluster_sizes[size] += 1
+        _count_scraped(t, rec)
         if kind == "kept":
             _count_kept(t, rec)
         else:
