@@ -179,3 +179,36 @@ def test_selectors_and_mistakes(built, tmp_path):
     assert thresher("forget", str(run), "--match", "x").returncode == 2  # no --reason
     assert thresher("forget", str(run), "--match", "(", "--reason", "r").returncode == 2
     assert thresher("forget", str(run), "--ids", str(tmp_path / "none.txt"), "--reason", "r").returncode == 2
+
+
+def test_checkpoints_trained_before_the_erasure_are_listed(built, trained_tokenizer, tmp_path):  # noqa: F811
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    run = tmp_path / "run"
+    shutil.copytree(built, run)
+    out = tmp_path / "train"
+    cfg = {"task": "pretrain", "tokenizer": str(trained_tokenizer),
+           "model": {"arch": "llama", "hidden_size": 32, "num_layers": 1, "num_heads": 4, "intermediate_size": 64},
+           "data": {"tokens": str(run / "tokens"), "seq_len": 32},
+           "train": {"steps": 2, "micro_batch_size": 2, "grad_accum": 1, "lr": 0.01, "warmup_steps": 1, "seed": 0},
+           "checkpoint": {"dir": str(out / "ckpt"), "every": 2, "keep": 2}, "eval": {"every": 0},
+           "output": {"dir": str(out)}}
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(cfg))
+    r = subprocess.run([sys.executable, "-m", "trainer", str(tmp_path / "train.yaml")], capture_output=True, text=True,
+                       timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    (tmp_path / "ids.txt").write_text(read_docs(run)[0]["id"] + "\n")
+    r = thresher("forget", str(run), "--ids", str(tmp_path / "ids.txt"), "--reason", "r", "--checkpoints", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "affected" in r.stdout and "step-000002" in r.stdout
+    entry = orjson.loads((run / "erasures.jsonl").read_bytes())
+    assert [(Path(c["path"]).relative_to(out.resolve()).as_posix(), c["step"]) for c in entry["affected_checkpoints"]] == [
+        ("ckpt/step-000002", 2), ("hf", 2)]  # the checkpoint and the Hugging Face export beside it
+    r = thresher("report", str(run), "--format", "md", "--output", str(tmp_path / "rep"), "--workers", "1")
+    assert r.returncode == 0 and f"{out.resolve()}/hf (step 2)" in (tmp_path / "rep" / "report.md").read_text()
+    assert thresher("forget", str(run), "--match", "x", "--reason", "r", "--checkpoints",
+                    str(tmp_path / "nowhere")).returncode == 2

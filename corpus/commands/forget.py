@@ -35,12 +35,17 @@ def cmd_forget(args) -> int:
     if not args.reason.strip():
         raise UserError("--reason must say why the documents are forgotten")
     selector, values = _values(args)
-    done = forget(run, Request(selector, values, args.reason))
+    for folder in args.checkpoints or []:
+        if not Path(folder).is_dir():
+            raise UserError(f"--checkpoints {folder} is not a directory")
+    done = forget(run, Request(selector, values, args.reason), [Path(c) for c in args.checkpoints or []])
     if not done["documents"]:
         print(f"{run}: no kept document matches; nothing forgotten")
         return 0
     print(f"{run}: forgot {done['documents']} document(s), rewrote {done['data_shards']} data shard(s) and "
           f"{done['token_shards']} token shard(s); merkle root {done['merkle_root']}")
+    for c in done["affected_checkpoints"]:
+        print(f"affected (trained before the erasure; weights unchanged): {c['path']} (step {c['step']})")
     return 0
 
 
@@ -52,5 +57,8 @@ def register(sub) -> None:
     what.add_argument("--urls", metavar="FILE", help="URLs (metadata.url), one a line")
     what.add_argument("--domains", metavar="FILE", help="domains, one a line (their subdomains too)")
     what.add_argument("--match", metavar="REGEX", help="documents whose text the regular expression matches")
+    p.add_argument("--checkpoints", action="append", metavar="DIR",
+                   help="folder searched for checkpoints (lineage.json) trained on this run: listed as affected "
+                        "(repeatable)")
     p.add_argument("--reason", required=True, metavar="TEXT", help="why (recorded in RUN/erasures.jsonl)")
     p.set_defaults(func=cmd_forget)

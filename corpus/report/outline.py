@@ -312,10 +312,13 @@ def erasures(f: dict[str, Any]) -> Section:
              "URLs; `thresher verify` checks that each leads from the previous manifest's Merkle root to the next). "
              "Models trained before an erasure still hold what their weights learned from the forgotten documents."),
         Table(["time", "reason", "selector", "documents", "data shards", "token shards", "documents left",
-               "Merkle root after"],
+               "checkpoints affected", "Merkle root after"],
               [[e["time"], e["reason"], e["selector"], fmt_int(e["counts"]["documents"]),
                 fmt_int(e["counts"]["data_shards"]), fmt_int(e["counts"]["token_shards"]),
-                fmt_int(e["counts"]["documents_left"]), e["merkle_root"]] for e in rows], numeric={3, 4, 5, 6})])
+                fmt_int(e["counts"]["documents_left"]), fmt_int(len(e["affected_checkpoints"])), e["merkle_root"]]
+               for e in rows], numeric={3, 4, 5, 6, 7}),
+        *[Para(f"Trained before the erasure of {e['time']} (weights unchanged): {c['path']} (step {c['step']})")
+          for e in rows for c in e["affected_checkpoints"]]])
 
 
 def licences(f: dict[str, Any]) -> Section:

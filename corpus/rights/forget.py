@@ -87,7 +87,7 @@ def _lines(path: Path) -> Iterator[bytes]:
         yield from stream
 
 
-def _plan(run: Path, req: Request) -> dict[str, Any]:
+def _plan(run: Path, req: Request, checkpoints: list[Path]) -> dict[str, Any]:
     """Scan ``data/`` once: which documents go, in which shards, and which token shards hold them."""
     from corpus.io.writers import list_shards
 
@@ -110,7 +110,8 @@ def _plan(run: Path, req: Request) -> dict[str, Any]:
     return {"request": req.key(), "reason": req.reason, "selector": req.selector,
             "time": datetime.now(UTC).isoformat(timespec="seconds"), "previous_root": manifest["merkle_root"],
             "ids": sorted(forgotten), "docs": forgotten, "data_shards": per_shard,
-            "token_shards": _token_shards(run, set(forgotten))}
+            "token_shards": _token_shards(run, set(forgotten)),
+            "affected_checkpoints": affected_checkpoints(run, checkpoints) if forgotten else []}
 
 
 def _token_dirs(run: Path) -> list[Path]:
@@ -204,7 +205,8 @@ def _entry(plan: dict[str, Any], root: str, documents: int) -> dict[str, Any]:
             "urls_sha256": sorted(digest(u) for u in (docs[i]["url"] for i in plan["ids"]) if u),
             "counts": {"documents": len(plan["ids"]), "data_shards": len(plan["data_shards"]),
                        "token_shards": len(plan["token_shards"]), "documents_left": documents},
-            "previous_root": plan["previous_root"], "merkle_root": root}
+            "previous_root": plan["previous_root"], "merkle_root": root,
+            "affected_checkpoints": plan["affected_checkpoints"]}
 
 
 def _log(run: Path, entry: dict[str, Any]) -> None:
@@ -245,8 +247,9 @@ def _manifest(run: Path, plan: dict[str, Any], touched: set[str]) -> dict[str, A
     return new
 
 
-def forget(run: Path, req: Request) -> dict[str, Any]:
-    """Carry out (or resume) one erasure; returns its log entry's counts."""
+def forget(run: Path, req: Request, checkpoints: list[Path] = ()) -> dict[str, Any]:
+    """Carry out (or resume) one erasure; returns its log entry's counts. ``checkpoints``: folders searched
+    for checkpoints trained on the run before the erasure (listed in the log as affected)."""
     from corpus.tokens import MANIFEST, SHARD_FILES
 
     work = run.joinpath(*WORK)
@@ -256,7 +259,7 @@ def forget(run: Path, req: Request) -> dict[str, Any]:
         if plan["request"] != req.key():
             raise UserError(f"another erasure is unfinished in {run}: rerun that forget command first")
     else:
-        plan = _plan(run, req)
+        plan = _plan(run, req, list(checkpoints))
         if not plan["ids"]:
             return {"documents": 0}
         atomic.write_json(plan_path, plan)
@@ -276,13 +279,13 @@ def forget(run: Path, req: Request) -> dict[str, Any]:
     new = _manifest(run, plan, touched)
     shutil.rmtree(work)
     return {"documents": len(ids), "data_shards": len(plan["data_shards"]),
-            "token_shards": len(plan["token_shards"]), "merkle_root": new["merkle_root"]}
+            "token_shards": len(plan["token_shards"]), "merkle_root": new["merkle_root"],
+            "affected_checkpoints": plan["affected_checkpoints"]}
 
 
 
-def chain_problems(run: Path, manifest: dict[str, Any]) -> list[str]:
-    """What breaks the erasure chain: each ``previous`` manifest kept with its recorded hash and root, and
-    ``erasures.jsonl`` leading from one root to the next, ending at ``manifest``'s."""
+def _chain(run: Path, manifest: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The Merkle roots of the run's manifests, oldest first, following ``previous``; and what is broken."""
     problems: list[str] = []
     roots = [manifest["merkle_root"]]
     current = manifest
@@ -295,7 +298,29 @@ def chain_problems(run: Path, manifest: dict[str, Any]) -> list[str]:
         if current.get("merkle_root") != prev["merkle_root"]:
             problems.append(f"{prev['path']}: merkle root differs from the one its successor recorded")
         roots.append(current.get("merkle_root"))
-    roots.reverse()
+    return roots[::-1], problems
+
+
+def affected_checkpoints(run: Path, folders: list[Path]) -> list[dict[str, Any]]:
+    """Checkpoints and exports under ``folders`` whose ``lineage.json`` names one of the run's Merkle roots
+    so far: they were trained on documents an erasure now removes, and their weights cannot be edited."""
+    from corpus.report.lineage import LINEAGE
+
+    roots = set(_chain(run, atomic.read_json(run / "manifest.json"))[0])
+    found = []
+    for folder in folders:
+        for path in sorted(folder.rglob(LINEAGE)):
+            lin = atomic.read_json(path)
+            used = {lin.get("corpus_merkle_root"), *(m.get("corpus_merkle_root") for m in lin.get("mixture") or [])}
+            if used & roots:
+                found.append({"path": str(path.parent.resolve()), "step": lin.get("step")})
+    return found
+
+
+def chain_problems(run: Path, manifest: dict[str, Any]) -> list[str]:
+    """What breaks the erasure chain: each ``previous`` manifest kept with its recorded hash and root, and
+    ``erasures.jsonl`` leading from one root to the next, ending at ``manifest``'s."""
+    roots, problems = _chain(run, manifest)
     log = run / ERASURES
     entries = [orjson.loads(line) for line in log.read_bytes().splitlines() if line.strip()] if log.exists() else []
     steps = [(e["previous_root"], e["merkle_root"]) for e in entries]
@@ -311,5 +336,5 @@ def erasure_facts(run: Path) -> list[dict[str, Any]]:
     if not log.exists():
         return []
     rows = [orjson.loads(line) for line in log.read_bytes().splitlines() if line.strip()]
-    return [{k: e[k] for k in ("time", "reason", "selector", "counts", "previous_root", "merkle_root")}
-            for e in rows]
+    return [{**{k: e[k] for k in ("time", "reason", "selector", "counts", "previous_root", "merkle_root")},
+             "affected_checkpoints": e.get("affected_checkpoints", [])} for e in rows]
