@@ -23,9 +23,10 @@ from corpus.errors import UserError
 from corpus.yamlfile import read_yaml
 from trainer.schedule import DECAY_SHAPES, SCHEDULES, decay_steps
 
-TASKS = ("pretrain", "sft")
+TASKS = ("pretrain", "sft", "dpo")
 ARCHS = ("llama", "gpt2")
 SFT_FORMATS = ("messages", "prompt_response")
+PAIR_FORMATS = ("pairs", "chat_pairs")  # dpo
 PRECISIONS = ("auto", "fp32", "bf16")
 STRATEGIES = ("ddp", "fsdp")
 INIT_OPTIMIZER = ("fresh", "continue")
@@ -69,10 +70,10 @@ class MixSource:
 class DataConfig:
     seq_len: int = 64
     tokens: str | list[MixSource] | None = None  # pretrain: RUN/tokens/, or a weighted list of such folders
-    path: str | None = None  # sft: a JSONL file
-    format: str = "messages"  # sft: messages | prompt_response
+    path: str | None = None  # sft, dpo: a JSONL file
+    format: str = "messages"  # sft: messages | prompt_response; dpo: pairs | chat_pairs
     document_masking: bool = True  # a packed window attends only within each document (trainer.masking)
-    val_fraction: float = 0.0  # sft: the share of examples held out for eval: (at least one when > 0)
+    val_fraction: float = 0.0  # sft, dpo: the share of examples held out for eval: (at least one when > 0)
 
 
 @dataclass
@@ -93,6 +94,7 @@ class TrainConfig:
     betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
     grad_clip: float = 1.0  # 0 disables clipping
     precision: str = "auto"
+    beta: float = 0.1  # dpo: how far the policy may move from the reference (the KL penalty's inverse temperature)
 
 
 @dataclass
@@ -250,6 +252,7 @@ def _check_values(c: Config) -> None:
                     ("model.dropout", m.dropout)):
         _require(v >= 0, f"{name} must be >= 0, got {v}")
     _require(t.lr > 0, f"train.lr must be > 0, got {t.lr}")
+    _require(t.beta > 0, f"train.beta must be > 0, got {t.beta}")
     _require(len(t.betas) == 2 and all(0 <= b < 1 for b in t.betas), "train.betas must be two numbers in [0, 1)")
     _require(t.schedule in SCHEDULES, f"train.schedule must be one of {', '.join(SCHEDULES)}")
     _require(t.decay_shape in DECAY_SHAPES, f"train.decay_shape must be one of {', '.join(DECAY_SHAPES)}")
@@ -270,9 +273,11 @@ def _check_values(c: Config) -> None:
         _require(d.path is None, "data.path is for task: sft; pretraining reads data.tokens")
         _require(d.val_fraction == 0, "data.val_fraction is for task: sft; pretraining validates on tokens/val/")
     else:
-        _require(d.path is not None, "data.path is required for task: sft (a JSONL file)")
+        _require(d.path is not None, f"data.path is required for task: {c.task} (a JSONL file)")
         _require(d.tokens is None, "data.tokens is for task: pretrain; fine-tuning reads data.path")
-        _require(d.format in SFT_FORMATS, f"data.format must be one of {', '.join(SFT_FORMATS)}")
+        formats = PAIR_FORMATS if c.task == "dpo" else SFT_FORMATS
+        _require(d.format in formats, f"data.format must be one of {', '.join(formats)} for task: {c.task}, "
+                                      f"got {d.format!r}")
         _require(0 <= d.val_fraction < 1, f"data.val_fraction must be in [0, 1), got {d.val_fraction}")
 
 

@@ -92,23 +92,30 @@ class SftSequences:
         return self.ids[i]
 
 
-def split_sft(seqs: SftSequences, fraction: float) -> tuple[SftSequences, SftSequences | None]:
-    """Training and validation examples: ``fraction`` of them (at least one), chosen by the sha256 of their
-    id and position, so the split does not depend on the seed and an example keeps its side as the file grows."""
+def held_out(ids: list[str], fraction: float) -> set[int]:
+    """Indices of the examples held out for validation: ``fraction`` of them (at least one when > 0), the
+    lowest sha256 of id and position, so the split does not depend on the seed and an example keeps its side
+    as the file grows."""
     if fraction == 0:
-        return seqs, None
-    n = len(seqs.ids)
+        return set()
+    n = len(ids)
     k = max(1, round(n * fraction))
     if k >= n:
-        raise UserError(f"data.val_fraction {fraction} leaves no training example of the {n} in {seqs.ids[0]}'s file")
-    rank = sorted(range(n), key=lambda i: hashlib.sha256(f"{seqs.ids[i]}\0{i}".encode()).digest())
-    held = set(rank[:k])
+        raise UserError(f"data.val_fraction {fraction} leaves no training example of the {n} in {ids[0]}'s file")
+    return set(sorted(range(n), key=lambda i: hashlib.sha256(f"{ids[i]}\0{i}".encode()).digest())[:k])
+
+
+def split_sft(seqs: SftSequences, fraction: float) -> tuple[SftSequences, SftSequences | None]:
+    """Training and validation examples, split by `held_out`."""
+    held = held_out(seqs.ids, fraction)
+    if not held:
+        return seqs, None
 
     def part(keep: list[int]) -> SftSequences:
         return SftSequences([seqs.ids[i] for i in keep], [seqs.token_lists[i] for i in keep],
                             [seqs.masks[i] for i in keep], seqs.sha256)
 
-    return part([i for i in range(n) if i not in held]), part(sorted(held))
+    return part([i for i in range(len(seqs.ids)) if i not in held]), part(sorted(held))
 
 
 class PackedOrder:
@@ -213,6 +220,10 @@ def open_data(cfg: Config, tok, tok_sha256: str) -> tuple[Windows, PackedData | 
     windows are those of every source's ``val/`` in turn, and its hash covers each manifest and weight.
     """
     seq_len, seed, masking = cfg.data.seq_len, cfg.train.seed, cfg.data.document_masking
+    if cfg.task == "dpo":
+        from trainer.dpo import open_dpo  # builds on this module
+
+        return open_dpo(cfg, tok)
     if cfg.task == "sft":
         seqs = open_sft(cfg.data.path, cfg.data.format, tok)
         train, val = split_sft(seqs, cfg.data.val_fraction)
@@ -441,15 +452,17 @@ def _content_spans(tok, messages: list[dict], full: str, where: str) -> list[tup
     return spans
 
 
-def open_sft(path: str, fmt: str, tok) -> SftSequences:
-    """Read and render every example; an unreadable line or an example with no labels is a `UserError`."""
+def chat_records(path: str, what: str, task: str, tok) -> tuple[bytes, list[tuple[str, str, dict]]]:
+    """The bytes of a fine-tuning JSONL file (for its hash) and its records as ``(name, where, record)``, where
+    ``where`` names file, line and record for error messages; a missing file, a tokenizer without a chat
+    template or an unreadable line is a `UserError`."""
     p = Path(path)
     if not p.is_file():
-        raise UserError(f"SFT data not found: {p}")
+        raise UserError(f"{task.upper()} data not found: {p}")
     if tok.chat_template is None:
-        raise UserError("task: sft needs a tokenizer with a chat template (tokenizer_config.json 'chat_template')")
+        raise UserError(f"task: {task} needs a tokenizer with a chat template (tokenizer_config.json 'chat_template')")
     raw = p.read_bytes()
-    ids, token_lists, masks = [], [], []
+    records = []
     for n, line in enumerate(raw.splitlines(), 1):
         if not line.strip():
             continue
@@ -460,13 +473,21 @@ def open_sft(path: str, fmt: str, tok) -> SftSequences:
         if not isinstance(record, dict):
             raise UserError(f"{p}:{n}: each line must be a JSON object")
         name = str(record.get("id", f"line {n}"))
-        where = f"{p}:{n} (example {name})"
+        records.append((name, f"{p}:{n} ({what} {name})", record))
+    if not records:
+        raise UserError(f"{p}: no {what}s")
+    return raw, records
+
+
+def open_sft(path: str, fmt: str, tok) -> SftSequences:
+    """Read and render every example; an unreadable line or an example with no labels is a `UserError`."""
+    raw, records = chat_records(path, "example", "sft", tok)
+    ids, token_lists, masks = [], [], []
+    for name, where, record in records:
         toks, mask = render(tok, _messages(record, fmt, where), where)
         if not mask.any():
             raise UserError(f"{where}: no assistant tokens, so every label would be -100; fix or drop the example")
         ids.append(name)
         token_lists.append(toks)
         masks.append(mask)
-    if not ids:
-        raise UserError(f"{p}: no examples")
     return SftSequences(ids, token_lists, masks, hashlib.sha256(raw).hexdigest())

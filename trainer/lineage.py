@@ -114,3 +114,11 @@ def read(directory: Path) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"{directory}: no {FILE}; not a Thresher checkpoint or export")
     return read_json(path)
+
+
+def source(folder: str | None) -> dict[str, Any] | None:
+    """``{path, lineage}`` of a ``model.from_pretrained`` folder that is a Thresher export (the SFT model a DPO
+    run starts from), so the chain of runs stays readable from the final model; None for other folders."""
+    if folder is None or not (Path(folder) / FILE).is_file():
+        return None
+    return {"path": folder, "lineage": read(Path(folder))}

@@ -24,7 +24,7 @@ import torch
 from torch.distributed.checkpoint.state_dict import get_state_dict, set_model_state_dict, set_state_dict
 from torch.distributed.checkpoint.stateful import Stateful
 
-from trainer import checkpoint, data, lineage, parallel
+from trainer import checkpoint, data, dpo, lineage, parallel
 from trainer.config import Config
 from trainer.generate import complete
 from trainer.loss import targets as loss_targets
@@ -81,19 +81,24 @@ class Trainer(Stateful):
 
         self.per_rank = t.micro_batch_size * t.grad_accum  # windows per rank per step
         self.global_batch = self.per_rank * self.dist.world_size
+        # tokens a window (a pair of sequences for DPO) puts through the model
+        self.window_tokens = d.seq_len * (2 if cfg.task == "dpo" else 1)
         self.step = 0
         self.cursor = 0  # windows consumed: where the next step's global batch starts
         self.lineage = lineage.new(cfg.task, data_sha, d.tokens or d.path, tok_sha, self.tok.eos_token_id,
                                    cfg.sha256(), t.seed, d.seq_len)
-        if cfg.task == "sft":  # which examples train: a resume with another split would change the order
+        if cfg.task != "pretrain":  # which examples train: a resume with another split would change the order
             self.lineage["val_fraction"] = d.val_fraction
+        if source := lineage.source(cfg.model.from_pretrained):  # the export this run starts from (SFT -> DPO)
+            self.lineage["from_pretrained"] = source
         if self.data.truncated:  # SFT examples longer than a window are cut to one (trainer.masking)
             self.lineage["sft_truncated"] = self.data.truncated
             if self.dist.is_main:
-                print(f"thresher: {self.data.truncated} SFT examples are longer than seq_len + 1 = {d.seq_len + 1} "
+                what = "SFT examples" if cfg.task == "sft" else "DPO sequences (one side of a pair)"
+                print(f"thresher: {self.data.truncated} {what} are longer than seq_len + 1 = {d.seq_len + 1} "
                       "tokens and were truncated to one window", flush=True)
-        if cfg.task == "sft" and cfg.eval.every and self.val is None and self.dist.is_main:
-            print("thresher: eval.every is set but data.val_fraction is 0: no validation loss for this SFT run",
+        if cfg.task != "pretrain" and cfg.eval.every and self.val is None and self.dist.is_main:
+            print(f"thresher: eval.every is set but data.val_fraction is 0: no validation loss for this {cfg.task} run",
                   flush=True)
 
     # ---- Stateful: what a checkpoint holds -------------------------------------------------------------
@@ -159,11 +164,13 @@ class Trainer(Stateful):
     def train(self) -> None:
         cfg, t, d = self.cfg, self.cfg.train, self.dist
         self.resume()
+        if cfg.task == "dpo":
+            self.dpo_reference()
         lineage.start_segment(self.lineage, self.step + 1, self.global_batch, d.world_size)
         metrics = Metrics(cfg.output.dir, d.is_main, self.step, t.steps, cfg.output.progress, cfg.output.tensorboard,
                           cfg.output.log_every)
         peak = peak_flops(d.device)
-        mbs, seq_len = t.micro_batch_size, cfg.data.seq_len
+        mbs = t.micro_batch_size
         self.train_model.train()
         batches = Prefetcher(self.rank_batch, self.global_batch)
         pending: list[dict[str, Any]] = []  # step lines whose loss and grad norm are still device tensors
@@ -172,15 +179,23 @@ class Trainer(Stateful):
         while self.step < t.steps:
             step = self.step + 1
             # This rank's slice of the step's global batch, and the label count of the whole batch.
+            # positions: the reference log-probabilities of each pair for DPO (`trainer.dpo.PairData`)
             inputs, labels, positions = (b.to(d.device, non_blocking=True) for b in batches.get(self.cursor))
-            n_labels = parallel.all_reduce_sum((labels != data.IGNORE).sum()).clamp(min=1)
+            dpo_task = cfg.task == "dpo"  # the loss is per pair, not per token
+            n_labels = torch.tensor(float(self.global_batch), device=d.device) if dpo_task else \
+                parallel.all_reduce_sum((labels != data.IGNORE).sum()).clamp(min=1)
             loss_sum = torch.zeros((), device=d.device)
+            pair_stats = torch.zeros(2, device=d.device)  # dpo: summed reward margin, preferred pairs
             for micro in range(t.grad_accum):
                 x, y, pos = (b[micro * mbs:(micro + 1) * mbs] for b in (inputs, labels, positions))
                 with parallel.grad_sync(self.train_model, sync=micro == t.grad_accum - 1), \
                         torch.autocast(d.device.type, dtype=self.autocast, enabled=self.autocast is not None):
-                    with loss_targets(self.model, y):  # the summed token loss, never the full logits
-                        loss = self.train_model(**model_inputs(x, pos)).logits
+                    if dpo_task:
+                        loss, stats = dpo.dpo_loss(self.train_model, x, y, pos, t.beta)
+                        pair_stats += stats
+                    else:
+                        with loss_targets(self.model, y):  # the summed token loss, never the full logits
+                            loss = self.train_model(**model_inputs(x, pos)).logits
                     # DDP and FSDP average gradients over ranks; scaling by world_size / n_labels makes the
                     # result the gradient of (sum of token losses) / (label tokens in the global batch).
                     (loss * d.world_size / n_labels).backward()
@@ -192,11 +207,14 @@ class Trainer(Stateful):
             self.optimizer.zero_grad(set_to_none=True)
 
             self.step, self.cursor = step, self.cursor + self.global_batch
-            lineage.advance(self.lineage, step, self.global_batch, self.global_batch * seq_len)
+            lineage.advance(self.lineage, step, self.global_batch, self.global_batch * self.window_tokens)
             norm = grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm
             pending.append({"step": step, "loss": parallel.all_reduce_sum(loss_sum) / n_labels, "lr": lr,
                             "grad_norm": norm.detach(), "tokens": self.lineage["tokens_consumed"],
                             "extra": {"mix_share": share} if (share := self.data.mix_share(self.cursor)) else {}})
+            if dpo_task:
+                margin, preferred = parallel.all_reduce_sum(pair_stats) / n_labels
+                pending[-1]["extra"] = {"reward_margin": margin, "pref_acc": preferred}
 
             last = step == t.steps
             evaluating = cfg.eval.every and (step % cfg.eval.every == 0 or last)
@@ -205,8 +223,7 @@ class Trainer(Stateful):
                 self.log_steps(metrics, pending, time.perf_counter() - since, peak)
             if evaluating:
                 if self.val is not None:
-                    val_loss = self.evaluate()
-                    metrics.log({"step": step, "val_loss": val_loss, "perplexity": math.exp(min(val_loss, 80.0))})
+                    metrics.log({"step": step, **self.evaluate()})
                 if cfg.eval.sample_prompt:
                     self.sample(step)
             if saving:
@@ -236,11 +253,12 @@ class Trainer(Stateful):
         once the host no longer waits for each step.
         """
         values = torch.stack([torch.stack([r["loss"].float(), r["grad_norm"].float()]) for r in pending]).tolist()
-        tokens_per_s = len(pending) * self.global_batch * self.cfg.data.seq_len / seconds
+        tokens_per_s = len(pending) * self.global_batch * self.window_tokens / seconds
         mfu = self.flops_per_token * tokens_per_s / (peak * self.dist.world_size) if peak else None
         for r, (loss, norm) in zip(pending, values, strict=True):
+            extra = {k: v.item() if torch.is_tensor(v) else v for k, v in r["extra"].items()}  # dpo: already synced
             metrics.log({"step": r["step"], "loss": loss, "lr": r["lr"], "grad_norm": norm, "tokens_per_s": tokens_per_s,
-                         "tokens": r["tokens"], "mfu": mfu, **r["extra"]})
+                         "tokens": r["tokens"], "mfu": mfu, **extra})
         pending.clear()
 
     def sample(self, step: int) -> None:
@@ -251,13 +269,20 @@ class Trainer(Stateful):
         """
         e = self.cfg.eval
         with torch.autocast(self.dist.device.type, dtype=self.autocast, enabled=self.autocast is not None):
-            text = complete(self.model, self.tok, e.sample_prompt, e.sample_max_new_tokens, chat=self.cfg.task == "sft")
+            text = complete(self.model, self.tok, e.sample_prompt, e.sample_max_new_tokens, chat=self.cfg.task != "pretrain")
         if self.dist.is_main:
             print(f"thresher: sample at step {step}: {e.sample_prompt!r} -> {text!r}", flush=True)
 
+    def dpo_reference(self) -> None:
+        """The frozen reference's log-probabilities of every pair (`trainer.dpo.reference_logps`)."""
+        dpo.reference_logps(self.model, [self.data, self.val], self.lineage["data_sha256"], self.cfg.output.dir,
+                            self.step, self.dist.device, self.cfg.train.micro_batch_size, self.autocast,
+                            self.dist.is_main)
+
     @torch.no_grad()
-    def evaluate(self) -> float:
-        """Mean token loss on the first ``eval.batches * micro_batch_size`` validation windows.
+    def evaluate(self) -> dict[str, float]:
+        """Mean token loss on the first ``eval.batches * micro_batch_size`` validation windows, as ``val_loss``
+        and ``perplexity``; for DPO the validation pairs' ``val_loss``, ``val_reward_margin``, ``val_pref_acc``.
 
         The windows are the same for any world size; ranks split them and every rank runs the same
         number of forward passes (FSDP's all-gathers are collective), a spare one weighted zero.
@@ -266,20 +291,28 @@ class Trainer(Stateful):
         count = min(self.cfg.eval.batches * mbs, self.val.order.windows_per_epoch)
         mine = list(range(d.rank, count, d.world_size))
         rounds = math.ceil(math.ceil(count / d.world_size) / mbs)
-        total = torch.zeros(2, device=d.device)  # loss sum, label count
+        dpo_task = self.cfg.task == "dpo"
+        total = torch.zeros(4 if dpo_task else 2, device=d.device)  # loss sum, label count (dpo: `dpo.val_sums`)
         self.model.eval()
         for r in range(rounds):
             chunk = mine[r * mbs:(r + 1) * mbs]
-            x, y, pos = self.val.batch(chunk or [0], positions=True)
-            y = y.to(d.device)
-            with torch.autocast(d.device.type, dtype=self.autocast, enabled=self.autocast is not None), \
-                    loss_targets(self.model, y):
-                loss = self.model(**model_inputs(x.to(d.device), pos.to(d.device))).logits
-            if chunk:  # only label tokens count: SFT masks prompts, packing may mask across documents
-                total += torch.stack([loss, (y != data.IGNORE).sum().to(loss.dtype)])
+            x, y, pos = (b.to(d.device) for b in self.val.batch(chunk or [0], positions=True))
+            with torch.autocast(d.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+                if dpo_task:
+                    sums = dpo.val_sums(self.model, (x, y, pos), self.cfg.train.beta)
+                else:
+                    with loss_targets(self.model, y):
+                        loss = self.model(**model_inputs(x, pos)).logits
+                    # only label tokens count: SFT masks prompts, packing may mask across documents
+                    sums = torch.stack([loss, (y != data.IGNORE).sum().to(loss.dtype)])
+            if chunk:
+                total += sums
         self.model.train()
         parallel.all_reduce_sum(total)
-        return (total[0] / total[1]).item()
+        if dpo_task:
+            return dpo.val_metrics(total)
+        val_loss = (total[0] / total[1]).item()
+        return {"val_loss": val_loss, "perplexity": math.exp(min(val_loss, 80.0))}
 
 
 def run(cfg: Config) -> None:

@@ -1,0 +1,172 @@
+"""Preference tuning (``task: dpo``) on pairs built from the bundled self-instruct seed tasks: chosen is a
+task's own output, rejected another task's output. A tiny SFT model is trained first, and DPO starts
+from its export, so the SFT -> DPO lineage is checked end to end with the real command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+import trainer_data as td
+import yaml
+from conftest import thresher
+from testdata import SEED_TASKS
+
+SEQ_LEN = 128
+N_PAIRS = 24
+MODEL = {"arch": "llama", "hidden_size": 32, "num_layers": 2, "num_heads": 4, "intermediate_size": 64}
+
+
+def seed_pairs(out: Path, fmt: str) -> Path:
+    """Pair ``i``: task ``i``'s instruction, its output (chosen) and task ``i + N/2``'s output (rejected)."""
+    tasks = [orjson.loads(line) for line in SEED_TASKS.read_bytes().splitlines()[:N_PAIRS]]
+    prompts = [t["instruction"][:100] for t in tasks]
+    outputs = [t["instances"][0]["output"][:120] for t in tasks]
+    lines = []
+    for i in range(N_PAIRS):
+        chosen, rejected = outputs[i], outputs[(i + N_PAIRS // 2) % N_PAIRS]
+        if fmt == "pairs":
+            rec = {"id": tasks[i]["id"], "prompt": prompts[i], "chosen": chosen, "rejected": rejected}
+        else:  # hh-rlhf style: one shared earlier exchange, then two endings
+            history = [{"role": "user", "content": "Hello."}, {"role": "assistant", "content": "Hello! How can I help?"},
+                       {"role": "user", "content": prompts[i]}]
+            rec = {"chosen": history + [{"role": "assistant", "content": chosen}],
+                   "rejected": history + [{"role": "assistant", "content": rejected}]}
+        lines.append(orjson.dumps(rec))
+    out.write_bytes(b"\n".join(lines) + b"\n")
+    return out
+
+
+@pytest.fixture(scope="module")
+def fx(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("dpo")
+    tok = td.build_tokenizer(root / "tok")
+    sft = write_config(root / "sft", {
+        "task": "sft", "tokenizer": str(tok), "model": MODEL,
+        "data": {"path": str(td.chat_jsonl(root / "chat.jsonl", limit=40)), "format": "messages", "seq_len": SEQ_LEN},
+        "train": {"steps": 8, "micro_batch_size": 4, "lr": 0.01}, "checkpoint": {"every": 0}})
+    r = thresher("train", str(sft))
+    assert r.returncode == 0, r.stderr
+    return {"root": root, "tok": tok, "sft_hf": root / "sft" / "hf", "pairs": seed_pairs(root / "pairs.jsonl", "pairs"),
+            "chat_pairs": seed_pairs(root / "chat_pairs.jsonl", "chat_pairs")}
+
+
+def write_config(out: Path, cfg: dict) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    cfg.setdefault("output", {"dir": str(out)})
+    (out / "train.yaml").write_text(yaml.safe_dump(cfg))
+    return out / "train.yaml"
+
+
+def dpo_config(fx, name: str, fmt: str = "pairs", model: dict | None = None, **train) -> Path:
+    return write_config(fx["root"] / name, {
+        "task": "dpo", "tokenizer": str(fx["tok"]), "model": model or {"from_pretrained": str(fx["sft_hf"])},
+        "data": {"path": str(fx[fmt]), "format": fmt, "seq_len": SEQ_LEN, "val_fraction": 0.2},
+        "train": {"steps": 30, "micro_batch_size": 10, "grad_accum": 2, "lr": 0.003, "beta": 0.1, "warmup_steps": 0,
+                  **train},
+        "checkpoint": {"every": 0}, "eval": {"every": 10, "batches": 1}})
+
+
+def metrics(out: Path) -> tuple[list[dict], list[dict]]:
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [m for m in lines if "loss" in m], [m for m in lines if "val_loss" in m]
+
+
+def test_dpo_learns_the_preferences_and_records_the_sft_run_it_started_from(fx):
+    cfg = dpo_config(fx, "dpo")
+    r = thresher("train", str(cfg))
+    assert r.returncode == 0, r.stderr
+    out = cfg.parent
+    steps, val = metrics(out)
+    assert len(steps) == 30 and all({"loss", "reward_margin", "pref_acc"} <= m.keys() for m in steps)
+    # step 1: the policy is the reference, so every reward is 0 and the loss is log 2
+    assert abs(steps[0]["reward_margin"]) < 1e-5 and abs(steps[0]["loss"] - 0.6931) < 1e-3
+    assert steps[-1]["pref_acc"] > 0.9
+    assert steps[-1]["reward_margin"] > steps[len(steps) // 2]["reward_margin"] > steps[0]["reward_margin"] + 0.1
+    assert steps[-1]["loss"] < steps[0]["loss"]
+    assert [m["step"] for m in val] == [10, 20, 30]
+    assert all({"val_loss", "val_reward_margin", "val_pref_acc"} <= m.keys() for m in val)
+    ref = json.loads((out / "dpo_reference.json").read_text())
+    assert len(ref["train"]) + len(ref["val"]) == N_PAIRS
+    # lineage: the DPO export names the SFT export it started from, and that one's own lineage
+    lin = json.loads((out / "hf" / "lineage.json").read_text())
+    assert lin["task"] == "dpo" and lin["from_pretrained"]["path"] == str(fx["sft_hf"])
+    assert lin["from_pretrained"]["lineage"]["task"] == "sft"
+    from corpus.report import write_model_report
+
+    written = write_model_report(out / "hf", ["json", "md"])
+    report = next(p for p in written if p.suffix == ".md").read_text()
+    assert "from_pretrained.lineage.task" in report and str(fx["sft_hf"]) in report
+
+
+def test_chat_pairs_with_lora_use_the_model_without_adapters_as_reference_and_resume(fx):
+    lora = {"from_pretrained": str(fx["sft_hf"]), "lora": {"r": 8, "alpha": 16}}
+    cfg = dpo_config(fx, "dpo-lora", fmt="chat_pairs", model=lora, steps=12, lr=0.01)
+    raw = yaml.safe_load(cfg.read_text())
+    raw["checkpoint"] = {"every": 6}
+    cfg.write_text(yaml.safe_dump(raw))
+    r = thresher("train", str(cfg))
+    assert r.returncode == 0, r.stderr
+    steps, val = metrics(cfg.parent)
+    # LoRA on two attention layers learns slowly: the rewards move the right way, not yet to 0.9 (measured)
+    assert abs(steps[0]["reward_margin"]) < 1e-5
+    last = steps[-4:]
+    assert sum(m["reward_margin"] for m in last) / 4 > 0.01 and sum(m["loss"] for m in last) / 4 < 0.69
+    assert val and "val_pref_acc" in val[-1]
+    # a resume with the cache gone: the reference is rebuilt by switching the adapters off
+    (cfg.parent / "dpo_reference.json").unlink()
+    raw["train"]["steps"] = 14
+    cfg.write_text(yaml.safe_dump(raw))
+    r = thresher("train", str(cfg))
+    assert r.returncode == 0, r.stderr
+    assert "resuming from" in r.stdout
+    ref_rebuilt = json.loads((cfg.parent / "dpo_reference.json").read_text())
+    # the rebuilt reference is the base model's: recompute it from the SFT export directly
+    fresh = dpo_config(fx, "dpo-lora-ref", fmt="chat_pairs", steps=1, lr=1e-9)
+    assert thresher("train", str(fresh)).returncode == 0
+    ref_base = json.loads((fresh.parent / "dpo_reference.json").read_text())
+    for key in ("train", "val"):
+        for a, b in zip(ref_rebuilt[key], ref_base[key], strict=True):
+            assert a == pytest.approx(b, abs=1e-4)
+
+
+def test_only_the_differing_answers_are_scored(fx):
+    """A chat_pairs conversation scores the same tokens as the pairs form of it: the shared history, prompt
+    and any common start of the two answers count for neither side."""
+    from trainer.dpo import open_pairs
+    from trainer.model import load_tokenizer
+
+    tok = load_tokenizer(str(fx["tok"]))
+    plain, chat = open_pairs(str(fx["pairs"]), "pairs", tok), open_pairs(str(fx["chat_pairs"]), "chat_pairs", tok)
+    for i in range(N_PAIRS):
+        for side in (0, 1):
+            assert plain.masks[i][side].sum() == chat.masks[i][side].sum() > 0
+            scored = chat.tokens[i][side][chat.masks[i][side]]
+            assert (scored == plain.tokens[i][side][plain.masks[i][side]]).all()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"data": {"format": "messages"}}, "data.format must be one of pairs, chat_pairs"),
+    ({"train": {"beta": 0}}, "train.beta must be > 0"),
+])
+def test_a_config_mistake_is_one_line_and_exit_2(fx, change, message):
+    cfg = dpo_config(fx, "dpo-bad")
+    raw = yaml.safe_load(cfg.read_text())
+    for section, values in change.items():
+        raw[section].update(values)
+    cfg.write_text(yaml.safe_dump(raw))
+    r = thresher("train", str(cfg))
+    assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_a_pair_without_a_differing_answer_is_one_line_and_exit_2(fx):
+    same = fx["root"] / "same.jsonl"
+    same.write_text(json.dumps({"prompt": "Hi", "chosen": "Yes.", "rejected": "Yes."}) + "\n")
+    cfg = dpo_config(fx, "dpo-same")
+    raw = yaml.safe_load(cfg.read_text())
+    raw["data"].update(path=str(same), val_fraction=0.0)
+    cfg.write_text(yaml.safe_dump(raw))
+    r = thresher("train", str(cfg))
+    assert r.returncode == 2 and "do not differ" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
