@@ -181,7 +181,7 @@ def test_selectors_and_mistakes(built, tmp_path):
     assert thresher("forget", str(run), "--ids", str(tmp_path / "none.txt"), "--reason", "r").returncode == 2
 
 
-def test_checkpoints_trained_before_the_erasure_are_listed(built, trained_tokenizer, tmp_path):  # noqa: F811
+def test_impacted_and_checkpoints_trained_before_the_erasure(built, trained_tokenizer, tmp_path):  # noqa: F811
     import os
     import subprocess
     import sys
@@ -201,7 +201,22 @@ def test_checkpoints_trained_before_the_erasure_are_listed(built, trained_tokeni
     r = subprocess.run([sys.executable, "-m", "trainer", str(tmp_path / "train.yaml")], capture_output=True, text=True,
                        timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stderr[-2000:]
-    (tmp_path / "ids.txt").write_text(read_docs(run)[0]["id"] + "\n")
+    ckpt = out / "ckpt" / "step-000002"
+    batches = {step: orjson.loads(thresher("trace", str(ckpt), "--step", str(step), "--json").stdout)
+               for step in (1, 2)}
+    doc_id = batches[2]["windows"][0]["pieces"][0]["doc_id"]  # a document step 2 trained on
+    held = [step for step, b in batches.items() if any(p["doc_id"] == doc_id for w in b["windows"] for p in w["pieces"])]
+    r = thresher("impacted", str(run), "--id", doc_id, "--checkpoints", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    found = {Path(c["path"]).name: c for c in orjson.loads(r.stdout)}
+    assert found["step-000002"]["steps"] == held and 2 in held
+    assert found["hf"]["steps"] is None and "export" in found["hf"]["note"]  # an export has no order to replay
+    never = next(d["id"] for d in read_docs(run)
+                 if not any(p["doc_id"] == d["id"] for b in batches.values() for w in b["windows"] for p in w["pieces"]))
+    r = thresher("impacted", str(run), "--id", never, "--checkpoints", str(out))
+    assert r.returncode == 0 and f"steps with {never}: none" in r.stdout
+
+    (tmp_path / "ids.txt").write_text(doc_id + "\n")
     r = thresher("forget", str(run), "--ids", str(tmp_path / "ids.txt"), "--reason", "r", "--checkpoints", str(out))
     assert r.returncode == 0, r.stderr
     assert "affected" in r.stdout and "step-000002" in r.stdout

@@ -1,4 +1,4 @@
-"""``thresher train | export | trace | eval | generate | ablate``: the trainer's commands.
+"""``thresher train | export | trace | impacted | eval | generate | ablate``: the trainer's commands.
 
 `corpus` never imports `trainer` (data preparation must work without the training code): the
 ``thresher`` command finds these through the ``thresher.commands`` entry point (pyproject.toml).
@@ -46,6 +46,30 @@ def cmd_trace(args) -> int:
 
     result = trace(args.checkpoint, args.step)
     print(json.dumps(result, indent=1) if args.json else "\n".join(doc_ids(result)))
+    return 0
+
+
+def cmd_impacted(args) -> int:
+    from pathlib import Path
+
+    run = Path(args.run_dir)
+    if not (run / "manifest.json").is_file():
+        raise UserError(f"{run} is not a finished Thresher run (no manifest.json)")
+    folders = [Path(c) for c in args.checkpoints or ["."]]
+    for folder in folders:
+        if not folder.is_dir():
+            raise UserError(f"--checkpoints {folder} is not a directory")
+    _need_torch()
+    from trainer.impacted import impacted
+
+    found = impacted(run, args.id, folders)
+    if args.json:
+        print(json.dumps(found, indent=1))
+    for c in [] if args.json else found:
+        steps = c["note"] if c["steps"] is None else (", ".join(map(str, c["steps"])) or "none")
+        print(f"{c['path']} (trained to step {c['step']}): steps with {args.id}: {steps}")
+    if not found and not args.json:
+        print(f"no checkpoint under {', '.join(map(str, folders))} was trained on {run}")
     return 0
 
 
@@ -100,6 +124,14 @@ def register(sub) -> None:
     p.add_argument("--step", type=int, required=True, help="the step (counting from 1)")
     p.add_argument("--json", action="store_true", help="every window with its rank and token ranges, as JSON")
     p.set_defaults(func=cmd_trace)
+
+    p = sub.add_parser("impacted", help="the checkpoints trained on a run and the steps whose batches held a document")
+    p.add_argument("run_dir", metavar="RUN")
+    p.add_argument("--id", required=True, help="the document id")
+    p.add_argument("--checkpoints", action="append", metavar="DIR",
+                   help="folder searched for checkpoints and exports (lineage.json); repeatable (default: .)")
+    p.add_argument("--json", action="store_true", help='[{"path", "step", "steps", "note"}] as JSON')
+    p.set_defaults(func=cmd_impacted)
 
     p = sub.add_parser("eval", help="bits per byte on held-out text and multiple-choice task scores of a model")
     p.add_argument("model", help="a Thresher export or checkpoint folder, a transformers model folder or hub id")

@@ -14,13 +14,20 @@ from corpus.errors import UserError
 from trainer import checkpoint, data, lineage
 
 
-def trace(ckpt: str | os.PathLike, step: int) -> dict[str, Any]:
-    """``{"step", "windows": [{"window", "rank", "pieces": [{"doc_id", "start", "end"}]}]}`` for one step
-    (each piece also names its ``source`` folder under a train-time mixture)."""
+def replay(ckpt: str | os.PathLike) -> tuple[dict[str, Any], Any]:
+    """A checkpoint's lineage and its packed data, checked (by hash) to be what it was trained on."""
     cfg, lin, tok = checkpoint.open_checkpoint(ckpt)
     packed, _, sha = data.open_data(cfg, tok, lin["tokenizer_sha256"])
     if sha != lin["data_sha256"]:
         raise UserError(f"{lin['data']} changed since {ckpt} was written (sha256 differs): the order cannot be replayed")
+    return lin, packed
+
+
+def trace(ckpt: str | os.PathLike, step: int, opened: tuple[dict[str, Any], Any] | None = None) -> dict[str, Any]:
+    """``{"step", "windows": [{"window", "rank", "pieces": [{"doc_id", "start", "end"}]}]}`` for one step
+    (each piece also names its ``source`` folder under a train-time mixture). ``opened``: `replay`'s
+    result, when tracing many steps of one checkpoint."""
+    lin, packed = opened or replay(ckpt)
     first, count, world_size = lineage.step_windows(lin, step)
     windows = range(first, first + count)
     per_rank = count // world_size
