@@ -88,6 +88,11 @@ def test_dpo_learns_the_preferences_and_records_the_sft_run_it_started_from(fx):
     assert steps[-1]["loss"] < steps[0]["loss"]
     assert [m["step"] for m in val] == [10, 20, 30]
     assert all({"val_loss", "val_reward_margin", "val_pref_acc"} <= m.keys() for m in val)
+    # trace names the pairs of a step: a global batch of 20 from the 19 training pairs
+    r = thresher("trace", str(out / "ckpt" / "step-000030"), "--step", "30")
+    assert r.returncode == 0, r.stderr
+    ids = r.stdout.split()
+    assert 1 <= len(ids) <= 19 and set(ids) <= {f"seed_task_{i}" for i in range(N_PAIRS)}
     ref = json.loads((out / "dpo_reference.json").read_text())
     assert len(ref["train"]) + len(ref["val"]) == N_PAIRS
     # lineage: the DPO export names the SFT export it started from, and that one's own lineage

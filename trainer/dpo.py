@@ -132,6 +132,11 @@ class PairData(Windows):
         lab[:n] = np.where(mask[:n], tokens[:n], IGNORE)
         return w[:-1], lab[1:]
 
+    def doc_ids(self, windows) -> list[list[dict]]:
+        """For each window, its pair's id (``thresher trace``), with the chosen side's token range."""
+        return [[{"doc_id": self.pairs.ids[i], "start": 0, "end": min(len(self.pairs.tokens[i][0]), self.seq_len + 1)}]
+                for i in (self.order.index(g) for g in windows)]
+
     def batch(self, windows, positions: bool = False) -> tuple[torch.Tensor, ...]:
         """Pairs ``windows`` of the run (``positions`` is ignored: rows are not packed)."""
         return self.pair_batch([self.order.index(g) for g in windows])
