@@ -5,6 +5,9 @@ from its export, so the SFT -> DPO lineage is checked end to end with the real c
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -175,3 +178,25 @@ def test_a_pair_without_a_differing_answer_is_one_line_and_exit_2(fx):
     cfg.write_text(yaml.safe_dump(raw))
     r = thresher("train", str(cfg))
     assert r.returncode == 2 and "do not differ" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_two_gloo_processes_give_the_one_process_metrics(fx):
+    """DDP splits each global batch of pairs over ranks; the losses, margins and accuracies are the batch's."""
+    runs = {}
+    for name, nproc, mbs in (("dpo-ddp", 2, 5), ("dpo-one", 1, 10)):
+        cfg = dpo_config(fx, name, steps=4)
+        raw = yaml.safe_load(cfg.read_text())
+        raw["train"]["micro_batch_size"] = mbs
+        raw["eval"] = {"every": 2, "batches": 1}
+        raw["output"]["export"] = False
+        cfg.write_text(yaml.safe_dump(raw))
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               "-m", "trainer", str(cfg)]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        assert r.returncode == 0, r.stderr[-3000:]
+        runs[name] = metrics(cfg.parent)
+    keys = ("loss", "reward_margin", "pref_acc", "val_loss", "val_reward_margin", "val_pref_acc")
+    for a, b in zip(runs["dpo-ddp"][0] + runs["dpo-ddp"][1], runs["dpo-one"][0] + runs["dpo-one"][1], strict=True):
+        for k in keys:
+            if k in a:
+                assert a[k] == pytest.approx(b[k], abs=1e-4), (k, a, b)
