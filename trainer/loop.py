@@ -14,6 +14,7 @@ scheduler, data cursor, RNG states, step), and DCP loads into it in place.
 from __future__ import annotations
 
 import functools
+import gc
 import math
 import random
 import time
@@ -316,15 +317,24 @@ class Trainer(Stateful):
 
 
 def run(cfg: Config) -> None:
-    """Train (resuming if checkpoints exist), then export ``output.dir/hf/`` from the final checkpoint."""
-    trainer = Trainer(cfg)
-    try:
-        trainer.train()
-        if cfg.output.export and trainer.dist.is_main:
-            from trainer.export import export
+    """Train (resuming if checkpoints exist), then export ``output.dir/hf/`` from the final checkpoint.
 
-            out = export(checkpoint.step_dir(cfg.checkpoint.dir, trainer.step), f"{cfg.output.dir}/hf")
-            print(f"thresher: exported {out}", flush=True)
+    The trainer, and with it DDP's reducer, is gone before the process group is destroyed: a reducer
+    freed later drops the group's last reference with the GIL held, and Gloo's destructor then waits on a
+    worker thread that needs the GIL to free a finished collective's tensors (a hang at exit, seen)."""
+    try:
+        _train_and_export(cfg)
+        gc.collect()  # reference cycles that still reach the model
         parallel.barrier()
     finally:
         parallel.close()
+
+
+def _train_and_export(cfg: Config) -> None:
+    trainer = Trainer(cfg)
+    trainer.train()
+    if cfg.output.export and trainer.dist.is_main:
+        from trainer.export import export
+
+        out = export(checkpoint.step_dir(cfg.checkpoint.dir, trainer.step), f"{cfg.output.dir}/hf")
+        print(f"thresher: exported {out}", flush=True)
