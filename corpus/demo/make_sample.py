@@ -109,8 +109,8 @@ def build(shared: Path) -> None:
 
 
 def write(docs: list[dict], rng: random.Random) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    for old in OUT.rglob("*"):
+    (OUT / "notes").mkdir(parents=True, exist_ok=True)
+    for old in [*OUT.glob("*"), *(OUT / "notes").glob("*")]:  # what this script writes; web/ is make_warc's
         if old.is_file():
             old.unlink()
     n = len(docs)
@@ -128,10 +128,13 @@ def write(docs: list[dict], rng: random.Random) -> None:
     (OUT / "archive-b.jsonl.zst").write_bytes(zstandard.ZstdCompressor(level=10).compress(raw))
     cols = {k: [d.get(k) for d in parts[3]] for k in ("id", "text", "url", "license", "date")}
     pq.write_table(pa.table(cols), OUT / "archive-c.parquet", row_group_size=100)
-    (OUT / "notes").mkdir()
     for d in docs[-5:]:
         (OUT / "notes" / f"{d['id']}.txt").write_text(d["text"] + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
-    build(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[3] / "shared" / "data")
+    # The source folder is named by the caller: the repository never reaches outside itself on its own.
+    src = Path(sys.argv[1]) if len(sys.argv) == 2 else None
+    if src is None or not (src / "prose").is_dir() or not (src / "langid-dev").is_dir():
+        sys.exit("usage: python -m corpus.demo.make_sample DATA_DIR  (a folder holding prose/ and langid-dev/)")
+    build(src)
