@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
@@ -452,6 +452,21 @@ def _content_spans(tok, messages: list[dict], full: str, where: str) -> list[tup
     return spans
 
 
+def jsonl_objects(lines: Iterable[bytes | str], p: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line of a JSONL file ``p``; a line that is not JSON or
+    not an object is a `UserError` naming file and line (the one parser for the trainer's JSONL inputs)."""
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            raise UserError(f"{p}:{n}: not valid JSON ({e})") from None
+        if not isinstance(record, dict):
+            raise UserError(f"{p}:{n}: each line must be a JSON object")
+        yield n, record
+
+
 def chat_records(path: str, what: str, task: str, tok) -> tuple[bytes, list[tuple[str, str, dict]]]:
     """The bytes of a fine-tuning JSONL file (for its hash) and its records as ``(name, where, record)``, where
     ``where`` names file, line and record for error messages; a missing file, a tokenizer without a chat
@@ -463,15 +478,7 @@ def chat_records(path: str, what: str, task: str, tok) -> tuple[bytes, list[tupl
         raise UserError(f"task: {task} needs a tokenizer with a chat template (tokenizer_config.json 'chat_template')")
     raw = p.read_bytes()
     records = []
-    for n, line in enumerate(raw.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError as e:
-            raise UserError(f"{p}:{n}: not valid JSON ({e})") from None
-        if not isinstance(record, dict):
-            raise UserError(f"{p}:{n}: each line must be a JSON object")
+    for n, record in jsonl_objects(raw.splitlines(), p):
         name = str(record.get("id", f"line {n}"))
         records.append((name, f"{p}:{n} ({what} {name})", record))
     if not records:

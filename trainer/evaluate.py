@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from corpus.errors import UserError
 
 LM_EVAL = "lm_eval:"  # --tasks lm_eval:hellaswag runs through the lm-eval package
@@ -240,16 +238,11 @@ def read_items(path: str) -> list[dict[str, Any]]:
 
 def _jsonl(p: Path, keys: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
     from corpus.io.jsonl import open_compressed
+    from trainer.data import jsonl_objects  # imports torch: only once a file is read
 
     with open_compressed(str(p)) as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = orjson.loads(line)
-            except orjson.JSONDecodeError as e:
-                raise UserError(f"{p}:{lineno}: not JSON ({e})") from None
-            missing = [k for k in keys if not isinstance(rec, dict) or k not in rec]
+        for lineno, rec in jsonl_objects(f, p):
+            missing = [k for k in keys if k not in rec]
             if missing:
                 raise UserError(f"{p}:{lineno}: missing field {missing[0]!r}")
             yield lineno, rec
