@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import thresher, write_pipeline
 
-from corpus.engine.rundir import in_run
 from corpus.errors import UserError
+from corpus.rundir import in_run
 
 
 @pytest.mark.parametrize("label", ["../escape", "read", "x:scan", "data", "Upper", "a/b", ""])

@@ -25,11 +25,11 @@ from corpus.engine.context import ReduceContext, RunContext
 from corpus.engine.ledger import TaskResult
 from corpus.engine.quarantine import DIR as QUARANTINE
 from corpus.engine.quarantine import STAGE_ERROR
-from corpus.engine.rundir import in_run
 from corpus.engine.task import STATE, WORK, marker_path, passes, run_pass
 from corpus.errors import Fault, InvariantError, UserError, os_fault
 from corpus.io import atomic
 from corpus.io.records import READER_STAGE
+from corpus.rundir import in_run
 from corpus.stages import base
 
 

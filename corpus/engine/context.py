@@ -11,8 +11,8 @@ from typing import Any
 from corpus.document import Document
 from corpus.engine.ledger import StageStats, TaskResult
 from corpus.engine.quarantine import UNSERIALISABLE
-from corpus.engine.rundir import in_run
 from corpus.io.writers import ShardWriter, UnserialisableError
+from corpus.rundir import in_run
 
 # Quarantines a document: (document, code, failing step, exception).
 QuarantineFn = Callable[[Document, str, str, BaseException], None]

@@ -20,13 +20,13 @@ from corpus.engine.context import StageContext
 from corpus.engine.ledger import SCAN_SUFFIX, StageStats, TaskResult
 from corpus.engine.plan import Slice, Task
 from corpus.engine.quarantine import DUPLICATE_ID, STAGE_ERROR, UNSERIALISABLE, Quarantine
-from corpus.engine.rundir import in_run
 from corpus.errors import Fault
 from corpus.io import atomic
 from corpus.io.jsonl import loads, open_compressed, read_jsonl
 from corpus.io.raw import Raw
 from corpus.io.records import READER_STAGE, RecordRules, to_document
 from corpus.io.writers import ShardWriter, UnserialisableError, list_shards
+from corpus.rundir import in_run
 from corpus.stages import base
 
 STATE = ".state"
