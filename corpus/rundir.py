@@ -46,6 +46,7 @@ RUN_STATE = "run.json"
 LOCK = "lock"
 TOKENS_MANIFEST = "manifest.json"  # tokens/manifest.json (and tokens/val/manifest.json)
 TOKENS_VAL = "val"
+REPORT_HTML = "report.html"  # report/report.html: the page a person opens
 
 # Folders of the run a stage label may not name (a label names ``excluded/<label>/``, ``<label>/`` and
 # ``.work/<label>/``; ``data`` or ``tokens`` as a label would write over outputs).
@@ -128,6 +129,10 @@ class RunDir:
     @property
     def report(self) -> Path:
         return self.root / REPORT
+
+    @property
+    def report_html(self) -> Path:
+        return self.root / REPORT / REPORT_HTML
 
     @property
     def tokens(self) -> Path:

@@ -2,8 +2,8 @@
 
 `corpus` never imports `trainer` (data preparation must work without the training code): the
 ``thresher`` command finds these through the ``thresher.commands`` entry point (pyproject.toml).
-Torch is imported inside each command, so a missing torch is one clear line, not a traceback, and
-``thresher --help`` stays fast.
+Torch is imported inside each command, so a missing torch (``pip install thresher`` installs the data
+side only) is one line naming the ``train`` extra, not a traceback, and ``thresher --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 
+from corpus import rundir
 from corpus.errors import UserError
 
 
@@ -18,7 +19,7 @@ def _need_torch() -> None:
     """Fail in one line, before any slow import, when the training stack is not installed."""
     for name in ("torch", "transformers"):
         if importlib.util.find_spec(name) is None:
-            raise UserError(f"the trainer needs {name}, which is not installed: pip install torch transformers")
+            raise UserError(f"the trainer needs {name}, which is not installed: pip install 'thresher[train]'")
 
 
 def cmd_train(args) -> int:
@@ -53,8 +54,8 @@ def cmd_impacted(args) -> int:
     from pathlib import Path
 
     run = Path(args.run_dir)
-    if not (run / "manifest.json").is_file():
-        raise UserError(f"{run} is not a finished Thresher run (no manifest.json)")
+    if not rundir.is_finished(run):
+        raise UserError(f"{run} is not a finished Thresher run (no {rundir.MANIFEST})")
     folders = [Path(c) for c in args.checkpoints or ["."]]
     for folder in folders:
         if not folder.is_dir():
@@ -86,11 +87,11 @@ def cmd_eval(args) -> int:
 
 
 def cmd_generate(args) -> int:
+    _need_torch()  # trainer.generate imports torch
     from trainer import generate as gen
+    from trainer.evaluate import load_model
 
     gen.check_max_new_tokens(args.max_new_tokens)
-    _need_torch()
-    from trainer.evaluate import load_model
 
     model, tok = load_model(args.model)
     print(gen.complete(model, tok, args.prompt, args.max_new_tokens, chat=args.chat))

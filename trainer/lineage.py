@@ -18,18 +18,20 @@ import torch
 import transformers
 
 import corpus
+from corpus import keys, rundir
 from corpus.errors import UserError
 from corpus.io.atomic import read_json, write_json
 
-FILE = "lineage.json"
+FILE = keys.LINEAGE_FILE
 
 
 def corpus_merkle_root(tokens_dir: str | Path) -> str | None:
-    """The Merkle root of the corpus run whose ``tokens/`` this is (one hash for the whole corpus)."""
-    manifest = Path(tokens_dir).resolve().parent / "manifest.json"
-    if not manifest.is_file():
+    """The Merkle root of the corpus run whose ``tokens/`` this is (one hash for the whole corpus); None
+    for tokens written outside a run, or of a run whose build has not finished (no manifest yet)."""
+    run = Path(tokens_dir).resolve().parent
+    if not (rundir.is_run(run) and rundir.is_finished(run)):
         return None
-    return read_json(manifest).get("merkle_root")
+    return read_json(rundir.RunDir(run).manifest).get(keys.MERKLE_ROOT)
 
 
 def new(task: str, data_sha256: str, data_path: str | list, tokenizer_sha256: str, eos_id: int, config_sha256: str,
@@ -41,64 +43,65 @@ def new(task: str, data_sha256: str, data_path: str | list, tokenizer_sha256: st
     corpora's Merkle roots under ``mixture``; ``data_sha256`` then hashes the manifests with the weights.
     """
     mixture = None if isinstance(data_path, str) else [
-        {"path": s.path, "weight": s.weight, "corpus_merkle_root": corpus_merkle_root(s.path)} for s in data_path]
+        {keys.MIX_PATH: s.path, keys.MIX_WEIGHT: s.weight, keys.CORPUS_MERKLE_ROOT: corpus_merkle_root(s.path)}
+        for s in data_path]
     single = task == "pretrain" and mixture is None
     return {
-        "task": task,
-        "tokens_manifest_sha256": data_sha256 if single else None,
-        "corpus_merkle_root": corpus_merkle_root(data_path) if single else None,
-        "data_sha256": data_sha256,
-        "data": data_path if mixture is None else [s["path"] for s in mixture],
-        **({"mixture": mixture} if mixture else {}),
-        "tokenizer_sha256": tokenizer_sha256,
-        "eos_id": eos_id,
-        "config_sha256": config_sha256,
-        "seed": seed,
-        "seq_len": seq_len,
-        "step": 0,
-        "samples_consumed": 0,
-        "tokens_consumed": 0,
-        "batch_schedule": [],
-        "versions": {"thresher": corpus.__version__, "torch": torch.__version__,
-                     "transformers": transformers.__version__, "numpy": np.__version__,
-                     "python": platform.python_version()},
+        keys.TASK: task,
+        keys.TOKENS_MANIFEST_SHA256: data_sha256 if single else None,
+        keys.CORPUS_MERKLE_ROOT: corpus_merkle_root(data_path) if single else None,
+        keys.DATA_SHA256: data_sha256,
+        keys.DATA: data_path if mixture is None else [s[keys.MIX_PATH] for s in mixture],
+        **({keys.MIXTURE: mixture} if mixture else {}),
+        keys.TOKENIZER_SHA256: tokenizer_sha256,
+        keys.EOS_ID: eos_id,
+        keys.CONFIG_SHA256: config_sha256,
+        keys.SEED: seed,
+        keys.SEQ_LEN: seq_len,
+        keys.STEP: 0,
+        keys.SAMPLES_CONSUMED: 0,
+        keys.TOKENS_CONSUMED: 0,
+        keys.BATCH_SCHEDULE: [],
+        keys.VERSIONS: {"thresher": corpus.__version__, "torch": torch.__version__,
+                        "transformers": transformers.__version__, "numpy": np.__version__,
+                        "python": platform.python_version()},
     }
 
 
 def start_segment(lin: dict[str, Any], step: int, global_batch: int, world_size: int) -> None:
     """Record that steps from ``step`` on take ``global_batch`` windows each, split over ``world_size`` ranks."""
-    sched = lin["batch_schedule"]
+    sched = lin[keys.BATCH_SCHEDULE]
     if not sched or (sched[-1]["global_batch"], sched[-1]["world_size"]) != (global_batch, world_size):
-        sched.append({"step": step, "samples": lin["samples_consumed"], "global_batch": global_batch,
+        sched.append({"step": step, "samples": lin[keys.SAMPLES_CONSUMED], "global_batch": global_batch,
                       "world_size": world_size})
 
 
 def advance(lin: dict[str, Any], step: int, samples: int, tokens: int) -> None:
-    lin["step"] = step
-    lin["samples_consumed"] += samples
-    lin["tokens_consumed"] += tokens
+    lin[keys.STEP] = step
+    lin[keys.SAMPLES_CONSUMED] += samples
+    lin[keys.TOKENS_CONSUMED] += tokens
 
 
 def step_windows(lin: dict[str, Any], step: int) -> tuple[int, int, int]:
     """``(first window, count, world size)`` of step ``step``'s global batch (steps count from 1)."""
-    segs = [s for s in lin["batch_schedule"] if s["step"] <= step]
+    segs = [s for s in lin[keys.BATCH_SCHEDULE] if s["step"] <= step]
     if step < 1 or not segs:
         raise UserError(f"step {step} is not a step of this run (steps count from 1)")
-    if step > lin["step"]:
-        raise UserError(f"step {step} is past this checkpoint, which was written after step {lin['step']}")
+    if step > lin[keys.STEP]:
+        raise UserError(f"step {step} is past this checkpoint, which was written after step {lin[keys.STEP]}")
     seg = segs[-1]
     return seg["samples"] + (step - seg["step"]) * seg["global_batch"], seg["global_batch"], seg["world_size"]
 
 
 def check_resume(saved: dict[str, Any], current: dict[str, Any], where: Path) -> None:
     """Refuse to continue a checkpoint on other data or another tokenizer: the ids would mean something else."""
-    for key, what in (("data_sha256", "tokens manifest" if current["task"] == "pretrain" else "SFT data file"),
-                      ("tokenizer_sha256", "tokenizer")):
+    for key, what in ((keys.DATA_SHA256, "tokens manifest" if current[keys.TASK] == "pretrain" else "SFT data file"),
+                      (keys.TOKENIZER_SHA256, "tokenizer")):
         if saved.get(key) != current[key]:
             raise UserError(f"cannot resume from {where}: the {what} differs from the checkpoint's "
                             f"(sha256 {str(saved.get(key))[:12]} there, {current[key][:12]} now); use a new "
                             "checkpoint.dir, or restore the original")
-    for key in ("task", "seed", "seq_len", "val_fraction"):
+    for key in (keys.TASK, keys.SEED, keys.SEQ_LEN, keys.VAL_FRACTION):
         was, now = saved.get(key, 0.0), current.get(key, 0.0)  # val_fraction: SFT only, 0 when not recorded
         if was != now:
             raise UserError(f"cannot resume from {where}: {key} was {was!r}, now {now!r}; the "
@@ -121,4 +124,4 @@ def source(folder: str | None) -> dict[str, Any] | None:
     run starts from), so the chain of runs stays readable from the final model; None for other folders."""
     if folder is None or not (Path(folder) / FILE).is_file():
         return None
-    return {"path": folder, "lineage": read(Path(folder))}
+    return {keys.SOURCE_PATH: folder, keys.SOURCE_LINEAGE: read(Path(folder))}

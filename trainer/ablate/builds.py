@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from corpus import config as pipeline_config
+from corpus import rundir
 from trainer.ablate.experiment import Experiment
 
 BUILDS = "builds"
@@ -82,7 +83,7 @@ def run_dir(exp: Experiment, build_id: str) -> Path:
 
 
 def finished(run: Path) -> bool:
-    return (run / "manifest.json").is_file() and (run / "stats.json").is_file()
+    return rundir.is_finished(run) and rundir.RunDir(run).stats.is_file()
 
 
 def pipeline(exp: Experiment, b: Build) -> pipeline_config.PipelineConfig:
@@ -90,7 +91,8 @@ def pipeline(exp: Experiment, b: Build) -> pipeline_config.PipelineConfig:
     data = {**exp.pipeline, "name": f"{exp.name}-{b.id}", "stages": b.stages,
             "output": str(run_dir(exp, b.id)), "report": {"formats": ["html", "md", "json"]}}
     if b.parent is not None:
-        data["input"] = {"paths": [str(run_dir(exp, b.parent) / "data")], "text_field": "text", "id_field": "id"}
+        data["input"] = {"paths": [str(rundir.RunDir(run_dir(exp, b.parent)).data)], "text_field": "text",
+                         "id_field": "id"}
     return pipeline_config.parse(data, exp.pipeline_dir, where=f"{exp.path} (build {b.id})")
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from corpus import rundir
 from corpus.io.atomic import read_json, write_json
 from trainer.ablate import builds as builds_mod
 from trainer.ablate.experiment import Experiment
@@ -66,7 +67,7 @@ def tokenizer(exp: Experiment, base_run: Path) -> str:
 
 def tokenize(exp: Experiment, run: Path, tok: str, mix: dict[str, float]) -> Path:
     out = exp.output / TOKENS / _hash({"run": run.name, "tokenizer": tok, "mix": mix})
-    if not (out / "manifest.json").is_file():
+    if not (out / rundir.TOKENS_MANIFEST).is_file():
         log(f"tokens: {run.name} -> {out.name}" + (f" (mix {mix})" if mix else ""))
         _command(["tokenize", str(run), "--tokenizer", tok, "--output", str(out),
                   *[a for p, w in mix.items() for a in ("--mix", f"{p}={w}")]])
@@ -141,8 +142,8 @@ def run(exp: Experiment) -> Path:
             train(cfg, out)
             runs.append({"seed": seed, "dir": str(out), "evals": evaluate_run(exp, out), "loss": losses(out),
                          "steps": cfg["train"]["steps"]})
-        manifest = read_json(tokens / "manifest.json")
-        kept = read_json(run_dir / "stats.json")["kept"]
+        manifest = read_json(tokens / rundir.TOKENS_MANIFEST)
+        kept = read_json(rundir.RunDir(run_dir).stats)["kept"]
         variants[v.name] = {"build": run_dir, "tokens": manifest["totals"]["tokens"], "documents": kept,
                             "runs": runs}
     results = stats.results(exp, variants)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from corpus.rundir import RunDir
 from trainer.ablate.experiment import PRIMARY, Experiment
 from trainer.evaluate import metrics as flat_metrics
 
@@ -132,7 +133,7 @@ def results(exp: Experiment, variants: dict[str, dict[str, Any]]) -> dict[str, A
             mets[m] = {"mean": float(np.mean(runs)), "sd": _sd(runs), "runs": runs}
         out_variants[v] = {"documents": d["documents"], "tokens": d["tokens"],
                            "epochs": round(steps * trained / d["tokens"], 3) if d["tokens"] else None,
-                           "report": str(d["build"] / "report" / "report.html"), "metrics": mets}
+                           "report": str(RunDir(d["build"]).report_html), "metrics": mets}
     if exp.primary not in names:
         from corpus.errors import UserError
 
