@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import corpus
+from corpus.rundir import DATA, NOT_HASHED
 
 HASH_BUF = 4 << 20
 VERSIONED = ("thresher", "datasets", "datasketch", "fasttext-numpy2", "presidio-analyzer",
              "presidio-anonymizer", "tokenizers", "transformers", "torch", "pyarrow", "zstandard", "orjson",
              "numpy", "ray", "fastwarc", "resiliparse", "trafilatura")
-SKIP_PARTS = (".state", ".work", "manifest.json", "report", "review")
+SKIP_PARTS = NOT_HASHED  # the name report/verify.py imports until it reads corpus.rundir.NOT_HASHED
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -102,10 +103,10 @@ def output_files(run_dir: Path, data_docs: dict[str, int]) -> tuple[list[dict], 
     outputs, files = [], []
     for p in sorted(q for q in run_dir.rglob("*") if q.is_file()):
         rel = p.relative_to(run_dir)
-        if rel.parts[0] in SKIP_PARTS or p.name.startswith("."):
+        if rel.parts[0] in NOT_HASHED or p.name.startswith("."):
             continue
         entry = {"path": str(rel), "size": p.stat().st_size, "sha256": sha256_file(p)}
-        if rel.parts[0] == "data":
+        if rel.parts[0] == DATA:
             outputs.append({**entry, "docs": data_docs.get(str(rel), 0)})
         else:
             files.append(entry)

@@ -18,14 +18,10 @@ from corpus.document import Document
 from corpus.io import atomic
 from corpus.io.raw import DUPLICATE_ID, STAGE_ERROR, UNSERIALISABLE, Raw, error_code, quarantine_entry
 from corpus.io.writers import UnserialisableError
+from corpus.rundir import QUARANTINE, RunDir
 
-DIR = "quarantine"
-__all__ = ["DIR", "DUPLICATE_ID", "STAGE_ERROR", "UNSERIALISABLE", "Quarantine", "path"]
-
-
-def path(run_dir: Path, task_id: str, pass_index: int) -> Path:
-    name = f"{task_id}-quarantine.jsonl" if pass_index == 0 else f"{task_id}-pass{pass_index}-quarantine.jsonl"
-    return run_dir / DIR / name
+DIR = QUARANTINE  # the folder's name for engine/build.py and report/verify.py until they import corpus.rundir
+__all__ = ["DIR", "DUPLICATE_ID", "STAGE_ERROR", "UNSERIALISABLE", "Quarantine"]
 
 
 def _printable(value: str) -> str:
@@ -62,7 +58,7 @@ class Quarantine:
 
     def write(self, run_dir: Path, task_id: str, pass_index: int) -> None:
         """Write this pass's file (or none: a redo that quarantines nothing leaves no stale file)."""
-        target = path(run_dir, task_id, pass_index)
+        target = RunDir(run_dir).quarantine_file(task_id, pass_index)
         if self.entries:
             atomic.write_bytes(target, b"".join(orjson.dumps(e) + b"\n" for e in self.entries))
         else:

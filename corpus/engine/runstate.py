@@ -22,12 +22,9 @@ from typing import Any
 import yaml
 
 from corpus.config import identity
-from corpus.engine.task import STATE
 from corpus.errors import Fault, UserError
 from corpus.io import atomic
-
-LOCK = "lock"
-RUN_STATE = "run.json"
+from corpus.rundir import RunDir
 
 
 def _now() -> str:
@@ -37,7 +34,7 @@ def _now() -> str:
 @contextlib.contextmanager
 def locked(run_dir: Path) -> Iterator[None]:
     """Hold ``RUN/.state/lock`` (an ``flock``) while the build runs; the file names the holder."""
-    path = run_dir / STATE / LOCK
+    path = RunDir(run_dir).lock
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as f:
         try:
@@ -55,7 +52,7 @@ def locked(run_dir: Path) -> Iterator[None]:
 
 
 def _finished_tasks(run_dir: Path) -> int:
-    return len({p.name for p in (run_dir / STATE).glob("pass-*/*.json")})
+    return len({p.name for p in RunDir(run_dir).markers()})
 
 
 def _differences(old: Any, new: Any, where: str = "") -> list[str]:
@@ -90,7 +87,7 @@ def _inputs_changed(old_tasks: list[dict[str, Any]], new_tasks: list[dict[str, A
 def _what_differs(run_dir: Path, old: dict[str, Any], state: dict[str, Any], resolved: dict[str, Any]) -> str:
     said = []
     if old["config_sha256"] != state["config_sha256"]:
-        before = run_dir / "config.yaml"
+        before = RunDir(run_dir).config
         keys = (_differences(identity(yaml.safe_load(before.read_text(encoding="utf-8")) or {}), identity(resolved))
                 if before.is_file() else [])
         said.append("the pipeline config differs" + (f" ({', '.join(keys[:4])}{', ...' if len(keys) > 4 else ''})"
@@ -104,7 +101,7 @@ def _what_differs(run_dir: Path, old: dict[str, Any], state: dict[str, Any], res
 
 def prepare(run_dir: Path, state: dict[str, Any], resolved: dict[str, Any]) -> dict[str, Any]:
     """Start the run's state, or check that ``run_dir`` holds this same run; returns the state to use."""
-    state_file = run_dir / STATE / RUN_STATE
+    state_file = RunDir(run_dir).run_state
     if state_file.exists():
         old = atomic.read_json(state_file)
         differs = _what_differs(run_dir, old, state, resolved)
@@ -124,14 +121,15 @@ def _clear_unfinished(run_dir: Path) -> None:
     """Delete what an earlier attempt of another config left (its stages' state folders, saved streams,
     partial shards): no task of it finished, so nothing is lost, and none of it may reach this run's
     manifest. The lock, held by this build, stays."""
+    run = RunDir(run_dir)
     for p in run_dir.iterdir():
-        for q in ([x for x in p.iterdir() if x.name != LOCK] if p.name == STATE and p.is_dir() else [p]):
+        for q in ([x for x in p.iterdir() if x != run.lock] if p == run.state and p.is_dir() else [p]):
             shutil.rmtree(q) if q.is_dir() and not q.is_symlink() else q.unlink()
 
 
 def move_aside(run_dir: Path) -> Path | None:
     """``--restart``: rename an existing run to ``<name>.old-<UTC time>`` beside it (never delete it)."""
-    if not (run_dir / STATE).is_dir():
+    if not RunDir(run_dir).state.is_dir():
         return None
     with locked(run_dir):  # refuses while another build runs in it
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
