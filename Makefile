@@ -5,8 +5,8 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.thresher-setup
 CACHE  ?= $(HOME)/.cache/thresher
-# The CPU build of torch, installed first on machines without a GPU so that the
-# range in pyproject.toml is already satisfied and pip never pulls a CUDA build.
+# The CPU build of torch, installed first on machines without a GPU so that the `train`
+# extra's range in pyproject.toml is already satisfied and pip never pulls a CUDA build.
 TORCH_CPU ?= torch==2.13.0
 
 export TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS :=
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml Makefile
 	else \
 	  $(PIP) install -q "$(TORCH_CPU)"; \
 	fi
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -e ".[train,dev]"  # the data side, the trainer (torch), the test tools
 	$(PY) -m corpus.assets fetch
 	touch $(STAMP)
 
