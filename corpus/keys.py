@@ -18,16 +18,24 @@ from __future__ import annotations
 
 # ---- document metadata: written by readers (input fields and crawl headers)
 URL = "url"  # the page's URL (WARC-Target-URI, or the input record's own field)
-CONTENT_TYPE = "content_type"  # MIME type of a crawled record
-FETCH_DATE = "fetch_date"  # WARC-Date: when the page was fetched (the report's crawl period)
-ROBOTS_META = "robots"  # robots directives of the page (HTTP X-Robots-Tag, <meta name="robots">)
-TDM_RESERVATION = "tdm_reservation"  # TDMRep reservation of the page
 LICENCE_KEYS = ("license", "licence")  # an input's licence field, either spelling
+CONTENT_TYPE = "content_type"  # WARC reader: MIME type of the record
+FETCH_DATE = "fetch_date"  # WARC reader: WARC-Date, when the page was fetched (the report's crawl period)
+WARC_FILE = "warc_file"  # WARC reader: the file and byte offset the record was read from
+WARC_OFFSET = "warc_offset"
+HTTP_STATUS = "http_status"  # WARC reader: the response's HTTP status
+X_ROBOTS_TAG = "x_robots_tag"  # WARC reader: the X-Robots-Tag header (read by `rights`)
 
 # ---- document metadata: written by stages
 FLAGS = "flags"  # every negative decision, [{"stage", "reason"}] (`Document.flag`); reserved in inputs
 EXTRACTOR = "extractor"  # extract: the backend that produced the text (a page is extracted once)
 EXTRACT_ERROR = "extract_error"  # extract: why the backend failed on the page
+TITLE = "title"  # extract: the page's <title>, <html lang>, canonical link and publication date
+HTML_LANG = "html_lang"
+CANONICAL_URL = "canonical_url"
+PUBLISHED = "published"
+ROBOTS_META = "robots"  # extract: the page's <meta name="robots"> directives (read by `rights`)
+TDM_RESERVATION = "tdm_reservation"  # extract: the page's TDMRep <meta name="tdm-reservation">
 LANGUAGE = "language"  # language: the detected language code
 LANGUAGE_SCORE = "language_score"  # language: the detector's probability for it
 QUALITY_SCORE = "quality_score"  # quality_classifier: the classifier's score
@@ -45,10 +53,11 @@ QUALITY = "quality"
 DEDUP = "dedup"
 PII_CATEGORY = "pii"
 DECONTAMINATE = "decontaminate"
-RIGHTS = "rights"  # opt-outs, blocklists and other reasons a source may not be used
+RIGHTS = "rights"  # rightsholders' opt-outs (robots, TDMRep, opt-out lists)
+SAFETY = "safety"  # blocklists: content removed as illegal or harmful (url_filter)
 TOKENIZE = "tokenize"
 OTHER = "other"  # a stage that declares none (a user's own stage before it says what it does)
-CATEGORIES = (READ, EXTRACT, NORMALIZE, LANGUAGE_ID, QUALITY, DEDUP, PII_CATEGORY, DECONTAMINATE, RIGHTS,
+CATEGORIES = (READ, EXTRACT, NORMALIZE, LANGUAGE_ID, QUALITY, DEDUP, PII_CATEGORY, DECONTAMINATE, RIGHTS, SAFETY,
               TOKENIZE, OTHER)
 
 # ---- lineage.json (trainer checkpoints and exports)
