@@ -184,6 +184,12 @@ def _input_bytes(path: str, fmt: str, split: str) -> int:
     return hf.load(path, split).data.nbytes if fmt == "hf" else os.path.getsize(path)
 
 
+def task_id(index: int) -> str:
+    """The id of the plan's task ``index`` (``00042``): it names the task's shards, markers and stage
+    state, so whoever turns an index back into a name (dedup's uids) asks here."""
+    return f"{index:05d}"
+
+
 def task_size_bytes(setting: float | str, inputs: list[tuple[str, str, str]], split: str) -> int:
     """Bytes per task: the configured size, or for ``auto`` a share of the total input (never of the
     worker count, so the plan, and with it the output, is the same for any number of workers)."""
@@ -225,7 +231,7 @@ def plan(cfg: PipelineConfig) -> list[Task]:
             groups.extend([s] for s in _hf_slices(path, display, cfg.input.hf_split, task_bytes))
     if text_group:
         groups.append(text_group)
-    return [Task(f"{i:05d}", tuple(g)) for i, g in enumerate(groups)]
+    return [Task(task_id(i), tuple(g)) for i, g in enumerate(groups)]
 
 
 def _parquet_slices(path: str, display: str, task_bytes: int) -> list[Slice]:
