@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from corpus import rules
+from corpus import keys, rules
 from corpus.document import Document
 from corpus.errors import UserError
 from corpus.io.records import READER_STAGE
@@ -50,6 +50,10 @@ class Stage:
     """
 
     name: ClassVar[str]
+    # What the stage does, one of `corpus.keys.CATEGORIES` (``stats.json`` records it per stage; the report
+    # finds its PII and dedup stages by it, whatever their labels). A stage that declares none, such as
+    # a user's own from before categories existed, is ``other``: counted, never taken for PII or dedup.
+    category: ClassVar[str] = keys.OTHER
     Params: ClassVar[type] = NoParams
     rules: ClassVar[str | None] = None
     doc: ClassVar[str] = ""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from corpus import keys
 from corpus.document import Document
 from corpus.engine.context import ReduceContext, StageContext
 from corpus.errors import UserError
@@ -73,6 +74,7 @@ class QualityClassifierParams:
 @register
 class QualityClassifier(GlobalStage):
     name = "quality_classifier"
+    category = keys.QUALITY
     path_params = ("model",)
     Params = QualityClassifierParams
     doc = "fastText quality classifier: metadata.quality_score; keep above min_score or the top fraction."

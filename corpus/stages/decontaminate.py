@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from corpus import keys
 from corpus.document import Document
 from corpus.engine.context import RunContext, StageContext
 from corpus.errors import UserError
@@ -52,6 +53,7 @@ class DecontaminateParams:
 @register
 class Decontaminate(Filter):
     name = "decontaminate"
+    category = keys.DECONTAMINATE
     path_params = ("eval_sets",)
     Params = DecontaminateParams
     doc = "Drop documents sharing an n-gram (default 13 words) with an evaluation set; the set is named in the reason."

@@ -33,6 +33,7 @@ from typing import Any
 
 from resiliparse.parse.html import HTMLTree
 
+from corpus import keys
 from corpus.document import Document
 from corpus.engine.context import StageContext
 from corpus.errors import UserError
@@ -158,6 +159,7 @@ def looks_poor(text: str, min_line_chars: float) -> bool:
 @register
 class Extract(Stage):
     name = "extract"
+    category = keys.EXTRACT
     Params = ExtractParams
     rules = "web/extract.yaml"
     doc = "HTML pages (WARC responses) to their main text, Markdown or plain, with title, language, robots meta."

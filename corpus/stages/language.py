@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from corpus import rules
+from corpus import keys, rules
 from corpus.document import Document
 from corpus.errors import UserError
 from corpus.stages.base import Filter, register
@@ -75,6 +75,7 @@ def windows(text: str, max_chars: int, samples: int) -> list[str]:
 @register
 class Language(Filter):
     name = "language"
+    category = keys.LANGUAGE_ID
     path_params = ("model",)
     Params = LanguageParams
     doc = "fastText language ID (lid.176 or any LID model): metadata.language/language_score; keep languages."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from corpus import keys
 from corpus.document import Document
 from corpus.stages.base import Filter, register
 
@@ -19,6 +20,7 @@ class LengthParams:
 @register
 class Length(Filter):
     name = "length"
+    category = keys.QUALITY
     Params = LengthParams
     doc = "Drop documents shorter or longer than the given characters or whitespace-separated words."
 

@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from corpus import keys
 from corpus.document import Document
 from corpus.engine.context import StageContext
 from corpus.stages.base import Stage, register
@@ -60,6 +61,7 @@ class NormalizeParams:
 @register
 class Normalize(Stage):
     name = "normalize"
+    category = keys.NORMALIZE
     Params = NormalizeParams
     doc = "Unicode normalisation, control characters stripped, whitespace runs collapsed."
 

@@ -24,7 +24,7 @@ from urllib.robotparser import RobotFileParser
 
 import orjson
 
-from corpus import rules
+from corpus import keys, rules
 from corpus.document import Document
 from corpus.errors import UserError
 from corpus.io.warc import ROBOTS_META, TDM_RESERVATION, X_ROBOTS_TAG
@@ -137,6 +137,7 @@ def directives(value: Any) -> set[str]:
 @register
 class Rights(Filter):
     name = "rights"
+    category = keys.RIGHTS
     Params = RightsParams
     rules = "rights/default.yaml"
     path_params = ("robots", "tdmrep", "optout")

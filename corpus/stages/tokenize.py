@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 
+from corpus import keys
 from corpus.document import Document
 from corpus.engine.context import RunContext, StageContext
 from corpus.errors import UserError
@@ -42,6 +43,7 @@ class TokenizeParams(Settings):
 @register
 class Tokenize(Stage):
     name = "tokenize"
+    category = keys.TOKENIZE
     Params = TokenizeParams
     path_params = ("tokenizer",)
     ordered_params = ("mix",)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from corpus import rules
+from corpus import keys, rules
 from corpus.document import Document
 from corpus.errors import UserError
 from corpus.stages.base import Filter, register
@@ -63,6 +63,7 @@ def host_of(url: str) -> str:
 @register
 class UrlFilter(Filter):
     name = "url_filter"
+    category = keys.SAFETY
     path_params = ("blocklists",)
     Params = UrlFilterParams
     doc = "Drop documents whose URL (metadata field) has a blocked domain, word or substring."

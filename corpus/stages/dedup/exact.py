@@ -23,6 +23,7 @@ import numpy as np
 import orjson
 import xxhash
 
+from corpus import keys
 from corpus.document import Document
 from corpus.engine.context import ReduceContext, StageContext
 from corpus.errors import UserError
@@ -97,6 +98,7 @@ def duplicates_in_range(job: dict[str, Any]) -> dict[str, Any]:
 @register
 class DedupExact(GlobalStage):
     name = "dedup_exact"
+    category = keys.DEDUP
     path_params = ("against",)
     Params = ExactParams
     rules = "dedup/exact.yaml"

@@ -28,6 +28,7 @@ import numpy as np
 import xxhash
 from datasketch import MinHash
 
+from corpus import keys
 from corpus.document import Document
 from corpus.engine.context import ReduceContext, RunContext, StageContext
 from corpus.errors import UserError
@@ -107,6 +108,7 @@ def bands_rows(p_key: tuple) -> tuple[int, int]:
 @register
 class DedupMinHash(GlobalStage):
     name = "dedup_minhash"
+    category = keys.DEDUP
     path_params = ("against",)
     Params = MinHashParams
     rules = "dedup/minhash.yaml"

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from corpus import rules
+from corpus import keys, rules
 from corpus.document import Document
 from corpus.engine.context import RunContext, StageContext
 from corpus.errors import UserError
@@ -97,6 +97,7 @@ def accepted(engine: PiiEngine, policy: Policy, texts: list[str]) -> list[list]:
 @register
 class Pii(Stage):
     name = "pii"
+    category = keys.PII_CATEGORY
     Params = PiiParams
     rules = "pii/default.yaml"
     doc = "PII and secrets (Presidio + offline NER): redact, mask, hash, pseudonymize, drop or keep per entity."

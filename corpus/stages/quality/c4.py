@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from corpus import keys
 from corpus.document import Document
 from corpus.engine.context import StageContext
 from corpus.stages.base import register
@@ -43,6 +44,7 @@ class C4Params:
 @register
 class C4(LanguageRule):
     name = "c4"
+    category = keys.QUALITY
     Params = C4Params
     rules = "quality/c4.yaml"
     doc = "C4 rules: drop lines without terminal punctuation, short/javascript/policy lines; lorem ipsum, braces, few sentences."

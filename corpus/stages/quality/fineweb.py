@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from corpus import keys
 from corpus.document import Document
 from corpus.stages.base import register
 from corpus.stages.quality import text
@@ -39,6 +40,7 @@ def _ends_terminal(line: str, stop_chars: tuple[str, ...] | None) -> bool:
 @register
 class FineWeb(LanguageRule):
     name = "fineweb"
+    category = keys.QUALITY
     Params = FineWebParams
     rules = "quality/fineweb.yaml"
     doc = "FineWeb rules: line punctuation ratio, short-line ratio, duplicated-line characters, newlines per word."

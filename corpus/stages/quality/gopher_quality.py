@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from corpus import keys
 from corpus.document import Document
 from corpus.stages.base import register
 from corpus.stages.quality import text
@@ -42,6 +43,7 @@ def _ratio(count: int, total: int) -> float:
 @register
 class GopherQuality(LanguageRule):
     name = "gopher_quality"
+    category = keys.QUALITY
     Params = GopherQualityParams
     rules = "quality/gopher_quality.yaml"
     doc = "Gopher quality rules: word count and length, symbol ratios, bullet/ellipsis lines, alphabetic and stop words."

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from corpus import keys
 from corpus.document import Document
 from corpus.errors import UserError
 from corpus.stages.base import register
@@ -106,6 +107,7 @@ def repeated_ngram_chars(key: np.ndarray, n: int, ends: np.ndarray) -> int:
 @register
 class GopherRepetition(LanguageRule):
     name = "gopher_repetition"
+    category = keys.QUALITY
     Params = GopherRepetitionParams
     rules = "quality/gopher_repetition.yaml"
     doc = "Gopher repetition rules: duplicate lines/paragraphs, top n-gram and duplicated n-gram fractions."
