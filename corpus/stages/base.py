@@ -8,19 +8,28 @@ Three shapes cover every stage:
   decision where it is made.
 - `GlobalStage` needs every document before deciding on any (dedup, corpus statistics): the engine
   runs ``scan`` on every task, a barrier, ``reduce`` once, then ``process`` on every task; state
-  passes between phases through files in ``ctx.state_dir``.
+  passes between phases through files in ``ctx.state_dir``. Whether an instance needs that pass is its
+  own answer (`Stage.needs_global`): a classifier with a fixed threshold does not.
 
-Stages never know executors, and executors never know stages by name.
+The base class runs ``setup()`` once before the first ``process``, ``scan`` or ``decide`` of an
+instance, whoever calls them (the engine, `corpus.stages.testing.run_stage`, a test), so no stage
+guards against a skipped ``setup``.
+
+Stages are found by name in the modules under ``corpus/stages`` and in the ``thresher.stages`` entry
+point group (``name = "module:Class"``), so a user's stage is a pip package. Stages never know
+executors, and executors never know stages by name.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
 import re
 import typing
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from corpus import keys, rules
 from corpus.document import Document
@@ -28,6 +37,8 @@ from corpus.errors import UserError
 from corpus.io.records import READER_STAGE
 
 if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
     from corpus.engine.context import ReduceContext, RunContext, StageContext
 
 MODES = ("filter", "annotate")
@@ -40,6 +51,34 @@ RESERVED_LABELS = (READER_STAGE, "data", "excluded", "quarantine", "report", "re
 @dataclasses.dataclass
 class NoParams:
     pass
+
+
+# The methods that may rely on ``setup()`` having run: each is wrapped (`_after_setup`) where a class
+# defines it. ``reduce``, ``finalize`` and ``warnings`` run in the driver, where loading models would
+# cost for nothing; a stage that needs its setup there calls `Stage.ensure_setup` itself.
+_NEEDS_SETUP = ("process", "scan", "decide")
+_F = TypeVar("_F")
+
+
+def _after_setup(method: _F) -> _F:
+    @functools.wraps(method)
+    def wrapper(self: Stage, *args: Any, **kwargs: Any) -> Any:
+        self.ensure_setup()
+        return method(self, *args, **kwargs)
+
+    wrapper.after_setup = True
+    return wrapper
+
+
+def _marks_setup(setup: _F) -> _F:
+    """``setup`` that records on the instance that it ran, so one called directly is not run again."""
+    @functools.wraps(setup)
+    def wrapper(self: Stage) -> None:
+        setup(self)
+        self._set_up = True
+
+    wrapper.after_setup = True
+    return wrapper
 
 
 class Stage:
@@ -72,8 +111,28 @@ class Stage:
         self.mode = mode
         self.label = label or self.name
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("setup", *_NEEDS_SETUP):
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "after_setup", False):
+                setattr(cls, name, (_marks_setup if name == "setup" else _after_setup)(method))
+
     def setup(self) -> None:
-        """Load models and build engines: called once per worker process, before any task."""
+        """Load models and build engines: run once per instance (in each worker process) before its
+        first ``process``, ``scan`` or ``decide``; see `ensure_setup`."""
+
+    def ensure_setup(self) -> None:
+        """Run ``setup()`` unless it already ran on this instance (a failed one runs again next time)."""
+        if not self.__dict__.get("_set_up"):
+            self.setup()
+            self._set_up = True  # (a stage without a setup of its own: the base's does nothing)
+
+    def needs_global(self) -> bool:
+        """Whether this instance needs every task's ``scan`` and one ``reduce`` before it processes any
+        document: the engine cuts a pass before it if so. A `GlobalStage` does unless its settings say
+        otherwise (override this then); any other stage never does."""
+        return False
 
     def warnings(self) -> list[str]:
         """Settings worth a word but not worth stopping for (a language code the model does not know);
@@ -115,6 +174,9 @@ class Filter(Stage):
 class GlobalStage(Stage):
     """A stage that needs a global view: ``scan`` every task, ``reduce`` once, then ``process``."""
 
+    def needs_global(self) -> bool:
+        return True
+
     def scan(self, docs: Iterable[Document], ctx: StageContext) -> None:
         raise NotImplementedError
 
@@ -125,6 +187,8 @@ class GlobalStage(Stage):
 # ---------------------------------------------------------------- registry
 
 REGISTRY: dict[str, type[Stage]] = {}
+# Stages outside this package: ``[project.entry-points."thresher.stages"] name = "module:Class"``.
+ENTRY_POINTS = "thresher.stages"
 
 
 def register(cls: type[Stage]) -> type[Stage]:
@@ -134,15 +198,19 @@ def register(cls: type[Stage]) -> type[Stage]:
     return cls
 
 
+def _is_register(decorator: ast.expr) -> bool:
+    """``@register`` or ``@<module>.register`` (``@base.register``)."""
+    return ((isinstance(decorator, ast.Name) and decorator.id == "register")
+            or (isinstance(decorator, ast.Attribute) and decorator.attr == "register"))
+
+
 def _stage_modules() -> dict[str, str]:
     """Stage name -> module, found by reading the sources under ``corpus/stages`` without importing them.
 
     A stage module may import heavy libraries (Presidio, torch) at import time; reading the source
-    for ``@register`` classes and their ``name = "..."`` keeps a pipeline from paying for stages it
+    for registered classes and their ``name = "..."`` keeps a pipeline from paying for stages it
     does not use.
     """
-    import ast
-
     import corpus.stages as pkg
 
     root = Path(pkg.__path__[0])
@@ -151,9 +219,7 @@ def _stage_modules() -> dict[str, str]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         module = ".".join(("corpus", "stages", *path.relative_to(root).with_suffix("").parts))
         for node in tree.body:
-            if not isinstance(node, ast.ClassDef):
-                continue
-            if not any(isinstance(d, ast.Name) and d.id == "register" for d in node.decorator_list):
+            if not isinstance(node, ast.ClassDef) or not any(map(_is_register, node.decorator_list)):
                 continue
             for stmt in node.body:
                 if (isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "name" for t in stmt.targets)
@@ -162,26 +228,57 @@ def _stage_modules() -> dict[str, str]:
     return out
 
 
+def _entry_points() -> dict[str, EntryPoint]:
+    """Installed packages' stages, by name (importing none of them)."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINTS)}
+
+
 _MODULES: dict[str, str] | None = None
+_PLUGINS: dict[str, EntryPoint] | None = None
+
+
+def _known() -> tuple[dict[str, str], dict[str, EntryPoint]]:
+    global _MODULES, _PLUGINS
+    if _MODULES is None or _PLUGINS is None:
+        _MODULES, _PLUGINS = _stage_modules(), _entry_points()
+    return _MODULES, _PLUGINS
 
 
 def names() -> list[str]:
-    global _MODULES
-    if _MODULES is None:
-        _MODULES = _stage_modules()
-    return sorted(_MODULES)
+    """Every stage name: this package's and the installed packages' (entry points)."""
+    modules, plugins = _known()
+    return sorted({*modules, *plugins})
 
 
 def get(name: str) -> type[Stage]:
     """The stage class registered as ``name``, importing only the module that defines it."""
     import importlib
 
-    if name not in REGISTRY:
-        known = names()
-        if name not in known:
-            raise UserError(f"unknown stage {name!r} (known: {', '.join(known)})")
-        importlib.import_module(_MODULES[name])
-    return REGISTRY[name]
+    if name in REGISTRY:
+        return REGISTRY[name]
+    modules, plugins = _known()
+    if name in modules and name in plugins:
+        raise UserError(f"stage {name!r} is a Thresher stage and also the entry point {plugins[name].value!r} "
+                        f"of an installed package; rename the package's stage")
+    if name in modules:
+        importlib.import_module(modules[name])
+        return REGISTRY[name]
+    if name in plugins:
+        return register(_plugin_class(plugins[name]))
+    raise UserError(f"unknown stage {name!r} (known: {', '.join(names())})")
+
+
+def _plugin_class(ep: EntryPoint) -> type[Stage]:
+    """The class an entry point names, checked to be a stage of that name."""
+    cls = ep.load()
+    where = f"entry point {ep.name} = {ep.value} ({ENTRY_POINTS})"
+    if not (isinstance(cls, type) and issubclass(cls, Stage)):
+        raise UserError(f"{where} names no subclass of corpus.stages.base.Stage")
+    if getattr(cls, "name", None) != ep.name:
+        raise UserError(f"{where}: the class's name is {getattr(cls, 'name', None)!r}; it must be {ep.name!r}")
+    return cls
 
 
 # ---------------------------------------------------------------- parameters

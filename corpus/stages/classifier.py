@@ -82,22 +82,18 @@ class QualityClassifier(GlobalStage):
     def setup(self) -> None:
         self._scorer = Scorer(self.p.model, self.p.positive_label)
 
+    def needs_global(self) -> bool:
+        """Only ``top_fraction`` needs every score first; a fixed ``min_score`` decides each document alone."""
+        return self.p.top_fraction is not None
+
     def _score(self, doc: Document) -> float:
-        if not hasattr(self, "_scorer"):
-            self.setup()
         return self._scorer.score(doc.text)
 
     def scan(self, docs: Iterable[Document], ctx: StageContext) -> None:
-        if self.p.top_fraction is None:  # a fixed threshold needs no global view
-            for _ in docs:
-                pass
-            return
         scores = np.fromiter((self._score(d) for d in docs), dtype=np.float64)
         atomic.write_bytes(ctx.state_dir / f"scores-{ctx.task_id}.npy", scores.astype("<f8").tobytes())
 
     def reduce(self, ctx: ReduceContext) -> None:
-        if self.p.top_fraction is None:
-            return
         parts = [np.frombuffer((ctx.state_dir / f"scores-{t}.npy").read_bytes(), dtype="<f8") for t in ctx.task_ids]
         scores = np.sort(np.concatenate(parts))[::-1] if parts else np.empty(0)
         keep = math.ceil(self.p.top_fraction * len(scores))
@@ -114,7 +110,7 @@ class QualityClassifier(GlobalStage):
     def _decide(self, doc: Document, top: float | None) -> str | None:
         """Score ``doc`` (kept in ``metadata.quality_score``) and say why it falls short, if it does."""
         score = self._score(doc)
-        doc.metadata["quality_score"] = round(score, 6)
+        doc.metadata[keys.QUALITY_SCORE] = round(score, 6)
         if self.p.min_score is not None and score < self.p.min_score:
             return "quality_low_score"
         if top is not None and score < top:

@@ -10,12 +10,12 @@ matched whole (as GPT-3's decontamination did); shorter ones are ignored and cou
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from corpus import keys
 from corpus.document import Document
-from corpus.engine.context import RunContext, StageContext
+from corpus.engine.context import RunContext
 from corpus.errors import UserError
 from corpus.stages.base import Filter, register
 from corpus.stages.textfiles import read_texts
@@ -78,11 +78,6 @@ class Decontaminate(Filter):
                 self._short_lengths.add(len(ws))
         # name, n-gram hashes, whole short items
         self._sets: list[tuple[str, set[int], set[int]]] = [(name, *g) for name, g in grams_of.items()]
-
-    def process(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
-        if not hasattr(self, "_sets"):
-            self.setup()
-        yield from super().process(docs, ctx)
 
     def finalize(self, ctx: RunContext) -> None:
         """Count the evaluation items too short to match, once for the run (every worker sees them all)."""

@@ -96,8 +96,7 @@ class Language(Filter):
         named = sorted({normalize_label(c) for c in [*(p.keep or []), *p.min_scores]})
         if not named:
             return []
-        if not hasattr(self, "_model"):
-            self.setup()
+        self.ensure_setup()  # the model's labels, asked in the driver
         known = {normalize_label(label) for label in self._model.get_labels()}
         return [f"stage {self.label}: the model knows no language {code!r} (codes are ISO 639, such as en, de, "
                 f"zh): no document will be identified as it" for code in named if code not in known]
@@ -124,11 +123,9 @@ class Language(Filter):
         return code, min(totals[code] / sum(len(part) for part in parts), 1.0)
 
     def decide(self, doc: Document) -> str | None:
-        if not hasattr(self, "_model"):
-            self.setup()
         code, score = self.identify(doc.text)
-        doc.metadata["language"] = code
-        doc.metadata["language_score"] = round(score, 4)
+        doc.metadata[keys.LANGUAGE] = code
+        doc.metadata[keys.LANGUAGE_SCORE] = round(score, 4)
         if self._keep is not None and code not in self._keep:
             return "language_not_kept"
         if score < self._min.get(code, self.p.min_score):

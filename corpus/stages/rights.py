@@ -27,7 +27,6 @@ import orjson
 from corpus import keys, rules
 from corpus.document import Document
 from corpus.errors import UserError
-from corpus.io.warc import ROBOTS_META, TDM_RESERVATION, X_ROBOTS_TAG
 from corpus.stages.base import Filter, register
 
 OPTOUT_KEYS = ("domains", "url_prefixes", "content_hashes")
@@ -60,7 +59,7 @@ class RightsParams:
     url_prefixes: list[str] = field(default_factory=list)
     content_hashes: list[str] = field(default_factory=list)
     snapshot_date: str | None = None  # fetch date of snapshot entries that carry none
-    field: str = "url"
+    field: str = keys.URL
 
     def check(self) -> None:
         if not self.user_agents:
@@ -175,8 +174,6 @@ class Rights(Filter):
         return self.route(decided(), ctx)
 
     def decide(self, doc: Document) -> str | None:
-        if not hasattr(self, "_robots"):
-            self.setup()
         meta = doc.metadata
         url = meta.get(self.p.field) if isinstance(meta.get(self.p.field), str) else ""
         parts = urlsplit(url.lower()) if url else None
@@ -188,15 +185,15 @@ class Rights(Filter):
         labels = host.removeprefix("www.").split(".")
         if host and any(".".join(labels[i:]) in self._domains for i in range(len(labels))):
             return "rights_optout_domain"
-        if tdm_reserved(meta.get(TDM_RESERVATION, meta.get("tdm-reservation"))):
+        if tdm_reserved(meta.get(keys.TDM_RESERVATION, meta.get("tdm-reservation"))):
             return "rights_tdm_reserved"
         if host in self._tdmrep and parts is not None:
             entry = tdmrep_rule(self._tdmrep[host][1], parts.path or "/")
             if entry is not None and tdm_reserved(entry.get("tdm-reservation")):
                 return "rights_tdmrep_reserved"
-        if not self._directives.isdisjoint(directives(meta.get(ROBOTS_META))):
+        if not self._directives.isdisjoint(directives(meta.get(keys.ROBOTS_META))):
             return "rights_robots_meta"
-        if not self._directives.isdisjoint(directives(meta.get(X_ROBOTS_TAG))):
+        if not self._directives.isdisjoint(directives(meta.get(keys.X_ROBOTS_TAG))):
             return "rights_x_robots_tag"
         if host in self._robots and any(not self._robots[host][1].can_fetch(ua, url) for ua in self.p.user_agents):
             return "rights_robots_txt"

@@ -27,7 +27,7 @@ class UrlFilterParams:
     domains: list[str] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
     subwords: list[str] = field(default_factory=list)
-    field: str = "url"
+    field: str = keys.URL
     missing: str = "keep"
 
     def check(self) -> None:
@@ -79,8 +79,6 @@ class UrlFilter(Filter):
         self._subwords = re.compile("|".join(map(re.escape, sorted(lists["subwords"])))) if lists["subwords"] else None
 
     def decide(self, doc: Document) -> str | None:
-        if not hasattr(self, "_domains"):
-            self.setup()
         url = doc.metadata.get(self.p.field)
         if not isinstance(url, str) or not url:
             return "url_missing" if self.p.missing == "drop" else None

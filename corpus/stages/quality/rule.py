@@ -17,7 +17,7 @@ from typing import Any
 
 import regex
 
-from corpus import rules
+from corpus import keys, rules
 from corpus.document import Document
 from corpus.errors import UserError
 from corpus.stages.base import Filter
@@ -74,10 +74,7 @@ class LanguageRule(Filter):
         self.resolve(self.p.default_language)
 
     def resolve(self, lang: str) -> tuple[Any, text.WordSplitter]:
-        cached = getattr(self, "_by_lang", None)
-        if cached is None:
-            self.setup()
-            cached = self._by_lang
+        cached = self._by_lang  # made by setup(), which the base class runs before any decide
         if lang in cached:
             return cached[lang]
         data = language_file(self.p.language_rules, lang)
@@ -96,7 +93,7 @@ class LanguageRule(Filter):
         return params, split
 
     def decide(self, doc: Document) -> str | None:
-        lang = doc.metadata.get("language") or self.p.default_language
+        lang = doc.metadata.get(keys.LANGUAGE) or self.p.default_language
         params, split = self.resolve(str(lang))
         return self.check_doc(doc, params, split)
 
