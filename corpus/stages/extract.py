@@ -37,12 +37,11 @@ from corpus import keys
 from corpus.document import Document
 from corpus.engine.context import StageContext
 from corpus.errors import UserError
-from corpus.io.warc import HTML_TYPES, ROBOTS_META, TDM_RESERVATION
+from corpus.io.warc import HTML_TYPES
 from corpus.stages.base import Stage, register
 
 BACKENDS = ("trafilatura", "resiliparse", "auto")
 FORMATS = ("text", "markdown")
-EXTRACTOR = "extractor"  # metadata key: the backend that produced the text (a page is extracted once)
 # <meta> names and properties that carry a publication date, in order of trust.
 _DATE_META = ("article:published_time", "datepublished", "date", "dc.date.issued", "dc.date", "pubdate",
               "og:published_time", "publish-date")
@@ -78,7 +77,7 @@ class ExtractParams:
 
 def is_html(doc: Document) -> bool:
     """Whether ``doc`` is a page still to extract: HTML by its crawl content type, not yet extracted."""
-    return doc.metadata.get("content_type") in HTML_TYPES and EXTRACTOR not in doc.metadata
+    return doc.metadata.get(keys.CONTENT_TYPE) in HTML_TYPES and keys.EXTRACTOR not in doc.metadata
 
 
 def page_metadata(tree: HTMLTree) -> dict[str, Any]:
@@ -89,13 +88,13 @@ def page_metadata(tree: HTMLTree) -> dict[str, Any]:
     out: dict[str, Any] = {}
     doc = tree.document
     if tree.title:
-        out["title"] = tree.title.strip()
+        out[keys.TITLE] = tree.title.strip()
     root = doc.query_selector("html")
     if root is not None and root.getattr("lang"):
-        out["html_lang"] = root.getattr("lang").strip()
+        out[keys.HTML_LANG] = root.getattr("lang").strip()
     link = doc.query_selector('link[rel="canonical" i]')
     if link is not None and link.getattr("href"):
-        out["canonical_url"] = link.getattr("href").strip()
+        out[keys.CANONICAL_URL] = link.getattr("href").strip()
     dates = {}
     for meta in doc.query_selector_all(_DATE_SELECTOR):
         key = (meta.getattr("name") or meta.getattr("property") or meta.getattr("itemprop") or "").lower()
@@ -103,14 +102,14 @@ def page_metadata(tree: HTMLTree) -> dict[str, Any]:
             dates.setdefault(key, meta.getattr("content").strip())
     published = next((dates[k] for k in _DATE_META if k in dates), None)
     if published:
-        out["published"] = published
+        out[keys.PUBLISHED] = published
     robots = [d for meta in doc.query_selector_all('meta[name="robots" i]')
               for d in _ROBOTS_SPLIT.split((meta.getattr("content") or "").lower()) if d]
     if robots:
-        out[ROBOTS_META] = list(dict.fromkeys(robots))
+        out[keys.ROBOTS_META] = list(dict.fromkeys(robots))
     tdm = doc.query_selector('meta[name="tdm-reservation" i]')
     if tdm is not None and tdm.getattr("content"):
-        out[TDM_RESERVATION] = tdm.getattr("content").strip()
+        out[keys.TDM_RESERVATION] = tdm.getattr("content").strip()
     return out
 
 
@@ -202,15 +201,15 @@ class Extract(Stage):
                 with time_limit(self.p.timeout_s):
                     tree = HTMLTree.parse(doc.text)
                     doc.metadata.update(page_metadata(tree))
-                    text, used = self.main_text(doc.text, tree, doc.metadata.get("url"))
+                    text, used = self.main_text(doc.text, tree, doc.metadata.get(keys.URL))
             except ExtractTimeout:
                 yield doc, "extract_timeout"
                 continue
             except Exception as e:  # noqa: BLE001 - a backend failing on one page costs that page only
-                doc.metadata["extract_error"] = f"{type(e).__name__}: {e}"[:200]
+                doc.metadata[keys.EXTRACT_ERROR] = f"{type(e).__name__}: {e}"[:200]
                 yield doc, "extract_failed"
                 continue
-            doc.metadata[EXTRACTOR] = used
+            doc.metadata[keys.EXTRACTOR] = used
             ctx.count(f"backend_{used}")
             if not text.strip():
                 yield doc, "extract_empty"

@@ -213,6 +213,6 @@ class DedupMinHash(GlobalStage):
                    ) -> Iterator[tuple[Document, str | None]]:
         for pos, doc in enumerate(docs):
             rep, size, drop = members.get(pos, (doc.id, 1, False))
-            doc.metadata["dedup_cluster"] = rep
-            doc.metadata["dedup_cluster_size"] = size
+            doc.metadata[keys.DEDUP_CLUSTER] = rep
+            doc.metadata[keys.DEDUP_CLUSTER_SIZE] = size
             yield doc, REASON if drop else None

@@ -129,7 +129,7 @@ class Pii(Stage):
                 if sampler is not None:
                     sampler.observe(doc, results, actions)
                 outcome = self.policy.apply(doc.text, results)
-                doc.metadata["pii"] = {e: n for e, n in sorted(_per_entity(outcome.counts).items())}
+                doc.metadata[keys.PII] = {e: n for e, n in sorted(_per_entity(outcome.counts).items())}
                 for (ent, action), n in sorted(outcome.counts.items()):
                     ctx.count(f"pii.{ent}.{action}", n)
                 if results:
