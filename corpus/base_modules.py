@@ -19,6 +19,7 @@ BASE: tuple[str, ...] = (
     "corpus.io",
     "corpus.io.atomic",  # atomic file writes, JSON read/write
     "corpus.yamlfile",  # YAML reading with one-line errors
+    "corpus.schema",  # config validation: the dataclass is the schema (trainer and pipeline configs alike)
     "corpus.tokens",  # the token-shard format (Megatron .bin/.idx, .ids, manifest) and its reader
     "corpus.tokenizer",  # finding, loading and hashing a tokenizer folder
     "corpus.rundir",  # the run directory's layout and its document reader
@@ -35,6 +36,7 @@ BASE: tuple[str, ...] = (
 # ``tokenizer train`` and ``tokenize`` commands) and then trains on them; ``thresher impacted`` asks the
 # erasure history which checkpoints saw a run's documents before replaying their steps.
 DRIVERS: dict[str, tuple[str, ...]] = {
-    "trainer.ablate": ("corpus.cli", "corpus.config", "corpus.engine.build", "corpus.engine.plan"),
+    "trainer.ablate": ("corpus.cli", "corpus.config", "corpus.engine", "corpus.engine.build",
+                       "corpus.engine.plan"),
     "trainer.impacted": ("corpus.rights.forget",),
 }
