@@ -126,6 +126,10 @@ class RunDir:
     def review(self) -> Path:
         return self.root / REVIEW
 
+    def held_for_review(self, stage: str) -> Path:
+        """``review/<stage>/``: what stage ``stage`` holds for a person to look at (not hashed)."""
+        return in_run(self.root, REVIEW, stage)
+
     @property
     def report(self) -> Path:
         return self.root / REPORT

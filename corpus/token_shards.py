@@ -32,10 +32,10 @@ from corpus import draws
 from corpus.document import Document
 from corpus.errors import InvariantError, UserError
 from corpus.io import atomic
+from corpus.rundir import STATE, TOKENS_MANIFEST, TOKENS_VAL
 from corpus.tokenizer import LoadedTokenizer, folder_sha256, load
-from corpus.tokens import FORMAT, MANIFEST, VAL_DIR, ShardWriter, dtype_for_vocab
+from corpus.tokens import FORMAT, ShardWriter, dtype_for_vocab
 
-STATE_DIR = ".state"
 TOKENIZER_DIR = "tokenizer"
 _COUNTS = ("documents_in", "tokens_in", "documents", "sequences", "tokens")
 BATCH_CHARS = 8 << 20  # a batch also ends at this many characters, so memory stays bounded
@@ -181,11 +181,11 @@ def encode_overlapped(tok: LoadedTokenizer, docs: Iterable[Document],
 
 def clean_task(tokens_dir: Path, task_id: str) -> None:
     """Remove what an earlier attempt at this task left (shards, temp files, its summary)."""
-    for d in (tokens_dir, tokens_dir / VAL_DIR):
+    for d in (tokens_dir, tokens_dir / TOKENS_VAL):
         if d.is_dir():
             for p in [*d.glob(f"{task_id}-*"), *d.glob(f".{task_id}-*.tmp")]:
                 p.unlink()
-    (tokens_dir / STATE_DIR / f"{task_id}.json").unlink(missing_ok=True)
+    summary_path(tokens_dir, task_id).unlink(missing_ok=True)
 
 
 class TaskTokens:
@@ -197,7 +197,7 @@ class TaskTokens:
         clean_task(tokens_dir, task_id)
         limit = max(1, int(settings.shard_size_mb * (1 << 20)))
         self.train = SplitWriter(tokens_dir, task_id, self.dtype, limit)
-        self.val = SplitWriter(tokens_dir / VAL_DIR, task_id, self.dtype, limit)
+        self.val = SplitWriter(tokens_dir / TOKENS_VAL, task_id, self.dtype, limit)
         self.mixer = Mixer(settings.mix, settings.seed)
         self.summary: dict[str, Any] | None = None
 
@@ -228,7 +228,7 @@ class TaskTokens:
         """Commit the last shards and the task's summary (the task's proof of completion)."""
         summary = {"task": self.task_id, "tokenizer": self.tok.identity(), "settings": self.s.key(),
                    "train": self.train.close(), "val": self.val.close()}
-        atomic.write_json(self.dir / STATE_DIR / f"{self.task_id}.json", summary)
+        atomic.write_json(summary_path(self.dir, self.task_id), summary)
         self.summary = summary
         return summary
 
@@ -237,8 +237,17 @@ class TaskTokens:
         self.val.abort()
 
 
+def summaries_dir(tokens_dir: Path) -> Path:
+    """``<tokens>/.state/``: the tasks' summaries, each the proof that its task finished."""
+    return tokens_dir / STATE
+
+
+def summary_path(tokens_dir: Path, task_id: str) -> Path:
+    return summaries_dir(tokens_dir) / f"{task_id}.json"
+
+
 def task_summary(tokens_dir: Path, task_id: str) -> dict[str, Any] | None:
-    path = tokens_dir / STATE_DIR / f"{task_id}.json"
+    path = summary_path(tokens_dir, task_id)
     return atomic.read_json(path) if path.exists() else None
 
 
@@ -299,7 +308,7 @@ def write_manifests(tokens_dir: Path, task_ids: Sequence[str], settings: Setting
     for task_id in task_ids:
         summ = task_summary(tokens_dir, task_id)
         if summ is None:
-            raise InvariantError(f"tokens: task {task_id} left no summary in {tokens_dir / STATE_DIR}")
+            raise InvariantError(f"tokens: task {task_id} left no summary in {summaries_dir(tokens_dir)}")
         if not made_with(summ, tok, settings):
             raise InvariantError(f"tokens: task {task_id} was tokenized with another tokenizer or settings; "
                                  f"remove {tokens_dir} and tokenize again")
@@ -310,7 +319,7 @@ def write_manifests(tokens_dir: Path, task_ids: Sequence[str], settings: Setting
         raise InvariantError(f"tokens: the tokenizer copied to {copy} does not hash like its source")
     if settings.val_fraction > 0:  # no val/ at all without a split: the reader's ``val`` is then None
         val = _split_manifest(tok, settings, summaries, "val", f"../{TOKENIZER_DIR}")
-        atomic.write_json(tokens_dir / VAL_DIR / MANIFEST, val)
+        atomic.write_json(tokens_dir / TOKENS_VAL / TOKENS_MANIFEST, val)
     train = _split_manifest(tok, settings, summaries, "train", TOKENIZER_DIR)
-    atomic.write_json(tokens_dir / MANIFEST, train)
+    atomic.write_json(tokens_dir / TOKENS_MANIFEST, train)
     return train

@@ -33,6 +33,7 @@ import numpy as np
 import orjson
 
 from corpus.io.atomic import commit, tmp_path
+from corpus.rundir import TOKENS_MANIFEST, TOKENS_VAL
 
 FORMAT = "megatron-mmidx-v1"
 INDEX_HEADER = b"MMIDIDX\x00\x00"
@@ -42,8 +43,10 @@ DTYPE_CODES = {np.dtype(np.uint8): 1, np.dtype(np.int8): 2, np.dtype(np.int16): 
                np.dtype(np.int64): 5, np.dtype(np.float64): 6, np.dtype(np.float32): 7, np.dtype(np.uint16): 8}
 CODE_DTYPES = {v: k for k, v in DTYPE_CODES.items()}
 HEADER_BYTES = len(INDEX_HEADER) + 8 + 1 + 8 + 8
-MANIFEST = "manifest.json"
-VAL_DIR = "val"
+# The names corpus.rundir gives the tokens folder's manifest and validation split, under the names the
+# format's readers (rights/forget.py, the tests' fixtures) import.
+MANIFEST = TOKENS_MANIFEST
+VAL_DIR = TOKENS_VAL
 SHARD_FILES = ("bin", "idx", "ids")
 
 

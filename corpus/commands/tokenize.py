@@ -12,46 +12,28 @@ import dataclasses
 import shutil
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from corpus.document import Document
 from corpus.errors import UserError
+from corpus.rundir import DATA, RunDir, read_shards
 
 _LOADED: dict[tuple[str, str | None], Any] = {}
 
 
 def data_tasks(run_dir: Path) -> dict[str, list[Path]]:
     """``task id -> data shards`` of a run, in task and shard order."""
-    data = run_dir / "data"
-    if not data.is_dir():
-        raise UserError(f"{run_dir} is not a Thresher run directory (no data/)")
-    from corpus.io.writers import list_shards, shard_prefix
+    run = RunDir(run_dir)
+    if not run.data.is_dir():
+        raise UserError(f"{run_dir} is not a Thresher run directory (no {DATA}/)")
+    from corpus.io.writers import shard_prefix
 
     tasks: dict[str, list[Path]] = {}
-    for p in list_shards(data):
+    for p in run.shards(DATA):
         tasks.setdefault(shard_prefix(p), []).append(p)
     if not tasks:
-        raise UserError(f"{data} holds no .jsonl.zst or .parquet shards")
+        raise UserError(f"{run.data} holds no .jsonl.zst or .parquet shards")
     return tasks
-
-
-def read_data(files: list[Path]) -> Iterator[Document]:
-    """Documents of a run's data shards, in order (JSONL and Parquet alike)."""
-    from corpus.engine.task import read_documents
-
-    for path in files:
-        if path.name.endswith(".parquet"):
-            import pyarrow.parquet as pq
-
-            from corpus.io.parquet import shard_record
-
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
-                for row in batch.to_pylist():
-                    yield Document.from_dict(shard_record(row))
-        else:
-            yield from read_documents([path])
 
 
 def tokenize_task(job: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +48,7 @@ def tokenize_task(job: dict[str, Any]) -> dict[str, Any]:
         _LOADED[key] = load(settings.tokenizer, settings.eos_token)
     tok = _LOADED[key]
     out = TaskTokens(tok, settings, Path(job["tokens_dir"]), job["task"])
-    for _ in out.run(read_data([Path(f) for f in job["files"]]), job["batch_size"]):
+    for _ in out.run(read_shards([Path(f) for f in job["files"]]), job["batch_size"]):
         pass
     return out.summary
 
@@ -74,14 +56,14 @@ def tokenize_task(job: dict[str, Any]) -> dict[str, Any]:
 def _resumable(tokens_dir: Path, settings, tok, overwrite: bool) -> None:
     """Refuse to mix two tokenizations in one folder; ``--overwrite`` starts the folder afresh."""
     from corpus.io import atomic
-    from corpus.token_shards import STATE_DIR, made_with
+    from corpus.token_shards import made_with, summaries_dir
 
     if not tokens_dir.exists():
         return
     if overwrite:
         shutil.rmtree(tokens_dir)
         return
-    for p in sorted((tokens_dir / STATE_DIR).glob("*.json")):
+    for p in sorted(summaries_dir(tokens_dir).glob("*.json")):
         summ = atomic.read_json(p)
         if not made_with(summ, tok, settings):
             raise UserError(f"{tokens_dir} holds tokens from another tokenizer or settings; "
@@ -112,7 +94,7 @@ def cmd_tokenize(args) -> int:
     set_threads(threads)
     tok = load(settings.tokenizer, settings.eos_token)
     _LOADED[(settings.tokenizer, settings.eos_token)] = tok  # one worker runs in this process: load once
-    tokens_dir = Path(args.output) if args.output else run_dir / "tokens"
+    tokens_dir = Path(args.output) if args.output else RunDir(run_dir).tokens
     _resumable(tokens_dir, settings, tok, args.overwrite)
     jobs = [{"tokens_dir": str(tokens_dir), "task": t, "files": [str(f) for f in files],
              "settings": dataclasses.asdict(settings), "batch_size": args.batch_size, "threads": threads}

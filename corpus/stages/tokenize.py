@@ -16,10 +16,9 @@ from corpus import keys
 from corpus.document import Document
 from corpus.engine.context import RunContext, StageContext
 from corpus.errors import UserError
+from corpus.rundir import RunDir
 from corpus.stages.base import Stage, register
 from corpus.token_shards import Settings, TaskTokens, write_manifests
-
-TOKENS_DIR = "tokens"
 
 
 @dataclass
@@ -60,7 +59,7 @@ class Tokenize(Stage):
 
     def process(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         p: TokenizeParams = self.p
-        out = TaskTokens(self.tok, p.settings(), ctx.run_dir / TOKENS_DIR, ctx.task_id)
+        out = TaskTokens(self.tok, p.settings(), RunDir(ctx.run_dir).tokens, ctx.task_id)
         yield from out.run(docs, p.batch_size)
         summary = out.summary
         for split in ("train", "val"):
@@ -71,4 +70,4 @@ class Tokenize(Stage):
                 ctx.count(f"{prefix}documents", c.get("documents", 0))
 
     def finalize(self, ctx: RunContext) -> None:
-        write_manifests(ctx.run_dir / TOKENS_DIR, [r.task for r in ctx.results], self.p.settings())
+        write_manifests(RunDir(ctx.run_dir).tokens, [r.task for r in ctx.results], self.p.settings())

@@ -17,6 +17,7 @@ from corpus import keys, rules
 from corpus.document import Document
 from corpus.engine.context import RunContext, StageContext
 from corpus.errors import UserError
+from corpus.rundir import RunDir
 from corpus.stages.base import Stage, register
 from corpus.stages.pii import review
 from corpus.stages.pii.engine import PiiEngine, resolve_overlaps
@@ -110,7 +111,7 @@ class Pii(Stage):
         sampler = review.ReviewSampler(p.review_sample, p.review_context_chars) if p.review_sample else None
         yield from self.route(self._scrub(docs, ctx, sampler), ctx)
         if sampler is not None:
-            sampler.write(ctx.run_dir / "review" / "pii", ctx.task_id)
+            sampler.write(RunDir(ctx.run_dir).held_for_review(self.name), ctx.task_id)
 
     def _scrub(self, docs: Iterable[Document], ctx: StageContext,
                sampler: review.ReviewSampler | None) -> Iterator[tuple[Document, str | None]]:
@@ -138,8 +139,9 @@ class Pii(Stage):
                 yield doc, REASON if outcome.drop else None
 
     def finalize(self, ctx: RunContext) -> None:
-        if self.p.review_sample and (ctx.run_dir / "review" / "pii" / "parts").is_dir():
-            review.merge(ctx.run_dir / "review" / "pii", self.p.review_sample)
+        folder = RunDir(ctx.run_dir).held_for_review(self.name)
+        if self.p.review_sample and (folder / "parts").is_dir():
+            review.merge(folder, self.p.review_sample)
 
 
 def _per_entity(counts: dict[tuple[str, str], int]) -> dict[str, int]:
