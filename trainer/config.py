@@ -1,8 +1,9 @@
 """The trainer YAML: loaded, checked key by key, with every default filled.
 
-Every section is a dataclass whose fields are the allowed keys, so the dataclass *is* the schema:
-an unknown key, a wrong type or an impossible value is a `UserError` (one line, exit 2) naming the
-key, before any process group or model exists. Relative paths are relative to the YAML file, so a
+Every section is a dataclass whose fields are the allowed keys, so the dataclass *is* the schema
+(`corpus.schema`, which checks the pipeline config and stage parameters the same way): an unknown
+key, a wrong type or an impossible value is a `UserError` (one line, exit 2) naming the key, before
+any process group or model exists. Relative paths are relative to the YAML file, so a
 config means the same thing from any working directory.
 """
 
@@ -11,14 +12,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from corpus import schema
 from corpus.errors import UserError
 from corpus.yamlfile import read_yaml
 from trainer.schedule import DECAY_SHAPES, SCHEDULES, decay_steps
@@ -143,7 +143,7 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self, dict_factory=lambda items: {_key(k): v for k, v in items})
+        return dataclasses.asdict(self, dict_factory=lambda items: {schema.yaml_key(k): v for k, v in items})
 
     def sha256(self) -> str:
         """Hash of the resolved config (paths absolute, defaults filled), as lineage records it."""
@@ -165,60 +165,6 @@ def model_shape(model: dict[str, Any]) -> dict[str, Any]:
     if isinstance(shape.get("lora"), dict):
         shape["lora"] = {k: v for k, v in shape["lora"].items() if k not in _NOT_SHAPE}
     return shape
-
-
-def _key(field_name: str) -> str:
-    """The YAML key of a dataclass field: a trailing underscore avoids a Python keyword (``async_``)."""
-    return field_name.removesuffix("_")
-
-
-def _check_type(where: str, value: Any, hint: Any) -> Any:
-    """Check one value against a field's annotation; nested dataclasses are parsed recursively."""
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        if value is None:
-            return None
-        # a list value against the union's list form (data.tokens: a folder or a list of them)
-        listed = [a for a in args if typing.get_origin(a) is list]
-        return _check_type(where, value, listed[0] if listed and isinstance(value, list) else args[0])
-    if dataclasses.is_dataclass(hint):
-        return _section(where, value, hint)
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        if not isinstance(value, list):
-            raise UserError(f"{where} must be a list")
-        return [_check_type(f"{where}[{i}]", v, item) for i, v in enumerate(value)]
-    ok = {
-        bool: lambda v: isinstance(v, bool),
-        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-        str: lambda v: isinstance(v, str) and v != "",
-    }[hint]
-    if not ok(value):
-        name = {bool: "true or false", int: "a whole number", float: "a number", str: "a non-empty string"}[hint]
-        raise UserError(f"{where} must be {name}, got {value!r}")
-    return float(value) if hint is float else value
-
-
-def _section(where: str, data: Any, cls: type) -> Any:
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise UserError(f"{where} must be a mapping of keys")
-    hints = typing.get_type_hints(cls)
-    names = [_key(f.name) for f in dataclasses.fields(cls)]
-    for key in data:
-        if key not in names:
-            raise UserError(f"unknown key {key!r} in {where} (allowed: {', '.join(names)})")
-    values = {}
-    for f in dataclasses.fields(cls):
-        key = _key(f.name)
-        if key in data:
-            values[f.name] = _check_type(f"{where}.{key}" if where != "config" else key, data[key], hints[f.name])
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise UserError(f"{where}: missing required key {key!r}")
-    return cls(**values)
 
 
 def _require(cond: bool, msg: str) -> None:
@@ -296,7 +242,7 @@ def parse(data: Any, base_dir: Path, where: str = "config") -> Config:
     if not isinstance(data, dict):
         raise UserError(f"{where}: the top level must be a mapping of keys")
     try:
-        c = _section("config", data, Config)
+        c = schema.from_mapping(Config, data)
     except UserError as e:
         raise UserError(f"{where}: {e}") from None
     _check_values(c)
