@@ -1,7 +1,10 @@
-"""A wheel (non-editable) install carries the rules: every stage reads its thresholds from rules/."""
+"""A wheel (non-editable) install carries the rules: every stage reads its thresholds from rules/. Its
+dependencies are the data side's; torch comes with the ``train`` extra (``thresher[train]``), which
+``make setup`` installs."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +25,15 @@ def test_every_rules_file_is_listed_for_the_wheel() -> None:
     assert on_disk and on_disk == listed, sorted(on_disk ^ listed)
 
 
+def test_torch_comes_only_with_the_train_extra() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    name = re.compile(r"[A-Za-z0-9_.-]+")
+    assert "torch" not in {name.match(d).group() for d in project["dependencies"]}
+    assert any(name.match(d).group() == "torch" for d in project["optional-dependencies"]["train"])
+    setup = (REPO / "Makefile").read_text()
+    assert re.search(r"install -q -e \"\.\[[a-z,]*\btrain\b[a-z,]*\]\"", setup), "make setup installs .[train]"
+
+
 def test_a_wheel_install_finds_its_rules(tmp_path: Path) -> None:
     src = tmp_path / "src"  # a copy: an in-tree build would leave build/ in the checkout
     for name in ("corpus", "trainer", "rules"):
@@ -34,6 +46,9 @@ def test_a_wheel_install_finds_its_rules(tmp_path: Path) -> None:
     wheel = next((tmp_path / "dist").glob("thresher-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.endswith(".data/data/share/thresher/rules/pii/default.yaml") for n in names)
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    torch_lines = [ln for ln in metadata.splitlines() if ln.startswith("Requires-Dist: torch")]
+    assert torch_lines and all("extra == \"train\"" in ln for ln in torch_lines), torch_lines
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     r = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
