@@ -28,7 +28,6 @@ from corpus.engine.quarantine import STAGE_ERROR
 from corpus.engine.task import STATE, WORK, marker_path, passes, run_pass
 from corpus.errors import Fault, InvariantError, UserError, os_fault
 from corpus.io import atomic
-from corpus.io.records import READER_STAGE
 from corpus.rundir import in_run
 from corpus.stages import base
 
@@ -133,9 +132,8 @@ def run(cfg: PipelineConfig, *, limit: int | None = None, dry_run: bool = False,
                 run_ctx = RunContext(st.label, run_dir, resolved, results)
                 st.finalize(run_ctx)
                 run_counts[st.label] = run_ctx.extra
-            rows = [{"label": READER_STAGE, "stage": READER_STAGE, "mode": "filter"}] + [
-                {"label": s.label, "stage": s.name, "mode": s.mode} for s in stage_list]
-            stats = ledger.summarize(rows, results, kept, phases, time.perf_counter() - t0, run_counts, duplicates)
+            stats = ledger.summarize(ledger.stage_rows(stage_list), results, kept, phases, time.perf_counter() - t0,
+                                     run_counts, duplicates)
             stats["warnings"] = config_warnings + ledger.warnings(stats)
             warn(stats["warnings"][len(config_warnings):])
             atomic.write_json(run_dir / "stats.json", stats)

@@ -9,8 +9,15 @@ revisits, counted per type).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from corpus import keys
+from corpus.io.records import READER_STAGE
+
+if TYPE_CHECKING:
+    from corpus.stages.base import Stage
 
 SCAN_SUFFIX = ":scan"
 
@@ -80,16 +87,25 @@ class TaskResult:
                    d["seconds"], Counter(d.get("skipped", {})))
 
 
-def summarize(stage_rows: list[dict[str, Any]], results: list[TaskResult], kept: int,
+def stage_rows(stages: Iterable[Stage]) -> list[dict[str, str]]:
+    """The ledger's rows in pipeline order, the reader's first: each stage's label, name, mode and category.
+    ``stats.json`` keeps the category per stage so the report finds the PII and dedup stages by what
+    they do, whatever the pipeline labels them."""
+    return [{"label": READER_STAGE, "stage": READER_STAGE, "mode": "filter", "category": keys.READ}] + [
+        {"label": s.label, "stage": s.name, "mode": s.mode, "category": s.category} for s in stages]
+
+
+def summarize(rows: list[dict[str, Any]], results: list[TaskResult], kept: int,
               phases: dict[str, dict[str, Any]], wall: float,
               run_counts: dict[str, Counter] | None = None,
               duplicate_ids: dict[str, int] | None = None) -> dict[str, Any]:
-    """Build ``stats.json`` from every task's result; ``stage_rows`` gives label, stage and mode in order;
+    """Build ``stats.json`` from every task's result; ``rows`` (`stage_rows`) gives label, stage, mode and
+    category in order;
     ``run_counts`` adds each stage's counters of the whole run (`RunContext.count`) to its ``extra``;
     ``duplicate_ids`` counts per source the records whose id came before (`duplicate_ids.settle`)."""
     read = sum(r.read for r in results)
     quarantined: Counter = Counter()
-    totals: dict[str, StageStats] = {row["label"]: StageStats() for row in stage_rows}
+    totals: dict[str, StageStats] = {row["label"]: StageStats() for row in rows}
     excluded_written: Counter = Counter()
     skipped: Counter = Counter()
     for r in results:
@@ -106,7 +122,7 @@ def summarize(stage_rows: list[dict[str, Any]], results: list[TaskResult], kept:
     for label, counts in (run_counts or {}).items():
         totals.setdefault(label, StageStats()).extra.update(counts)
     stages = []
-    for row in stage_rows:
+    for row in rows:
         st = totals[row["label"]]
         entry = {**row, **st.to_dict()}
         if row["label"] in phases:
@@ -121,7 +137,7 @@ def summarize(stage_rows: list[dict[str, Any]], results: list[TaskResult], kept:
     for label, n in excluded.items():
         if excluded_written.get(label, 0) != n:
             problems.append(f"stage {label}: {n} removed but {excluded_written.get(label, 0)} in excluded/")
-    for row in stage_rows:
+    for row in rows:
         st = totals[row["label"]]
         if st.docs_in != st.docs_out + sum(st.removed.values()) + sum(st.quarantined.values()):
             problems.append(f"stage {row['label']}: in ({st.docs_in}) != out ({st.docs_out}) + removed + quarantined")
