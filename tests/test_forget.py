@@ -16,6 +16,8 @@ from tokenizer_fixtures import read_sequences, trained_tokenizer  # noqa: F401
 
 from corpus.io.jsonl import open_compressed
 from corpus.io.writers import list_shards
+from corpus.rights.forget import FORGOTTEN
+from corpus.rundir import STATS
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +95,16 @@ def test_forgotten_texts_are_gone_and_the_rest_is_byte_identical(forgotten, trai
     assert tm["totals"]["sequences"] == sum(s["sequences"] for s in tm["shards"])
 
 
+def test_stats_move_the_forgotten_documents_out_of_kept(forgotten):
+    before, after, gone = forgotten
+    old, new = (orjson.loads((r / STATS).read_bytes()) for r in (before, after))
+    assert new["kept"] == old["kept"] - len(gone) == len(read_docs(after))
+    assert new[FORGOTTEN] == {"erasures": 1, "documents": len(gone), "characters": sum(len(d["text"]) for d in gone)}
+    assert new["records_read"] == (new["kept"] + new["excluded_total"] + new["quarantined_total"]
+                                   + new["skipped_total"] + new[FORGOTTEN]["documents"])
+    assert new["invariant"]["rule"].endswith("+ forgotten.documents") and new["invariant"]["holds"]
+
+
 def test_verify_passes_and_checks_the_chain(forgotten, tmp_path):
     _, run, _ = forgotten
     r = thresher("verify", str(run))
@@ -143,11 +155,11 @@ def test_interrupted_forget_resumes_to_the_same_result(forgotten, tmp_path, monk
     (tmp_path / "ids.txt").write_text("".join(d["id"] + "\n" for d in gone))
     real, calls = fg._install_file, []
 
-    def dies_on_the_third(staged: Path, target: Path) -> None:
+    def dies_on_the_third(staged: Path, target: Path, **kw) -> None:
         calls.append(target)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        real(staged, target)
+        real(staged, target, **kw)
 
     monkeypatch.setattr(fg, "_install_file", dies_on_the_third)
     with pytest.raises(KeyboardInterrupt):
@@ -223,7 +235,35 @@ def test_impacted_and_checkpoints_trained_before_the_erasure(built, trained_toke
     entry = orjson.loads((run / "erasures.jsonl").read_bytes())
     assert [(Path(c["path"]).relative_to(out.resolve()).as_posix(), c["step"]) for c in entry["affected_checkpoints"]] == [
         ("ckpt/step-000002", 2), ("hf", 2)]  # the checkpoint and the Hugging Face export beside it
+    r = thresher("impacted", str(run), "--id", doc_id, "--checkpoints", str(out), "--json")
+    assert r.returncode == 0, r.stderr  # replayed from the layout before the erasure, by the id's hash
+    assert {Path(c["path"]).name: c["steps"] for c in orjson.loads(r.stdout)}["step-000002"] == held
     r = thresher("report", str(run), "--format", "md", "--output", str(tmp_path / "rep"), "--workers", "1")
     assert r.returncode == 0 and f"{out.resolve()}/hf (step 2)" in (tmp_path / "rep" / "report.md").read_text()
     assert thresher("forget", str(run), "--match", "x", "--reason", "r", "--checkpoints",
                     str(tmp_path / "nowhere")).returncode == 2
+
+
+def test_forget_rewrites_parquet_shards(tmp_path):
+    import pyarrow.parquet as pq
+
+    records = [{"id": i, "text": t} for i, t in speech_pieces("state_union", 2000, files=6)]
+    (tmp_path / "in.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    cfg = write_pipeline(tmp_path / "p.yaml", name="pq", output="run", workers=1, stages=[{"stage": "normalize"}],
+                         input={"paths": [str(tmp_path / "in.jsonl")]}, writer={"format": "parquet", "shard_size_mb": 0.05})
+    assert thresher("build", str(cfg), "--quiet", cwd=tmp_path).returncode == 0
+    run = tmp_path / "run"
+
+    def rows() -> list[dict]:
+        return [r for p in list_shards(run / "data") for r in pq.read_table(p).to_pylist()]
+
+    before = rows()
+    assert len(list_shards(run / "data")) > 1
+    gone = {r["id"] for r in before if "constitution" in r["text"].lower()}
+    assert 0 < len(gone) < len(before)
+    r = thresher("forget", str(run), "--match", "(?i)constitution", "--reason", "test")
+    assert r.returncode == 0, r.stderr
+    assert rows() == [r for r in before if r["id"] not in gone]  # every other row holds the same values
+    assert thresher("verify", str(run)).returncode == 0
+    stats = orjson.loads((run / STATS).read_bytes())
+    assert stats["kept"] == len(before) - len(gone) and stats[FORGOTTEN]["documents"] == len(gone)

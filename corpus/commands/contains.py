@@ -16,10 +16,11 @@ from corpus.errors import UserError
 
 def cmd_contains(args) -> int:
     from corpus.rights.contains import contains
+    from corpus.rundir import DATA, RunDir
 
     run = Path(args.run_dir)
-    if not (run / "data").is_dir():
-        raise UserError(f"{run} is not a Thresher run directory (no data/)")
+    if not RunDir(run).data.is_dir():
+        raise UserError(f"{run} is not a Thresher run directory (no {DATA}/)")
     text = None
     if args.text is not None:
         try:

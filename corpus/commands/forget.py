@@ -28,9 +28,10 @@ def _values(args) -> tuple[str, list[str]]:
 
 def cmd_forget(args) -> int:
     from corpus.rights.forget import Request, forget
+    from corpus.rundir import is_finished
 
     run = Path(args.run_dir)
-    if not (run / "manifest.json").is_file():
+    if not is_finished(run):
         raise UserError(f"{run} is not a finished Thresher run (no manifest.json)")
     if not args.reason.strip():
         raise UserError("--reason must say why the documents are forgotten")

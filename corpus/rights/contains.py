@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -24,11 +24,12 @@ from pathlib import Path
 import numpy as np
 from datasketch import MinHash
 
-from corpus.document import Document
+from corpus import keys
 from corpus.errors import UserError
 from corpus.io import atomic
+from corpus.rundir import MANIFEST, STATE, RunDir, read_shards
 
-INDEX_DIR = (".state", "contains")
+INDEX_DIR = (STATE, "contains")
 INDEX_FILE = "index.npz"
 NEAR_JACCARD = 0.8  # an edited copy at or above this Jaccard similarity counts as present
 # Signature settings, pinned so an index answers the same way whatever the run's dedup settings were.
@@ -73,22 +74,10 @@ def signatures(texts: Iterable[str]) -> np.ndarray:
 
 
 def _root(run_dir: Path) -> str:
-    manifest = run_dir / "manifest.json"
+    manifest = RunDir(run_dir).manifest
     if not manifest.is_file():
-        raise UserError(f"{run_dir} is not a finished Thresher run (no manifest.json)")
-    return str(atomic.read_json(manifest).get("merkle_root", ""))
-
-
-def _shards(run_dir: Path) -> list[Path]:
-    from corpus.io.writers import list_shards
-
-    return list_shards(run_dir / "data")
-
-
-def _documents(shard: Path) -> Iterator[Document]:
-    from corpus.commands.tokenize import read_data
-
-    return read_data([shard])
+        raise UserError(f"{run_dir} is not a finished Thresher run (no {MANIFEST})")
+    return str(atomic.read_json(manifest).get(keys.MERKLE_ROOT, ""))
 
 
 def build(run_dir: Path) -> dict[str, np.ndarray]:
@@ -98,13 +87,13 @@ def build(run_dir: Path) -> dict[str, np.ndarray]:
     urls: list[bytes] = []
     where: list[tuple[int, int]] = []
     sigs: list[np.ndarray] = []
-    shards = _shards(run_dir)
+    shards = RunDir(run_dir).shards()
     for s, shard in enumerate(shards):
-        docs = list(_documents(shard))
+        docs = list(read_shards([shard]))
         for n, doc in enumerate(docs):
             ids.append(doc.id)
             texts.append(text_hash(doc.text))
-            url = doc.metadata.get("url")
+            url = doc.metadata.get(keys.URL)
             urls.append(url_hash(url) if isinstance(url, str) and url else b"\0" * 32)
             where.append((s, n))
         sigs.append(signatures(d.text for d in docs))
@@ -137,7 +126,7 @@ def _first(mask: np.ndarray) -> int | None:
 
 def _text_at(run_dir: Path, index: dict[str, np.ndarray], i: int) -> str:
     s, n = (int(x) for x in index["where"][i])
-    doc = next(islice(_documents(run_dir / "data" / str(index["shards"][s])), n, None))
+    doc = next(islice(read_shards([RunDir(run_dir).data / str(index["shards"][s])]), n, None))
     return doc.text
 
 

@@ -1,15 +1,20 @@
 """Erasure: remove documents from a finished run's ``data/`` and ``tokens/``, and record that it happened.
 
-Only the shards that hold a forgotten document are rewritten; every other document line and token
-sequence keeps its bytes. The work goes in three steps, each safe to repeat, so a killed ``forget``
-resumes to the same result when rerun:
+Only the shards that hold a forgotten document are rewritten; every other document (a ``.jsonl.zst``
+line, a Parquet row) and token sequence keeps its bytes. The work goes in three steps, each safe to
+repeat, so a killed ``forget`` resumes to the same result when rerun:
 
 1. *plan*: the forgotten ids, found by one scan of ``data/``, and the request are saved to
    ``RUN/.state/forget/plan.json`` (a rerun finds the plan and does not scan again);
 2. *stage*: each affected data and token shard is rewritten under ``RUN/.state/forget/staged/``;
-3. *install*: the staged files replace the originals (one rename each), ``erasures.jsonl`` gets its entry
-   (hashed ids and URLs, reason, time, counts; never text), the previous ``manifest.json`` is kept as
-   ``history/manifest-NNN.json`` and a new one chains to it (``previous``: its path, sha256 and Merkle root).
+3. *install*: the staged files replace the originals (one rename each), ``stats.json`` moves the
+   documents from ``kept`` to ``forgotten``, ``erasures.jsonl`` gets its entry (hashed ids and URLs,
+   reason, time, counts, where each removed token sequence sat; never text), the previous
+   ``manifest.json`` is kept as ``history/manifest-NNN.json`` and a new one chains to it (``previous``:
+   its path, sha256 and Merkle root).
+
+The log's ``token_removals`` and ``tokens_manifest_sha256`` let `token_layout` rebuild the token order
+a checkpoint was trained on before the erasure, so ``thresher impacted`` still names its steps.
 """
 
 from __future__ import annotations
@@ -17,26 +22,31 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
 import orjson
 import zstandard
 
+from corpus import keys
 from corpus.document import Document
 from corpus.engine.manifest import leaf, merkle_root, sha256_file
 from corpus.errors import UserError
 from corpus.io import atomic
+from corpus.rundir import STATE, STATS, RunDir, read_shards
 
 ERASURES = "erasures.jsonl"
 HISTORY = "history"
-WORK = (".state", "forget")
+WORK = (STATE, "forget")
 SELECTORS = ("ids", "urls", "domains", "match")
+# stats.json: what the erasures removed from ``kept`` (the build's ledger keeps its own counts)
+FORGOTTEN = "forgotten"
+INVARIANT_TERM = f" + {FORGOTTEN}.documents"
 
 
 def digest(value: str) -> str:
@@ -76,39 +86,30 @@ class Request:
 
 
 def _url(doc: Document) -> str | None:
-    url = doc.metadata.get("url")
+    url = doc.metadata.get(keys.URL)
     return url if isinstance(url, str) and url else None
-
-
-def _lines(path: Path) -> Iterator[bytes]:
-    from corpus.io.jsonl import open_compressed
-
-    with open_compressed(str(path)) as stream:
-        yield from stream
 
 
 def _plan(run: Path, req: Request, checkpoints: list[Path]) -> dict[str, Any]:
     """Scan ``data/`` once: which documents go, in which shards, and which token shards hold them."""
-    from corpus.io.writers import list_shards
-
-    shards = list_shards(run / "data")
-    if any(not p.name.endswith(".jsonl.zst") for p in shards):
-        raise UserError(f"{run / 'data'}: forget rewrites .jsonl.zst shards only (this run wrote Parquet)")
+    rd = RunDir(run)
     match = req.matcher()
     forgotten: dict[str, dict[str, Any]] = {}
     per_shard: dict[str, int] = {}
-    for shard in shards:
+    for shard in rd.shards():
         hits = 0
-        for line in _lines(shard):
-            doc = Document.from_dict(orjson.loads(line))
+        for doc in read_shards([shard]):
             if match(doc):
                 hits += 1
-                forgotten[doc.id] = {"url": _url(doc), "source": doc.source}
+                forgotten[doc.id] = {"url": _url(doc), "source": doc.source, "chars": len(doc.text)}
         if hits:
             per_shard[str(shard.relative_to(run))] = hits
-    manifest = atomic.read_json(run / "manifest.json")
+    manifest = atomic.read_json(rd.manifest)
+    tokens = rd.tokens_manifest
     return {"request": req.key(), "reason": req.reason, "selector": req.selector,
-            "time": datetime.now(UTC).isoformat(timespec="seconds"), "previous_root": manifest["merkle_root"],
+            "time": datetime.now(UTC).isoformat(timespec="seconds"), "previous_root": manifest[keys.MERKLE_ROOT],
+            "erasures_before": manifest.get("erasures", 0),
+            "tokens_manifest_sha256": sha256_file(tokens) if tokens.is_file() else None,
             "ids": sorted(forgotten), "docs": forgotten, "data_shards": per_shard,
             "token_shards": _token_shards(run, set(forgotten)),
             "affected_checkpoints": affected_checkpoints(run, checkpoints) if forgotten else []}
@@ -117,7 +118,8 @@ def _plan(run: Path, req: Request, checkpoints: list[Path]) -> dict[str, Any]:
 def _token_dirs(run: Path) -> list[Path]:
     from corpus.tokens import MANIFEST, VAL_DIR
 
-    return [d for d in (run / "tokens", run / "tokens" / VAL_DIR) if (d / MANIFEST).is_file()]
+    tokens = RunDir(run).tokens
+    return [d for d in (tokens, tokens / VAL_DIR) if (d / MANIFEST).is_file()]
 
 
 def _token_shards(run: Path, ids: set[str]) -> list[str]:
@@ -131,41 +133,73 @@ def _token_shards(run: Path, ids: set[str]) -> list[str]:
     return found
 
 
-def _stage_data(run: Path, staged: Path, rel: str, ids: set[str]) -> None:
+def _stage_jsonl(source: Path, out: Path, ids: set[str]) -> None:
+    """The shard's lines without the forgotten documents, each kept line byte for byte."""
+    from corpus.io.jsonl import open_compressed
     from corpus.io.writers import ZSTD_LEVEL
 
-    out = staged / rel
-    if out.exists():
-        return
-    kept = b"".join(line for line in _lines(run / rel) if orjson.loads(line)["id"] not in ids)
+    with open_compressed(str(source)) as stream:
+        kept = b"".join(line for line in stream if orjson.loads(line)["id"] not in ids)
     data = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True).compress(kept) if kept else b""
     atomic.write_bytes(out, data)  # empty: the shard is removed at install
 
 
+def _stage_parquet(source: Path, out: Path, ids: set[str]) -> None:
+    """The shard's row groups without the forgotten rows, written as the shard writer writes them (every
+    kept row holds the same values; an emptied group is dropped, an emptied shard left empty)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from corpus.io.parquet import write_rows
+
+    pf = pq.ParquetFile(source)
+    with atomic.atomic_open(out) as f:
+        writer = None
+        for g in range(pf.metadata.num_row_groups):
+            table = pf.read_row_group(g)
+            kept = table.filter(pc.invert(pc.is_in(table["id"], value_set=pa.array(sorted(ids), pa.string()))))
+            if kept.num_rows:
+                writer = write_rows(f, writer, kept.to_pylist())
+        if writer is not None:
+            writer.close()
+
+
+def _stage_data(run: Path, staged: Path, rel: str, ids: set[str]) -> None:
+    out = staged / rel
+    if not out.exists():
+        (_stage_parquet if rel.endswith(".parquet") else _stage_jsonl)(run / rel, out, ids)
+
+
 def _stage_tokens(run: Path, staged: Path, rel: str, ids: set[str]) -> dict[str, Any]:
+    """Rewrite one token shard without the forgotten sequences; returns its new manifest entry, the
+    tokens removed per document and where each removed sequence sat (``[index, length, id sha256]``)."""
     from corpus.tokens import Shard, ShardWriter
 
     meta = staged / f"{rel}.json"
     if meta.exists():
         return atomic.read_json(meta)
     old = Shard(run / rel)
-    gone: Counter = Counter()
+    gone: dict[str, int] = {}
+    at: list[list[Any]] = []
     with ShardWriter(staged / rel, old.dtype) as w:
-        for doc_id, seq in zip(old.doc_ids, old, strict=True):
+        for i, (doc_id, seq) in enumerate(zip(old.doc_ids, old, strict=True)):
             if doc_id in ids:
-                gone[doc_id] += int(seq.size)
+                gone[doc_id] = gone.get(doc_id, 0) + int(seq.size)
+                at.append([i, int(seq.size), digest(doc_id)])
             else:
                 w.add(seq, doc_id)
         entry = w.close()
-    result = {"entry": entry, "removed": dict(gone)}
+    result = {"entry": entry, "removed": gone, "removed_at": at}
     atomic.write_json(meta, result)
     return result
 
 
-def _install_file(staged: Path, target: Path) -> None:
-    """Move one staged file onto its target; already moved (a resumed run) is done."""
+def _install_file(staged: Path, target: Path, empty_removes: bool = False) -> None:
+    """Move one staged file onto its target; already moved (a resumed run) is done. An empty staged data
+    shard (``empty_removes``) removes its target: every document in it was forgotten."""
     if staged.exists():
-        if staged.stat().st_size == 0 and target.name.endswith(".jsonl.zst"):
+        if empty_removes and staged.stat().st_size == 0:
             target.unlink(missing_ok=True)
             staged.unlink()
         else:
@@ -198,15 +232,38 @@ def _token_manifests(run: Path, staged_meta: dict[str, dict[str, Any]], docs: di
             atomic.write_json(d / MANIFEST, m)
 
 
-def _entry(plan: dict[str, Any], root: str, documents: int) -> dict[str, Any]:
+def _stats(run: Path, plan: dict[str, Any]) -> None:
+    """Move the forgotten documents from ``kept`` to ``forgotten`` in ``stats.json`` (once: a resumed run
+    finds the erasure counted already), so its counts match ``data/`` and its invariant still adds up."""
+    path = RunDir(run).stats
+    if not path.is_file():
+        return
+    stats = atomic.read_json(path)
+    forgot = stats.get(FORGOTTEN, {"erasures": 0, "documents": 0, "characters": 0})
+    if forgot["erasures"] != plan["erasures_before"]:
+        return
+    n = len(plan["ids"])
+    stats["kept"] -= n
+    stats[FORGOTTEN] = {"erasures": forgot["erasures"] + 1, "documents": forgot["documents"] + n,
+                        "characters": forgot["characters"] + sum(d["chars"] for d in plan["docs"].values())}
+    inv = stats.get("invariant")
+    if inv is not None and not inv["rule"].endswith(INVARIANT_TERM):
+        inv["rule"] += INVARIANT_TERM
+    atomic.write_json(path, stats)
+
+
+def _entry(plan: dict[str, Any], root: str, documents: int, tokens_after: str | None,
+           removals: dict[str, list[list[Any]]]) -> dict[str, Any]:
     docs = plan["docs"]
     return {"erasure": plan["request"], "time": plan["time"], "reason": plan["reason"],
             "selector": plan["selector"], "ids_sha256": [digest(i) for i in plan["ids"]],
             "urls_sha256": sorted(digest(u) for u in (docs[i]["url"] for i in plan["ids"]) if u),
             "counts": {"documents": len(plan["ids"]), "data_shards": len(plan["data_shards"]),
-                       "token_shards": len(plan["token_shards"]), "documents_left": documents},
+                       "token_shards": len(plan["token_shards"]), "documents_left": documents,
+                       "characters": sum(d["chars"] for d in docs.values())},
             "previous_root": plan["previous_root"], "merkle_root": root,
-            "affected_checkpoints": plan["affected_checkpoints"]}
+            "tokens_manifest_sha256": {"before": plan["tokens_manifest_sha256"], "after": tokens_after},
+            "token_removals": removals, "affected_checkpoints": plan["affected_checkpoints"]}
 
 
 def _log(run: Path, entry: dict[str, Any]) -> None:
@@ -222,28 +279,30 @@ def _file_entry(run: Path, rel: str) -> dict[str, Any]:
     return {"path": rel, "size": (run / rel).stat().st_size, "sha256": sha256_file(run / rel)}
 
 
-def _manifest(run: Path, plan: dict[str, Any], touched: set[str]) -> dict[str, Any]:
+def _manifest(run: Path, plan: dict[str, Any], touched: set[str], removals: dict[str, list[list[Any]]]) -> dict[str, Any]:
     """The new manifest: the old one with the rewritten shards' hashes and counts, a new Merkle root and
     ``previous`` pointing at the old one, kept as ``history/manifest-NNN.json`` (NNN: erasures before it)."""
-    old = atomic.read_json(run / "manifest.json")
-    if old["merkle_root"] != plan["previous_root"]:
+    rd = RunDir(run)
+    old = atomic.read_json(rd.manifest)
+    if old[keys.MERKLE_ROOT] != plan["previous_root"]:
         return old  # installed by the interrupted run already
     kept = f"{HISTORY}/manifest-{old.get('erasures', 0):03d}.json"
-    atomic.write_bytes(run / kept, (run / "manifest.json").read_bytes())
+    atomic.write_bytes(run / kept, rd.manifest.read_bytes())
     gone = plan["data_shards"]
     outputs = [{**_file_entry(run, o["path"]), "docs": o["docs"] - gone[o["path"]]} if o["path"] in gone else o
                for o in old["outputs"] if (run / o["path"]).exists()]
     root = merkle_root([leaf(o["path"], o["sha256"]) for o in outputs])
     documents = sum(o["docs"] for o in outputs)
-    _log(run, _entry(plan, root, documents))
+    tokens = rd.tokens_manifest
+    _log(run, _entry(plan, root, documents, sha256_file(tokens) if tokens.is_file() else None, removals))
     listed = {f["path"] for f in old["files"]}
     changed = {ERASURES, kept} | (touched & listed)  # token files are listed only when a build stage wrote them
     files = [f for f in old["files"] if f["path"] not in changed] + [_file_entry(run, p) for p in changed]
-    new = {**old, "outputs": outputs, "merkle_root": root, "documents": documents,
+    new = {**old, "outputs": outputs, keys.MERKLE_ROOT: root, "documents": documents,
            "files": sorted(files, key=lambda f: f["path"]),
-           "previous": {"path": kept, "sha256": sha256_file(run / kept), "merkle_root": old["merkle_root"]},
+           "previous": {"path": kept, "sha256": sha256_file(run / kept), keys.MERKLE_ROOT: old[keys.MERKLE_ROOT]},
            "erasures": old.get("erasures", 0) + 1}
-    atomic.write_json(run / "manifest.json", new)
+    atomic.write_json(rd.manifest, new)
     return new
 
 
@@ -264,30 +323,39 @@ def forget(run: Path, req: Request, checkpoints: list[Path] = ()) -> dict[str, A
             return {"documents": 0}
         atomic.write_json(plan_path, plan)
     ids = set(plan["ids"])
-    staged = work / "staged"
-    for rel in plan["data_shards"]:
-        _stage_data(run, staged, rel, ids)
+    staged, done = work / "staged", work / "staged.done"
+    if not done.exists():  # after the first install a shard may be gone: never stage again
+        for rel in plan["data_shards"]:
+            _stage_data(run, staged, rel, ids)
     meta = {rel: _stage_tokens(run, staged, rel, ids) for rel in plan["token_shards"]}
+    atomic.write_bytes(done, b"")
     for rel in plan["data_shards"]:
-        _install_file(staged / rel, run / rel)
+        _install_file(staged / rel, run / rel, empty_removes=True)
     for rel in plan["token_shards"]:
         for ext in ("bin", "ids", "idx"):  # the index last, as the token writer does
             _install_file(staged / f"{rel}.{ext}", run / f"{rel}.{ext}")
     _token_manifests(run, meta, plan["docs"])
+    _stats(run, plan)
     touched = {f"{rel}.{ext}" for rel in plan["token_shards"] for ext in SHARD_FILES}
-    touched |= {str((d / MANIFEST).relative_to(run)) for d in _token_dirs(run)}
-    new = _manifest(run, plan, touched)
+    touched |= {str((d / MANIFEST).relative_to(run)) for d in _token_dirs(run)} | {STATS}
+    new = _manifest(run, plan, touched, {rel: m["removed_at"] for rel, m in meta.items()})
     shutil.rmtree(work)
     return {"documents": len(ids), "data_shards": len(plan["data_shards"]),
-            "token_shards": len(plan["token_shards"]), "merkle_root": new["merkle_root"],
+            "token_shards": len(plan["token_shards"]), keys.MERKLE_ROOT: new[keys.MERKLE_ROOT],
             "affected_checkpoints": plan["affected_checkpoints"]}
 
+
+
+def _entries(run: Path) -> list[dict[str, Any]]:
+    """The entries of ``erasures.jsonl``, oldest first."""
+    log = run / ERASURES
+    return [orjson.loads(line) for line in log.read_bytes().splitlines() if line.strip()] if log.exists() else []
 
 
 def _chain(run: Path, manifest: dict[str, Any]) -> tuple[list[str], list[str]]:
     """The Merkle roots of the run's manifests, oldest first, following ``previous``; and what is broken."""
     problems: list[str] = []
-    roots = [manifest["merkle_root"]]
+    roots = [manifest[keys.MERKLE_ROOT]]
     current = manifest
     while (prev := current.get("previous")) is not None:
         path = run / prev["path"]
@@ -295,35 +363,67 @@ def _chain(run: Path, manifest: dict[str, Any]) -> tuple[list[str], list[str]]:
             problems.append(f"{prev['path']}: missing or not the manifest the erasure chain recorded")
             break
         current = atomic.read_json(path)
-        if current.get("merkle_root") != prev["merkle_root"]:
+        if current.get(keys.MERKLE_ROOT) != prev[keys.MERKLE_ROOT]:
             problems.append(f"{prev['path']}: merkle root differs from the one its successor recorded")
-        roots.append(current.get("merkle_root"))
+        roots.append(current.get(keys.MERKLE_ROOT))
     return roots[::-1], problems
 
 
 def affected_checkpoints(run: Path, folders: list[Path]) -> list[dict[str, Any]]:
     """Checkpoints and exports under ``folders`` whose ``lineage.json`` names one of the run's Merkle roots
     so far: they were trained on documents an erasure now removes, and their weights cannot be edited."""
-    from corpus.report.lineage import LINEAGE
-
-    roots = set(_chain(run, atomic.read_json(run / "manifest.json"))[0])
+    roots = set(_chain(run, atomic.read_json(RunDir(run).manifest))[0])
     found = []
     for folder in folders:
-        for path in sorted(folder.rglob(LINEAGE)):
+        for path in sorted(folder.rglob(keys.LINEAGE_FILE)):
             lin = atomic.read_json(path)
-            used = {lin.get("corpus_merkle_root"), *(m.get("corpus_merkle_root") for m in lin.get("mixture") or [])}
+            used = {lin.get(keys.CORPUS_MERKLE_ROOT),
+                    *(m.get(keys.CORPUS_MERKLE_ROOT) for m in lin.get(keys.MIXTURE) or [])}
             if used & roots:
-                found.append({"path": str(path.parent.resolve()), "step": lin.get("step")})
+                found.append({"path": str(path.parent.resolve()), "step": lin.get(keys.STEP)})
     return found
+
+
+def token_layout(run: Path, tokens_sha256: str, doc_id: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(lengths, held)`` of every sequence of ``RUN/tokens/`` in order, and which held ``doc_id``, as they
+    were when ``tokens/manifest.json`` had sha256 ``tokens_sha256``: today, or before any erasure since
+    (each erasure's removed sequences are put back where they sat; a forgotten document is recognised by
+    its id's hash). None when the tokens never had that manifest (tokenized again, or another folder)."""
+    from corpus.tokens import Shard
+
+    rd = RunDir(run)
+    if not rd.tokens_manifest.is_file():
+        return None
+    names = [s["name"] for s in atomic.read_json(rd.tokens_manifest)["shards"]]
+    shards = {n: Shard(rd.tokens / n) for n in names}
+    lengths = {n: np.asarray(s.lengths, dtype=np.int64) for n, s in shards.items()}
+    held = {n: np.array([i == doc_id for i in s.doc_ids], dtype=bool) for n, s in shards.items()}
+    rel = {str((rd.tokens / n).relative_to(run)): n for n in names}
+    sha, target = sha256_file(rd.tokens_manifest), digest(doc_id)
+    for entry in reversed(_entries(run)):
+        if sha == tokens_sha256:
+            break
+        shas = entry.get("tokens_manifest_sha256") or {}
+        if shas.get("after") != sha:
+            return None
+        for shard, removed in (entry.get("token_removals") or {}).items():
+            if shard in rel:  # tokens/val/ shards are not trained on
+                n = rel[shard]
+                at = [i - k for k, (i, _, _) in enumerate(removed)]  # positions in the shard as it is now
+                lengths[n] = np.insert(lengths[n], at, [length for _, length, _ in removed])
+                held[n] = np.insert(held[n], at, [h == target for _, _, h in removed])
+        sha = shas.get("before")
+    if sha != tokens_sha256:
+        return None
+    return (np.concatenate([lengths[n] for n in names]) if names else np.zeros(0, np.int64),
+            np.concatenate([held[n] for n in names]) if names else np.zeros(0, bool))
 
 
 def chain_problems(run: Path, manifest: dict[str, Any]) -> list[str]:
     """What breaks the erasure chain: each ``previous`` manifest kept with its recorded hash and root, and
     ``erasures.jsonl`` leading from one root to the next, ending at ``manifest``'s."""
     roots, problems = _chain(run, manifest)
-    log = run / ERASURES
-    entries = [orjson.loads(line) for line in log.read_bytes().splitlines() if line.strip()] if log.exists() else []
-    steps = [(e["previous_root"], e["merkle_root"]) for e in entries]
+    steps = [(e["previous_root"], e[keys.MERKLE_ROOT]) for e in _entries(run)]
     if steps != list(zip(roots, roots[1:], strict=False)):
         problems.append(f"{ERASURES}: its {len(steps)} erasure(s) do not lead from root to root of the "
                         f"{len(roots)} manifest(s) in the chain")
@@ -332,9 +432,5 @@ def chain_problems(run: Path, manifest: dict[str, Any]) -> list[str]:
 
 def erasure_facts(run: Path) -> list[dict[str, Any]]:
     """The report's view of ``erasures.jsonl``: one row per erasure, counts only (no id or URL hashes)."""
-    log = run / ERASURES
-    if not log.exists():
-        return []
-    rows = [orjson.loads(line) for line in log.read_bytes().splitlines() if line.strip()]
-    return [{**{k: e[k] for k in ("time", "reason", "selector", "counts", "previous_root", "merkle_root")},
-             "affected_checkpoints": e.get("affected_checkpoints", [])} for e in rows]
+    return [{**{k: e[k] for k in ("time", "reason", "selector", "counts", "previous_root", keys.MERKLE_ROOT)},
+             "affected_checkpoints": e.get("affected_checkpoints", [])} for e in _entries(run)]
