@@ -26,12 +26,11 @@ import ast
 import dataclasses
 import functools
 import re
-import typing
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from corpus import keys, rules
+from corpus import keys, rules, schema
 from corpus.document import Document
 from corpus.errors import UserError
 from corpus.io.records import READER_STAGE
@@ -133,6 +132,12 @@ class Stage:
         document: the engine cuts a pass before it if so. A `GlobalStage` does unless its settings say
         otherwise (override this then); any other stage never does."""
         return False
+
+    def check(self) -> None:
+        """Check what the parameters name, past their shape (which the ``Params``' own ``check`` sees):
+        the files exist, the models load, the names are known. `validate` and `build` run it once, in
+        the driver, before any task (`check_stages`), so such a mistake stops a build before it starts;
+        raise `UserError`."""
 
     def warnings(self) -> list[str]:
         """Settings worth a word but not worth stopping for (a language code the model does not know);
@@ -283,38 +288,16 @@ def _plugin_class(ep: EntryPoint) -> type[Stage]:
 
 # ---------------------------------------------------------------- parameters
 
-def _type_ok(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint)
-    if hint is Any:
-        return True
-    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
-        return any(_type_ok(value, h) for h in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    args = typing.get_args(hint)
-    if origin in (list, tuple):  # every item too: a wrong one would crash the build, not validate
-        item = args[0] if args and (origin is list or (len(args) == 2 and args[1] is Ellipsis)) else Any
-        return isinstance(value, (list, tuple)) and all(_type_ok(v, item) for v in value)
-    if origin is dict:
-        key, val = args if len(args) == 2 else (Any, Any)
-        return isinstance(value, dict) and all(_type_ok(k, key) and _type_ok(v, val) for k, v in value.items())
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(hint, type):
-        return isinstance(value, hint)
-    return True
-
-
 def param_defaults(cls: type[Stage]) -> dict[str, Any]:
-    """Defaults from the dataclass, overridden by the stage's rules file."""
+    """Defaults from the dataclass, overridden by the stage's rules file; as YAML values (a nested
+    dataclass default as its mapping), since they fill the resolved entry."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cls.Params):
         if f.default is not dataclasses.MISSING:
             out[f.name] = f.default
         elif f.default_factory is not dataclasses.MISSING:
-            out[f.name] = f.default_factory()
+            value = f.default_factory()
+            out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
     if cls.rules:
         data = rules.load(cls.rules) or {}
         unknown = set(data) - set(out) - {f.name for f in dataclasses.fields(cls.Params)}
@@ -367,32 +350,41 @@ def check_order(resolved_stages: list[dict[str, Any]]) -> None:
             raise UserError(f"stage {spec.get('label', spec['stage'])!r} must be the last stage of the pipeline ({why})")
 
 
-def build(spec: dict[str, Any]) -> tuple[Stage, dict[str, Any]]:
-    """Make a stage from its pipeline entry; returns it with its resolved entry (every default filled)."""
-    spec = dict(spec)
-    name = spec.pop("stage", None)
+def check_stages(stages: list[Stage]) -> None:
+    """What `validate` and `build` check of the built stages, once, before any task: no label twice
+    (a label names the stage's folders and ledger entries), and each stage's own `Stage.check`."""
+    labels = [s.label for s in stages]
+    dup = next((lb for lb in labels if labels.count(lb) > 1), None)
+    if dup is not None:
+        raise UserError(f"stage label {dup!r} is used twice; give one of them 'label: <other name>'")
+    for stage in stages:
+        stage.check()
+
+
+# The keys of a pipeline entry that are not the stage's parameters.
+ENTRY_KEYS = ("stage", "mode", "label")
+
+
+def build(spec: dict[str, Any], where: str = "") -> tuple[Stage, dict[str, Any]]:
+    """Make a stage from its pipeline entry; returns it with its resolved entry (every default filled).
+
+    The ``Params`` dataclass is the schema (`corpus.schema`): unknown keys, nested ones too, and values
+    of the wrong type are a `UserError` naming the key; ``where`` is the entry's place (``stages[3]``)."""
+    name = spec.get("stage")
     if not isinstance(name, str):
         raise UserError("every entry under 'stages' needs a 'stage: <name>' key")
     cls = get(name)
-    mode = spec.pop("mode", "filter")
+    mode = spec.get("mode", "filter")
     if mode not in MODES:
         raise UserError(f"stage {name!r}: mode must be one of {', '.join(MODES)}, not {mode!r}")
-    label = spec.pop("label", name)
+    label = spec.get("label", name)
     check_label(name, label)
-    fields = {f.name: f for f in dataclasses.fields(cls.Params)}
-    unknown = sorted(set(spec) - set(fields))
-    if unknown:
-        allowed = ", ".join(["stage", "mode", "label", *fields])
-        raise UserError(f"stage {name!r}: unknown key {unknown[0]!r} (allowed: {allowed})")
-    values = param_defaults(cls) | spec
-    missing = sorted(set(fields) - set(values))
-    if missing:
-        raise UserError(f"stage {name!r}: missing required key {missing[0]!r}")
-    hints = typing.get_type_hints(cls.Params)
-    for key, value in values.items():
-        if not _type_ok(value, hints.get(key, Any)):
-            raise UserError(f"stage {name!r}: {key} must be {hints[key]}, got {value!r}")
-    params = cls.Params(**values)
+    merged = param_defaults(cls) | dict(spec)
+    try:
+        params = schema.from_mapping(cls.Params, merged, where, ignore=ENTRY_KEYS)
+    except UserError as e:
+        raise UserError(f"stage {name!r}: {e}") from None
+    values = {k: v for k, v in merged.items() if k not in ENTRY_KEYS}
     check = getattr(params, "check", None)
     if check is not None:
         check()
