@@ -65,7 +65,7 @@ class Corpus:
         """Resolve paths, globs, run directories (their ``data/``, in build order) and folders into
         input files; a WARC is refused (its records are pages, not documents: build with ``extract``)."""
         from corpus.engine.plan import detect_format
-        from corpus.io.writers import list_shards
+        from corpus.rundir import DATA, RunDir, is_run
 
         out: list[tuple[str, str]] = []
         for ref in self.paths:
@@ -74,8 +74,8 @@ class Corpus:
                 raise UserError(f"input {ref}: no such file or directory")
             for m in matches:
                 p = Path(m)
-                if p.is_dir() and (p / "data").is_dir() and (p / "config.yaml").is_file():
-                    found = list_shards(p / "data")  # by task, then index: --max-docs takes the first built
+                if p.is_dir() and is_run(p):
+                    found = RunDir(p).shards(DATA)  # by task, then index: --max-docs takes the first built
                 elif p.is_dir():
                     found = [q for q in sorted(p.rglob("*")) if q.is_file() and _known(q.name)]
                 else:

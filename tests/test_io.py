@@ -82,6 +82,6 @@ def test_shard_writer_rolls_over_and_never_shows_half_a_shard(tmp_path: Path) ->
     assert len(shards) > 1 and sum(n for _, n in shards) == 60
     assert [p.name for p, _ in shards] == [f"00000-{k:03d}.jsonl.zst" for k in range(len(shards))]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
-    from corpus.engine.task import read_documents
+    from corpus.rundir import read_shards
 
-    assert [d.id for d in read_documents(p for p, _ in shards)] == [str(i) for i in range(60)]
+    assert [d.id for d in read_shards([p for p, _ in shards])] == [str(i) for i in range(60)]

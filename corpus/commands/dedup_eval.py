@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from corpus.errors import UserError
+from corpus.rundir import RunDir
 
 
 def _state_dir(run: Path, label: str | None) -> Path:
@@ -31,7 +32,7 @@ def cmd_dedup_eval(args) -> int:
     if args.samples < 1:
         raise UserError("--samples must be >= 1")
     result = evaluate.evaluate(state_dir, args.samples, args.seed)
-    png = Path(args.png).resolve() if args.png else run / "report" / f"{state_dir.name}-s-curve.png"
+    png = Path(args.png).resolve() if args.png else RunDir(run).report / f"{state_dir.name}-s-curve.png"
     evaluate.plot(result, png)
     result["png"] = str(png)
     atomic.write_json(png.with_suffix(".json"), result)

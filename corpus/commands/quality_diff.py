@@ -12,49 +12,33 @@ those on both sides and documents on both sides are compared.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import orjson
 
 from corpus.errors import UserError
-from corpus.io.jsonl import open_compressed, read_jsonl
-from corpus.io.writers import list_shards
+from corpus.io.jsonl import read_jsonl
+from corpus.rundir import CONFIG, DATA, EXCLUDED, RunDir
 from corpus.yamlfile import read_yaml
 
 KEEP = "keep"
 Decisions = dict[str, dict[str, str]]  # document id -> rule set -> "keep" or reason code
 
 
-def _records(path: Path) -> Iterator[dict[str, Any]]:
-    if path.name.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        from corpus.io.parquet import shard_record
-
-        for batch in pq.ParquetFile(path).iter_batches(columns=["id", "metadata"]):
-            yield from map(shard_record, batch.to_pylist())
-        return
-    with open_compressed(str(path)) as stream:
-        yield from map(orjson.loads, stream)
-
-
 def run_decisions(run: Path) -> Decisions:
     """Every stage's decision on every document of a run (stages after the one that removed it: absent)."""
-    config = read_yaml(run / "config.yaml", "run config") if (run / "config.yaml").is_file() else None
+    rd = RunDir(run)
+    config = read_yaml(rd.config, "run config") if rd.config.is_file() else None
     if not isinstance(config, dict) or not isinstance(config.get("stages"), list):
-        raise UserError(f"{run}: not a run directory (no config.yaml with stages)")
+        raise UserError(f"{run}: not a run directory (no {CONFIG} with stages)")
     labels = [s.get("label", s.get("stage")) for s in config["stages"] if isinstance(s, dict)]
     out: Decisions = {}
-    for folder, reached in [("data", labels)] + [
-            (f"excluded/{lab}", labels[:i + 1]) for i, lab in enumerate(labels)]:
-        for shard in list_shards(run / folder) if (run / folder).is_dir() else []:
-            for rec in _records(shard):
-                flags = {f.get("stage"): f.get("reason") for f in (rec.get("metadata") or {}).get("flags") or []}
-                out[str(rec.get("id"))] = {lab: flags.get(lab) or KEEP for lab in reached}
+    sides = [(rd.documents(DATA), labels)] + [(rd.documents(EXCLUDED, lab), labels[:i + 1])
+                                              for i, lab in enumerate(labels)]
+    for docs, reached in sides:
+        for doc in docs:
+            flags = {f.get("stage"): f.get("reason") for f in doc.flags}
+            out[doc.id] = {lab: flags.get(lab) or KEEP for lab in reached}
     if not out:
-        raise UserError(f"{run}: the run has no documents (data/ and excluded/ are empty)")
+        raise UserError(f"{run}: the run has no documents ({DATA}/ and {EXCLUDED}/ are empty)")
     return out
 
 

@@ -21,11 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
-from corpus.document import Document
-from corpus.io.jsonl import open_compressed
-from corpus.io.writers import list_shards
+from corpus.engine.plan import task_id
+from corpus.rundir import DATA, EXCLUDED, RunDir, read_shards
 from corpus.stages.dedup import runs, state
 from corpus.stages.dedup.lsh import band_keys, has_signature
 from corpus.stages.dedup.shingles import jaccard, shingle_set, shingles
@@ -57,7 +55,7 @@ def _signature_rows(sources: list[Source], uids: np.ndarray) -> np.ndarray:
     out = None
     for key in sorted(set(zip(s.tolist(), t.tolist(), strict=True))):
         sel = np.flatnonzero((s == key[0]) & (t == key[1]))
-        sigs = _signatures(sources[key[0]], f"{key[1]:05d}")
+        sigs = _signatures(sources[key[0]], task_id(key[1]))
         if out is None:
             out = np.empty((len(uids), sigs.shape[1]), dtype=sigs.dtype)
         out[sel] = sigs[p[sel]]
@@ -102,17 +100,13 @@ def _texts(sources: list[Source], uids: np.ndarray) -> dict[int, str]:
     want: dict[Path, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for i, u in enumerate(uids.tolist()):
         src = sources[s[i]]
-        want[src.dir][state.read_ids(src.dir, f"{t[i]:05d}")[p[i]]].append(u)
+        want[src.dir][state.read_ids(src.dir, task_id(t[i]))[p[i]]].append(u)
     out: dict[int, str] = {}
     for sdir, ids in want.items():
-        run = sdir.parent
-        dirs = [run / "data", *sorted(p for p in (run / "excluded").glob("*") if p.is_dir())]
-        for path in (p for d in dirs for p in list_shards(d) if p.name.endswith(".jsonl.zst")):
-            with open_compressed(str(path)) as f:
-                for line in f:
-                    doc = Document.from_dict(orjson.loads(line))
-                    for u in ids.get(doc.id, ()):
-                        out.setdefault(u, doc.text)
+        run = RunDir(sdir.parent)
+        for doc in read_shards(run.shards(DATA) + run.shards(EXCLUDED)):
+            for u in ids.get(doc.id, ()):
+                out.setdefault(u, doc.text)
     return out
 
 
@@ -126,7 +120,7 @@ def exact_jaccard(sources: list[Source], pairs: np.ndarray) -> np.ndarray:
     for i, u in enumerate(uids.tolist()):
         src = sources[s[i]]
         if src.params.get("verify"):
-            sets[u] = stored.get(src.dir, f"{t[i]:05d}", int(p[i]))
+            sets[u] = stored.get(src.dir, task_id(t[i]), int(p[i]))
         else:
             need_text.append(u)
     if need_text:
