@@ -6,8 +6,13 @@ fields describe collection, preprocessing (the stages with their counts) and per
 
 Paths are relative to the folder the JSON is written to (``report/`` inside the run, so ``../data/...``),
 since that is where a Croissant reader resolves them. Parquet shards (``writer: {format: parquet}``)
-hold ``metadata`` as JSON-encoded text and load with ``mlcroissant`` as they are; mlcroissant reads no
-zstd, so ``.jsonl.zst`` shards are declared as what they are and their description says so.
+hold ``metadata`` as JSON-encoded text and load with ``mlcroissant`` as they are, one record set per
+shard (mlcroissant walks a ``cr:FileSet`` only below the JSON's folder, which ``data/`` is not).
+mlcroissant reads no zstd, so ``.jsonl.zst`` shards are declared as what they are (with their sha256)
+and, for loading, as the ``jsonl/*.jsonl`` file set beside the JSON: the same shards decompressed
+there (`VIEWS`; ``zstd -d``), read as one ``documents`` record set. Its lines hold ``metadata`` as a JSON
+object, which no Croissant 1.0 data type reads (mlcroissant casts ``sc:Text`` to bytes and fails on an
+object), so that record set declares ``id``, ``text`` and ``source`` and its description names the rest.
 """
 
 from __future__ import annotations
@@ -56,13 +61,17 @@ CONTEXT = {
 }
 CONFORMS_TO = ["http://mlcommons.org/croissant/1.0", "http://mlcommons.org/croissant/RAI/1.0"]
 ENCODINGS = {".parquet": "application/x-parquet", ".jsonl.zst": "application/zstd"}
-ZSTD_NOTE = ("zstd-compressed JSON Lines, which mlcroissant cannot read: decompress the shards, or build with "
-             "writer: {format: parquet} for a Croissant file that loads as it is")
+JSONL = ".jsonl.zst"
+# Where the .jsonl.zst shards go decompressed for a Croissant reader: a folder beside croissant.json
+# (below it, so a FileSet reaches it; outside data/, so verify does not count it as a shard).
+VIEWS = "jsonl"
+VIEW_SET = "jsonl-shards"
+ZSTD_NOTE = (f"zstd-compressed JSON Lines, which mlcroissant cannot read: decompressed into {VIEWS}/ beside this "
+             f"file (zstd -d <shard>.jsonl.zst -o {VIEWS}/<shard>.jsonl) they load as the record set 'documents'")
 FIELDS = (("id", "sc:Text", "Document id, unique in the corpus."),
           ("text", "sc:Text", "Document text."),
           ("source", "sc:Text", "The input file or dataset the document came from."),
-          ("metadata", "sc:Text", "JSON-encoded object: the input's other fields and the pipeline's annotations "
-                                  "(a JSON object, not text, in .jsonl.zst shards)."))
+          ("metadata", "sc:Text", "JSON-encoded object: the input's other fields and the pipeline's annotations."))
 # SPDX ids of the Hub licence ids (`dataset_card.HUB_LICENCES`) that have one; others are named as text.
 SPDX = {"apache-2.0": "Apache-2.0", "mit": "MIT", "cc0-1.0": "CC0-1.0", "cc-by-4.0": "CC-BY-4.0",
         "cc-by-sa-4.0": "CC-BY-SA-4.0", "cc-by-nc-4.0": "CC-BY-NC-4.0", "cc-by-nc-sa-4.0": "CC-BY-NC-SA-4.0",
@@ -87,25 +96,47 @@ def licence_urls(rows: list[dict[str, Any]]) -> list[str]:
     return sorted(out) or ["unknown"]
 
 
+def view_name(shard: str) -> str:
+    """``jsonl/<shard>.jsonl``: where a ``.jsonl.zst`` shard goes decompressed, relative to the JSON's folder."""
+    return f"{VIEWS}/{shard.rsplit('/', 1)[-1].removesuffix('.zst')}"
+
+
 def _distribution(outputs: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
-    return [{"@type": "cr:FileObject", "@id": o["path"], "name": o["path"], "contentUrl": f'{prefix}/{o["path"]}',
-             "contentSize": f'{o["size"]} B', "encodingFormat": _encoding(o["path"]), "sha256": o["sha256"],
-             "description": f'{o["docs"]} documents' + (f", {ZSTD_NOTE}" if o["path"].endswith(".jsonl.zst") else "")}
-            for o in outputs]
+    files: list[dict[str, Any]] = [
+        {"@type": "cr:FileObject", "@id": o["path"], "name": o["path"], "contentUrl": f'{prefix}/{o["path"]}',
+         "contentSize": f'{o["size"]} B', "encodingFormat": _encoding(o["path"]), "sha256": o["sha256"],
+         "description": f'{o["docs"]} documents' + (f", {ZSTD_NOTE}" if o["path"].endswith(JSONL) else "")}
+        for o in outputs]
+    if any(o["path"].endswith(JSONL) for o in outputs):
+        files.append({"@type": "cr:FileSet", "@id": VIEW_SET, "name": VIEW_SET, "encodingFormat": "application/jsonlines",
+                      "includes": f"{VIEWS}/*.jsonl",
+                      "description": f"The .jsonl.zst data shards decompressed, as {view_name('<shard>.jsonl.zst')} "
+                                     "beside this file (same bytes as the shards once decompressed)."})
+    return files
+
+
+def _fields(rs: str, source: dict[str, Any], fields: tuple[tuple[str, str, str], ...] = FIELDS) -> list[dict[str, Any]]:
+    return [{"@type": "cr:Field", "@id": f"{rs}/{name}", "name": name, "dataType": dtype, "description": desc,
+             "source": {**source, "extract": {"column": name}}} for name, dtype, desc in fields]
 
 
 def _record_sets(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One ``documents-<shard>`` record set per shard: mlcroissant walks a ``cr:FileSet`` only below the
-    JSON's own folder, which ``data/`` is not, so each shard is read as its own FileObject."""
+    """One ``documents-<shard>`` record set per Parquet shard (each read as its own FileObject), and one
+    ``documents`` record set over the decompressed ``.jsonl.zst`` shards (`VIEW_SET`)."""
     sets = []
     for o in outputs:
+        if o["path"].endswith(JSONL):
+            continue
         rs = "documents-" + o["path"].split("/")[-1].split(".", 1)[0]
         sets.append({"@type": "cr:RecordSet", "@id": rs, "name": rs, "key": {"@id": f"{rs}/id"},
                      "description": f'The documents of {o["path"]}.',
-                     "field": [{"@type": "cr:Field", "@id": f"{rs}/{name}", "name": name, "dataType": dtype,
-                                "description": desc,
-                                "source": {"fileObject": {"@id": o["path"]}, "extract": {"column": name}}}
-                               for name, dtype, desc in FIELDS]})
+                     "field": _fields(rs, {"fileObject": {"@id": o["path"]}})})
+    if any(o["path"].endswith(JSONL) for o in outputs):
+        sets.append({"@type": "cr:RecordSet", "@id": "documents", "name": "documents", "key": {"@id": "documents/id"},
+                     "description": f"The documents of every .jsonl.zst data shard, read from {VIEWS}/. Each line "
+                                    "also holds metadata: a JSON object of the input's other fields and the "
+                                    "pipeline's annotations (not declared: Croissant has no type for an object).",
+                     "field": _fields("documents", {"fileSet": {"@id": VIEW_SET}}, FIELDS[:3])})
     return sets
 
 

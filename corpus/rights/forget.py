@@ -206,6 +206,15 @@ def _install_file(staged: Path, target: Path, empty_removes: bool = False) -> No
             atomic.commit(staged, target)
 
 
+def _drop_view(run: Path, rel: str) -> None:
+    """Delete the decompressed copy of a rewritten ``.jsonl.zst`` shard that a Croissant reader was given
+    (``report/jsonl/``, `corpus.report.croissant.view_name`): it still holds the forgotten texts."""
+    from corpus.report.croissant import JSONL, view_name
+
+    if rel.endswith(JSONL):
+        RunDir(run).report.joinpath(view_name(rel)).unlink(missing_ok=True)
+
+
 def _token_manifests(run: Path, staged_meta: dict[str, dict[str, Any]], docs: dict[str, dict[str, Any]]) -> None:
     """Rewrite each ``tokens`` manifest whose shards changed: entries, totals, per-source counts."""
     from corpus.tokens import MANIFEST
@@ -331,6 +340,7 @@ def forget(run: Path, req: Request, checkpoints: list[Path] = ()) -> dict[str, A
     atomic.write_bytes(done, b"")
     for rel in plan["data_shards"]:
         _install_file(staged / rel, run / rel, empty_removes=True)
+        _drop_view(run, rel)
     for rel in plan["token_shards"]:
         for ext in ("bin", "ids", "idx"):  # the index last, as the token writer does
             _install_file(staged / f"{rel}.{ext}", run / f"{rel}.{ext}")
