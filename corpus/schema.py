@@ -130,7 +130,7 @@ def words(hint: Any) -> str:
     if origin in (Union, types.UnionType):
         return " or ".join(words(a) for a in sorted(args, key=lambda a: a is type(None)))
     if origin is Literal:
-        return f"one of {', '.join(map(str, args))}"
+        return str(args[0]) if len(args) == 1 else f"one of {', '.join(map(str, args))}"
     if dataclasses.is_dataclass(hint) or origin is dict or hint is dict:
         return "a mapping"
     if origin is list or hint is list:

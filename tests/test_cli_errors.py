@@ -31,11 +31,19 @@ def assert_user_error(r, *needles: str) -> None:
 
 
 CASES = {
-    "unknown top-level key": (good(stagse=[]), ["unknown key 'stagse'", "allowed:"]),
+    "unknown top-level key": (good(stagse=[]), ["unknown key 'stagse'", "did you mean 'stages'?"]),
+    "unknown top-level key, nothing close": (good(colour="blue"), ["unknown key 'colour'", "allowed: name, input"]),
     "unknown input key": (good(input={"paths": ["in.jsonl"], "txt_field": "x"}), ["unknown key 'txt_field'"]),
     "unknown stage": (good(stages=[{"stage": "normalise"}]), ["unknown stage 'normalise'", "normalize"]),
-    "unknown stage key": (good(stages=[{"stage": "length", "min_char": 3}]), ["unknown key 'min_char'", "min_chars"]),
-    "wrong type": (good(stages=[{"stage": "length", "min_chars": "ten"}]), ["min_chars"]),
+    "unknown stage key": (good(stages=[{"stage": "length", "min_char": 3}]),
+                          ["unknown key 'min_char' in stages[0] (did you mean 'min_chars'?)"]),
+    "wrong type": (good(stages=[{"stage": "length", "min_chars": "ten"}]),
+                   ["stages[0].min_chars must be a whole number, got 'ten'"]),
+    "bool is no number": (good(stages=[{"stage": "length", "max_words": True}]),
+                          ["stages[0].max_words must be a whole number or null, got True"]),
+    "wrong section type": (good(writer={"format": "csv"}), ["writer.format must be one of jsonl.zst"]),
+    "max_doc_chars is a key": (good(input={"paths": ["in.jsonl"], "max_doc_chars": "many"}),
+                               ["input.max_doc_chars must be a whole number, got 'many'"]),
     "bad mode": (good(stages=[{"stage": "length", "mode": "drop"}]), ["mode must be one of"]),
     "missing input": (good(input={"paths": ["nothing-*.jsonl"]}), ["matches no files"]),
     "missing key": ({"name": "t", "output": "o", "stages": []}, ["missing required key 'input'"]),
