@@ -28,11 +28,11 @@ def _values(args) -> tuple[str, list[str]]:
 
 def cmd_forget(args) -> int:
     from corpus.rights.forget import Request, forget
-    from corpus.rundir import is_finished
+    from corpus.rundir import MANIFEST, is_finished
 
     run = Path(args.run_dir)
     if not is_finished(run):
-        raise UserError(f"{run} is not a finished Thresher run (no manifest.json)")
+        raise UserError(f"{run} is not a finished Thresher run (no {MANIFEST})")
     if not args.reason.strip():
         raise UserError("--reason must say why the documents are forgotten")
     selector, values = _values(args)
