@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-FLAGS = "flags"  # the metadata key of every negative decision (`Document.flag`); reserved in inputs
+from corpus.keys import FLAGS  # the metadata key of every negative decision (`Document.flag`)
 
 
 @dataclass(slots=True)

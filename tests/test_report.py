@@ -220,28 +220,48 @@ def test_verify_passes_on_a_fresh_run_and_fails_on_tampering(run_dir, tmp_path):
 
 
 def test_model_lineage_report_traces_back_to_the_run(run_dir, tmp_path):
+    """The lineage the trainer writes (`trainer.lineage`), read by the exact names it writes (corpus.keys)."""
+    from corpus.report import write_model_report
+    from trainer import lineage as trainer_lineage
+
     run = tmp_path / "run"
     shutil.copytree(run_dir, run)
     _tokenize_into(run)
     merkle = json.loads((run / "manifest.json").read_text())["merkle_root"]
     tokens_sha = sha256_file(run / "tokens" / "manifest.json")
+    lin = trainer_lineage.new("pretrain", tokens_sha, str(run / "tokens"), "ab" * 32, 0, "cd" * 32, 1234, 64)
+    trainer_lineage.advance(lin, 10, 80, 40960)
     model = tmp_path / "ckpt" / "step-000010"
     model.mkdir(parents=True)
-    lineage = {"tokens_manifest_sha256": tokens_sha, "tokens_dir": str(run / "tokens"), "merkle_root": merkle,
-               "seed": 1234, "samples_consumed": 80, "tokens_consumed": 40960}
-    (model / "lineage.json").write_text(json.dumps(lineage))
+    trainer_lineage.write(model, lin)
     r = thresher("report", str(model), "--format", "md,json")
     assert r.returncode == 0, r.stderr
     facts = json.loads((model / "report" / "report.json").read_text())
     [link] = facts["corpus_runs"]
+    assert (link["run_dir"], link["merkle_root"]) == (str(run.resolve()), merkle)
     assert (link["merkle_root_check"], link["tokens_manifest_check"]) == ("matches", "matches")
     assert "| tokens_consumed | 40,960 |" in (model / "report" / "report.md").read_text()
 
-    lineage["merkle_root"] = "0" * 64
-    (model / "lineage.json").write_text(json.dumps(lineage))
-    assert thresher("report", str(model), "--format", "json").returncode == 0
+    # only the trainer's own fields count: a stray key that merely ends in merkle_root is not a record of it
+    pretrain = dict(lin)
+    lin["corpus_merkle_root"] = "0" * 64
+    lin["notes"] = {"merkle_root": merkle}
+    trainer_lineage.write(model, lin)
+    write_model_report(model, ["json"])
     [link] = json.loads((model / "report" / "report.json").read_text())["corpus_runs"]
-    assert link["merkle_root_check"].startswith("DIFFERS")
+    assert link["merkle_root_check"] == f"DIFFERS (lineage: {'0' * 64})"
+
+    # an SFT model trained from that export: its data is a file, the corpus is found through from_pretrained
+    trainer_lineage.write(model, pretrain)
+    (tmp_path / "sft.jsonl").write_text("{}\n")
+    sft = trainer_lineage.new("sft", "ef" * 32, str(tmp_path / "sft.jsonl"), "ab" * 32, 0, "cd" * 32, 1, 64)
+    sft["from_pretrained"] = trainer_lineage.source(str(model))
+    sft_dir = tmp_path / "sft-export"
+    sft_dir.mkdir()
+    trainer_lineage.write(sft_dir, sft)
+    write_model_report(sft_dir, ["json"])
+    [link] = json.loads((sft_dir / "report" / "report.json").read_text())["corpus_runs"]
+    assert (link["merkle_root_check"], link["tokens_manifest_check"]) == ("matches", "matches")
 
 
 def test_unannotated_run_says_not_measured(tmp_path):

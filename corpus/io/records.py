@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from corpus.document import FLAGS, Document
+from corpus.document import Document
 from corpus.io.raw import Raw
+from corpus.keys import FLAGS
 
 READER_STAGE = "read"
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
+from corpus import keys
 from corpus.io.raw import Raw
 
 DOC_TYPES = ("response", "resource", "conversion")  # any other type (warcinfo, request, metadata,
@@ -35,12 +36,6 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 NOT_HTML = "warc_not_html"
 TRUNCATED = "truncated WARC record"  # quarantine reason prefix (code warc_truncated)
 UNDECODABLE = "undecodable"  # quarantine reason prefix (code undecodable)
-FETCH_DATE = "fetch_date"  # metadata key of the WARC-Date (the report's crawl period reads it)
-# metadata keys of machine-readable rights reservations, read by the `rights` stage: the HTTP header (set
-# here), and the page's robots meta directives and TDMRep <meta name="tdm-reservation"> (set by `extract`)
-X_ROBOTS_TAG = "x_robots_tag"
-ROBOTS_META = "robots"
-TDM_RESERVATION = "tdm_reservation"
 COUNT_PREFIXES = ("warc_type", "http_status", "content_type")  # reader counters in stats.json (read.extra)
 WARCINFO = "warcinfo"  # the manifest input entry's key for a WARC's warcinfo records
 
@@ -145,19 +140,19 @@ def _mime(content_type: str) -> str:
 def _record(rec_type: str, block: bytes, warc: dict[str, str], file: str, offset: int,
             text_field: str, id_field: str) -> tuple[dict[str, Any], str | None, str | None, list[str]]:
     """``(record, exclusion reason, quarantine error, counters)`` of a document-bearing record."""
-    meta: dict[str, Any] = {"url": warc.get("WARC-Target-URI"), FETCH_DATE: warc.get("WARC-Date"),
-                            "warc_file": file, "warc_offset": offset}
+    meta: dict[str, Any] = {keys.URL: warc.get("WARC-Target-URI"), keys.FETCH_DATE: warc.get("WARC-Date"),
+                            keys.WARC_FILE: file, keys.WARC_OFFSET: offset}
     if rec_type == "response":
         status, headers, payload = _http(block)
         content_type = headers.get("content-type", "")
-        meta["http_status"] = status
+        meta[keys.HTTP_STATUS] = status
         if "x-robots-tag" in headers:
-            meta[X_ROBOTS_TAG] = headers["x-robots-tag"]
+            meta[keys.X_ROBOTS_TAG] = headers["x-robots-tag"]
     else:  # resource, conversion: the block is the payload, typed by the WARC header
         status, headers, payload = None, {}, block
         content_type = warc.get("Content-Type", "")
-    meta["content_type"] = _mime(content_type)
-    counts = [f"content_type:{meta['content_type'] or 'none'}"]
+    meta[keys.CONTENT_TYPE] = _mime(content_type)
+    counts = [f"content_type:{meta[keys.CONTENT_TYPE] or 'none'}"]
     if status is not None:
         counts.append(f"http_status:{status}")
     rid = warc.get("WARC-Record-ID", "").strip("<>") or f"{file}@{offset}"
@@ -165,7 +160,7 @@ def _record(rec_type: str, block: bytes, warc: dict[str, str], file: str, offset
     if status is not None and status != 200:
         return record, f"http_status_{status}", None, counts
     accepted = HTML_TYPES + (("text/plain",) if rec_type == "conversion" else ())
-    if meta["content_type"] not in accepted:
+    if meta[keys.CONTENT_TYPE] not in accepted:
         return record, NOT_HTML, None, counts
     try:
         payload = _content_decoded(payload, headers)

@@ -13,13 +13,18 @@ from pathlib import Path
 import orjson
 
 from corpus.io import atomic
+from corpus.rundir import REPORT, RunDir
 
-REPORT_DIR = "report"
 ALWAYS = ("eu_training_summary.md", "dataset_card.md", "croissant.json")
 
 
 def _json(obj: object) -> bytes:
     return orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
+
+
+def report_file(out: Path, fmt: str) -> Path:
+    """The report in format ``fmt`` (html, md, json) in the report folder ``out``."""
+    return out / f"report.{fmt}"
 
 
 def _write_formats(out: Path, formats: list[str], title: str, subtitle: str, sections, facts: dict) -> list[Path]:
@@ -35,7 +40,7 @@ def _write_formats(out: Path, formats: list[str], title: str, subtitle: str, sec
             data = _json(facts)
         else:
             raise ValueError(f"unknown report format {fmt!r}")
-        path = out / f"report.{fmt}"
+        path = report_file(out, fmt)
         atomic.write_bytes(path, data)
         written.append(path)
     return written
@@ -51,7 +56,7 @@ def write_reports(run_dir: Path, formats: list[str], out_dir: Path | None = None
     from corpus.report import croissant, dataset_card, eu_summary, facts, outline
 
     run_dir = Path(run_dir)
-    out = Path(out_dir) if out_dir else run_dir / REPORT_DIR
+    out = Path(out_dir) if out_dir else RunDir(run_dir).report
     f = facts.build_facts(run_dir, workers)
     o = f["overview"]
     subtitle = (f"Run {o['name']}, built {o['finished']} with Thresher {o['thresher_version']}; "
@@ -72,6 +77,6 @@ def write_model_report(model_dir: Path, formats: list[str], runs: list[Path] | N
     from corpus.report import lineage
 
     f = lineage.build_facts(Path(model_dir), runs or [])
-    out = Path(out_dir) if out_dir else Path(model_dir) / REPORT_DIR
+    out = Path(out_dir) if out_dir else Path(model_dir) / REPORT
     return _write_formats(out, list(dict.fromkeys(formats)), f"Thresher model lineage: {Path(model_dir).name}",
                           f"Lineage of {f['model_dir']} back to its corpus run(s).", lineage.sections(f), f)

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from corpus import keys
 from corpus.io.hf import PREFIX as HUB_PREFIX
 from corpus.report.blocks import fmt_int, fmt_pct
 from corpus.report.eu_summary import human, join_markdown
@@ -120,7 +121,7 @@ def _personal(f: dict[str, Any]) -> list[str]:
                          for x in p["findings"]], {2, 3})]
     if p["kept_findings"]:
         lines.append(f"{fmt_int(p['kept_documents_with_findings'])} of {fmt_int(p['kept_documents'])} kept documents "
-                     "carry PII findings in `metadata.pii` (counts per entity type, never values).")
+                     f"carry PII findings in `metadata.{keys.PII}` (counts per entity type, never values).")
     if not p["measured"]:
         lines.append("No PII detection ran in this pipeline: the dataset may contain personal data that was "
                      "neither found nor handled.")

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from corpus.report.blocks import fmt_int, fmt_pct
-from corpus.report.facts import PII_STAGE_PREFIXES
 from corpus.report.markdown import table
 from corpus.report.outline import PSEUDONYMISATION
 from corpus.report.rights import summary_lines as rights_lines
@@ -248,7 +247,7 @@ def _pii_lines(f: dict[str, Any]) -> list[str]:
                            [[x["entity"], x["action"], fmt_int(x["count"]), x["per_1000_documents"]]
                             for x in p["findings"]], {2, 3}))
     for r in f["waterfall"]["stages"]:
-        if not r["stage"].startswith(PII_STAGE_PREFIXES):
+        if r["label"] not in p["removed"]:  # not a PII stage (facts.pii keys its PII stages by label)
             continue
         mine = [x for x in p["findings"] if x["stage"] == r["label"]]
         actions: dict[str, int] = {}

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from corpus import keys
 from corpus.errors import UserError
 from corpus.io import hf
 from corpus.io.atomic import read_json
@@ -28,13 +29,12 @@ from corpus.io.warc import COUNT_PREFIXES, WARCINFO
 from corpus.report.rights import rights_facts
 from corpus.report.scan import SIGNAL_BINS, Tally, scan_run
 from corpus.rights.forget import erasure_facts
+from corpus.rundir import RunDir
 
 SCHEMA = "thresher.report/1"
 TOP_DOMAINS = 50
 EU_DOMAIN_SHARE = 0.10  # the AI Office template asks for the top 10% of domains by content size
 EU_SME_SHARE, EU_SME_MAX = 0.05, 1_000  # its SME variant: the top 5% or 1,000 domains, whichever is lower
-PII_STAGE_PREFIXES = ("pii", "secret")
-DEDUP_STAGE_PREFIX = "dedup"
 PII_COUNTER = "pii."
 
 
@@ -52,13 +52,34 @@ def per_1000(count: int, docs: int) -> float | None:
 
 def load_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any] | None]:
     """``(stats, manifest, config, tokens manifest or None)``; a finished run has the first three."""
-    for name in ("stats.json", "manifest.json", "config.yaml"):
-        if not (run_dir / name).is_file():
-            raise UserError(f"{run_dir} is not a finished Thresher run ({name} missing)")
-    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    tokens_path = run_dir / "tokens" / "manifest.json"
-    tokens = read_json(tokens_path) if tokens_path.is_file() else None
-    return read_json(run_dir / "stats.json"), read_json(run_dir / "manifest.json"), config, tokens
+    run = RunDir(run_dir)
+    for path in (run.stats, run.manifest, run.config):
+        if not path.is_file():
+            raise UserError(f"{run_dir} is not a finished Thresher run ({path.name} missing)")
+    config = yaml.safe_load(run.config.read_text(encoding="utf-8"))
+    tokens = read_json(run.tokens_manifest) if run.tokens_manifest.is_file() else None
+    return read_json(run.stats), read_json(run.manifest), config, tokens
+
+
+def stage_category(row: dict[str, Any]) -> str:
+    """What the stage of a ``stats.json`` row does (`corpus.keys.CATEGORIES`): the category the ledger
+    recorded; for a run built before it recorded one, the installed stage's, and ``other`` for a stage
+    that is no longer installed. Never its name or label: a PII stage labelled ``scrub`` is still one."""
+    if "category" in row:
+        return row["category"]
+    if row["stage"] == READER_STAGE:
+        return keys.READ
+    from corpus.stages import base
+
+    try:
+        return base.get(row["stage"]).category
+    except UserError:
+        return keys.OTHER
+
+
+def stages_of(stats: dict[str, Any], category: str) -> list[dict[str, Any]]:
+    """The ``stats.json`` rows of the stages of ``category``, in pipeline order."""
+    return [s for s in stats["stages"] if stage_category(s) == category]
 
 
 def _rows(docs: Counter, chars: Counter, total_docs: int, total_chars: int, key: str,
@@ -211,7 +232,7 @@ def dedup(tally: Tally, stats: dict) -> dict[str, Any]:
     stages = [{"label": s["label"], "stage": s["stage"], "mode": s.get("mode"), "documents_in": s["docs_in"],
                "removed": s["removed"], "flagged": s.get("flagged", {}),
                "phases": _scalars(s.get("phases") or {})}
-              for s in stats["stages"] if s["stage"].startswith(DEDUP_STAGE_PREFIX)]
+              for s in stages_of(stats, keys.DEDUP)]
     return {"measured": bool(tally.cluster_sizes), "stages": stages,
             "clusters": [{"size_low": lo, "size_high": hi, "documents": int(d), "clusters": round(c)}
                          for (lo, hi), (d, c) in sorted(buckets.items())]}
@@ -243,8 +264,9 @@ def pii(stats: dict, tally: Tally, config: dict) -> dict[str, Any]:
             findings.append({"stage": s["label"], "entity": entity, "action": action,
                              "count": n, "documents_scanned": s["docs_in"],
                              "per_1000_documents": per_1000(n, s["docs_in"])})
-    detectors = [s for s in config.get("stages", []) if str(s.get("stage", "")).startswith(PII_STAGE_PREFIXES)]
-    removed = {s["label"]: s["removed"] for s in stats["stages"] if s["stage"].startswith(PII_STAGE_PREFIXES)}
+    stages = stages_of(stats, keys.PII_CATEGORY)
+    detectors = [s for s in config.get("stages", []) if s.get("label", s.get("stage")) in {r["label"] for r in stages}]
+    removed = {s["label"]: s["removed"] for s in stages}
     kept_rows = [{"entity": e, "count": n, "per_1000_documents": per_1000(n, tally.docs)}
                  for e, n in sorted(tally.pii_found.items(), key=lambda kv: (-kv[1], kv[0]))]
     return {"measured": bool(findings or kept_rows or detectors), "findings": findings, "screening": screening,
@@ -315,16 +337,16 @@ def _sha256(path: Path) -> str | None:
 
 def lineage(run_dir: Path, manifest: dict, tokens: dict | None) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "manifest_sha256": _sha256(run_dir / "manifest.json"),
+        "manifest_sha256": _sha256(RunDir(run_dir).manifest),
         "config_sha256": manifest.get("config_sha256"),
-        "merkle_root": manifest.get("merkle_root"),
+        "merkle_root": manifest.get(keys.MERKLE_ROOT),
         "outputs": manifest.get("outputs", []),
         "other_files": len(manifest.get("files", [])),
         "tokens": None,
     }
     if tokens is not None:
         tokenizer = tokens.get("tokenizer") or {}
-        out["tokens"] = {"manifest_sha256": _sha256(run_dir / "tokens" / "manifest.json"),
+        out["tokens"] = {"manifest_sha256": _sha256(RunDir(run_dir).tokens_manifest),
                          "tokenizer": tokenizer.get("name"), "tokenizer_sha256": tokenizer.get("sha256"),
                          "vocab_size": tokens.get("vocab_size"), "dtype": tokens.get("dtype"),
                          "shards": [{"name": s.get("name"), "sequences": s.get("sequences"),

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from corpus import keys
 from corpus.report.blocks import Chart, Code, Para, Section, Table, fmt_int, fmt_num, fmt_pct
 from corpus.report.rights import summary_lines as rights_lines
 from corpus.stages.rights import MECHANISMS
@@ -151,7 +152,7 @@ def _breakdown(part: dict[str, Any], key: str, title: str, column: str, absent: 
 
 def languages(f: dict[str, Any]) -> Section:
     return _breakdown(f["languages"], "languages", "Language distribution", "language",
-                      "no document carries metadata.language", "Add the `language` stage to measure it.",
+                      f"no document carries metadata.{keys.LANGUAGE}", "Add the `language` stage to measure it.",
                       "have no language annotation")
 
 
@@ -159,7 +160,7 @@ def quality(f: dict[str, Any]) -> Section:
     q = f["quality"]
     blocks: list[Any] = []
     if not q["measured"]:
-        blocks.append(_not_measured("no document carries a score in [0, 1] (metadata.*_score)",
+        blocks.append(_not_measured(f"no document carries a score in [0, 1] (metadata.*{keys.SCORE_SUFFIX})",
                                     "Add the `quality_classifier` or `language` stage to measure it."))
     for name, sig in q["signals"].items():
         blocks.append(Chart("histogram", f"{name}: kept documents per bin (n = {fmt_int(sig['documents'])})",
@@ -187,7 +188,7 @@ def dedup(f: dict[str, Any]) -> Section:
             blocks.append(Table(["counter", "value"], [[k, fmt_num(v)] for k, v in st["phases"].items()],
                                 numeric={1}))
     if not d["measured"]:
-        blocks.append(_not_measured("no document carries metadata.dedup_cluster_size",
+        blocks.append(_not_measured(f"no document carries metadata.{keys.DEDUP_CLUSTER_SIZE}",
                                     "Add the `dedup_minhash` stage to measure near-duplicate clusters."))
         return Section("dedup", "Deduplication", blocks)
     labels = [str(c["size_low"]) if c["size_low"] == c["size_high"] else f'{c["size_low"]}-{c["size_high"]}'
@@ -207,7 +208,7 @@ def pii(f: dict[str, Any]) -> Section:
     p = f["pii"]
     blocks: list[Any] = [Para("Counts only: no detected value is stored in the ledger, the metadata or this report.")]
     if not p["measured"]:
-        blocks.append(_not_measured("no PII detector ran and no document carries metadata.pii",
+        blocks.append(_not_measured(f"no PII detector ran and no document carries metadata.{keys.PII}",
                                     "Add the `pii` stage to detect and handle personal data."))
         blocks.append(Para(PSEUDONYMISATION, note=True))
         return Section("pii", "Personal data (PII)", blocks)
@@ -236,7 +237,7 @@ def pii(f: dict[str, Any]) -> Section:
                                 [x["entity"] for x in p["kept_findings"]], [x["count"] for x in p["kept_findings"]],
                                 "findings"))
         blocks += [
-            Para(f'Kept documents with findings (metadata.pii): {fmt_int(p["kept_documents_with_findings"])} of '
+            Para(f'Kept documents with findings (metadata.{keys.PII}): {fmt_int(p["kept_documents_with_findings"])} of '
                  f'{fmt_int(p["kept_documents"])}.'),
             Table(["entity type", "findings in kept documents", "per 1,000 kept documents"],
                   [[x["entity"], fmt_int(x["count"]), fmt_num(x["per_1000_documents"])] for x in p["kept_findings"]],
@@ -256,7 +257,7 @@ def domains(f: dict[str, Any]) -> Section:
     d = f["domains"]
     if not d["measured"]:
         return Section("domains", "Top registered domains", [
-            _not_measured("no document carries metadata.url", "Keep the URL field in the input to measure it.")])
+            _not_measured(f"no document carries metadata.{keys.URL}", "Keep the URL field in the input to measure it.")])
     rows = d["rows"][:50]
     return Section("domains", "Top registered domains", [
         Para(f'{fmt_int(d["documents_with_url"])} kept documents have a URL, from '
@@ -322,7 +323,7 @@ def erasures(f: dict[str, Any]) -> Section:
 
 
 def licences(f: dict[str, Any]) -> Section:
-    return _breakdown(f["licences"], "licences", "Licences", "licence", "no document carries metadata.license",
+    return _breakdown(f["licences"], "licences", "Licences", "licence", f"no document carries metadata.{keys.LICENCE_KEYS[0]}",
                       "The input carries no licence field.", "carry no licence field")
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,17 +18,14 @@ from typing import Any
 import orjson
 import zstandard
 
-from corpus.document import FLAGS
+from corpus import keys
+from corpus.document import Document
 from corpus.errors import Fault
-from corpus.io.jsonl import open_compressed
 from corpus.io.raw import error_code
-from corpus.io.warc import FETCH_DATE
-from corpus.io.writers import list_shards
 from corpus.report.domains import registered_domain
+from corpus.rundir import RunDir, read_shards
 
 SIGNAL_BINS = 20  # fixed bins over [0, 1]: scores and probabilities, mergeable across files
-SIGNAL_SUFFIX = "_score"
-LICENCE_KEYS = ("license", "licence")
 
 
 @dataclass
@@ -82,88 +78,76 @@ class Tally:
                 setattr(self, name, mine + value)
 
 
-def _records(path: Path) -> Iterator[dict[str, Any]]:
-    """``{"text", "source", "metadata"}`` records of a ``.jsonl.zst`` or Parquet shard, streamed."""
-    if path.name.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        from corpus.io.parquet import shard_record
-
-        for batch in pq.ParquetFile(path).iter_batches(columns=["text", "source", "metadata"], batch_size=4096):
-            for row in batch.to_pylist():
-                yield {**shard_record(row), "text": row["text"] or ""}
-        return
-    with open_compressed(str(path)) as stream:
-        for line in stream:
-            yield orjson.loads(line)
-
-
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _count_kept(t: Tally, rec: dict[str, Any]) -> None:
-    meta = rec.get("metadata") or {}
-    n = len(rec.get("text") or "")
-    source = str(rec.get("source") or "(none)")
+def _source(doc: Document) -> str:
+    return str(doc.source or "(none)")
+
+
+def _count_kept(t: Tally, doc: Document) -> None:
+    meta = doc.metadata
+    n = len(doc.text or "")
+    source = _source(doc)
     t.docs += 1
     t.chars += n
     t.source_docs[source] += 1
     t.source_chars[source] += n
     t.length_log2[max(n, 1).bit_length() - 1] += 1
     t.metadata_keys.update(meta.keys())
-    lang = meta.get("language")
+    lang = meta.get(keys.LANGUAGE)
     if isinstance(lang, str) and lang:
         t.lang_docs[lang] += 1
         t.lang_chars[lang] += n
     for key, value in meta.items():
         x = _number(value)
-        if x is None or not key.endswith(SIGNAL_SUFFIX):
+        if x is None or not key.endswith(keys.SCORE_SUFFIX):
             continue
         if 0.0 <= x <= 1.0:
             t.signal_bins.setdefault(key, [0] * SIGNAL_BINS)[min(int(x * SIGNAL_BINS), SIGNAL_BINS - 1)] += 1
         else:
             t.signal_outside[key] += 1
-    url = meta.get("url")
+    url = meta.get(keys.URL)
     if isinstance(url, str) and url:
         t.url_docs += 1
         dom = registered_domain(url)
         t.domain_docs[dom] += 1
         t.domain_chars[dom] += n
-    licence = next((meta[k] for k in LICENCE_KEYS if isinstance(meta.get(k), str) and meta[k]), None)
+    licence = next((meta[k] for k in keys.LICENCE_KEYS if isinstance(meta.get(k), str) and meta[k]), None)
     if licence is not None:
         t.licence_docs[licence] += 1
         t.licence_chars[licence] += n
-    pii = meta.get("pii")
+    pii = meta.get(keys.PII)
     if isinstance(pii, dict):
         found = {str(k): int(v) for k, v in pii.items() if _number(v) and v > 0}
         t.pii_found.update(found)
         t.pii_docs += bool(found)
-    fetched = meta.get(FETCH_DATE)
+    fetched = meta.get(keys.FETCH_DATE)
     if isinstance(fetched, str) and fetched:
         t.fetch_first = fetched if t.fetch_first is None else min(t.fetch_first, fetched)
         t.fetch_last = fetched if t.fetch_last is None else max(t.fetch_last, fetched)
 
 
-def _count_scraped(t: Tally, rec: dict[str, Any]) -> None:
+def _count_scraped(t: Tally, doc: Document) -> None:
     """A document read from a crawl (it has a fetch date), kept or removed: the template's 2.3 asks for
     domains by the size of the content scraped, before any filtering, and for crawled sources only."""
-    meta = rec.get("metadata") or {}
-    url = meta.get("url")
-    if isinstance(meta.get(FETCH_DATE), str) and isinstance(url, str) and url:
+    meta = doc.metadata
+    url = meta.get(keys.URL)
+    if isinstance(meta.get(keys.FETCH_DATE), str) and isinstance(url, str) and url:
         dom = registered_domain(url)
         t.scraped_domain_docs[dom] += 1
-        t.scraped_domain_chars[dom] += len(rec.get("text") or "")
+        t.scraped_domain_chars[dom] += len(doc.text or "")
 
 
-def _cluster_size(rec: dict[str, Any]) -> int | None:
-    size = _number((rec.get("metadata") or {}).get("dedup_cluster_size"))
+def _cluster_size(doc: Document) -> int | None:
+    size = _number(doc.metadata.get(keys.DEDUP_CLUSTER_SIZE))
     return int(size) if size else None
 
 
 def _removal_reason(meta: dict[str, Any], label: str) -> str:
     """The reason ``label`` gave: its last flag on the document (a stage flags before it removes)."""
-    for flag in reversed(meta.get(FLAGS) or []):
+    for flag in reversed(meta.get(keys.FLAGS) or []):
         if isinstance(flag, dict) and flag.get("stage") == label:
             return str(flag.get("reason"))
     return "unrecorded"
@@ -189,25 +173,25 @@ def _scan_file(kind: str, path: str, label: str) -> Tally:
                 entry = orjson.loads(line)
                 t.quarantined[(str(entry.get("file")), error_code(str(entry.get("error") or "")))] += 1
         return t
-    for rec in _records(Path(path)):
-        size = _cluster_size(rec)
+    for doc in read_shards([Path(path)]):
+        size = _cluster_size(doc)
         if size:
             t.cluster_sizes[size] += 1
-        _count_scraped(t, rec)
+        _count_scraped(t, doc)
         if kind == "kept":
-            _count_kept(t, rec)
+            _count_kept(t, doc)
         else:
-            source = str(rec.get("source") or "(none)")
-            t.removed[(source, label, _removal_reason(rec.get("metadata") or {}, label))] += 1
+            t.removed[(_source(doc), label, _removal_reason(doc.metadata, label))] += 1
     return t
 
 
 def shard_jobs(run_dir: Path) -> list[tuple[str, str, str]]:
     """Every shard the scan reads, as ``scan_file`` jobs."""
-    jobs = [("kept", str(p), "") for p in list_shards(run_dir / "data")]
-    for stage_dir in sorted(p for p in (run_dir / "excluded").glob("*") if p.is_dir()):
-        jobs += [("excluded", str(p), stage_dir.name) for p in list_shards(stage_dir)]
-    jobs += [("quarantine", str(p), "") for p in sorted((run_dir / "quarantine").glob("*.jsonl"))]
+    run = RunDir(run_dir)
+    jobs = [("kept", str(p), "") for p in run.shards("data")]
+    for label in run.excluded_labels():
+        jobs += [("excluded", str(p), label) for p in run.shards("excluded", label)]
+    jobs += [("quarantine", str(p), "") for p in sorted(run.quarantine.glob("*.jsonl"))]
     return jobs
 
 
