@@ -12,10 +12,11 @@ from conftest import read_docs, thresher, write_pipeline
 from warc_fixtures import Warc, article
 
 from corpus.document import Document
-from corpus.engine.context import StageContext
 from corpus.engine.ledger import StageStats
 from corpus.errors import UserError
 from corpus.stages import base
+from corpus.stages.extract import main_run
+from corpus.stages.testing import run_stage
 
 URL = "https://example.org/news/bridge"
 HEAD = ('<meta name="robots" content="noai, noimageai"><meta name="ROBOTS" content="noindex">'
@@ -29,12 +30,8 @@ def page(**kw) -> Document:
 
 def extract(spec: dict, docs: list[Document]) -> tuple[list[Document], StageStats, list[Document]]:
     """Run the stage over ``docs`` in this process; ``(kept, stats, excluded)``."""
-    stage, _ = base.build({"stage": "extract", **spec})
-    stage.setup()
-    stats, excluded = StageStats(), []
-    sink = type("Sink", (), {"write": lambda self, doc: excluded.append(doc)})()
-    ctx = StageContext(stage.label, "00000", Path("/nonexistent"), stats, lambda: sink)
-    return list(stage.process(docs, ctx)), stats, excluded
+    out = run_stage({"stage": "extract", **spec}, docs)
+    return out.kept, out.stats, [doc for doc, _ in out.excluded]
 
 
 @pytest.mark.parametrize("backend", ["trafilatura", "resiliparse", "auto"])
@@ -108,19 +105,33 @@ def test_robots_meta_and_x_robots_tag_reach_the_kept_document(tmp_path: Path) ->
     assert stats["invariant"]["holds"] and stats["skipped"] == {"warcinfo": 1}
 
 
-def test_auto_drops_short_fragments_from_the_fast_output() -> None:
-    """On a prose page kept from Resiliparse, ``auto`` drops short lines that do not end a sentence
-    (buttons, teaser titles) and keeps short sentences; the ``resiliparse`` backend keeps both."""
-    prose = "".join(f"<p>Paragraph {n}: the river Elbe rose slowly through the night while the council of the "
-                    f"town met to discuss the repairs of the old stone bridge and its costs. The mayor said the work "
-                    f"would take a year.</p>" for n in range(6))
-    html = (f"<html><body><article><h1>Bridge repairs</h1>{prose}<p>Rain is due.</p>"
-            "<div>Share this story</div></article></body></html>")
+def test_auto_keeps_the_main_run_of_blocks() -> None:
+    """On a prose page kept from Resiliparse, ``auto`` keeps the article's run of blocks: the author
+    box after it, a link list and a button inside it are dropped, a short sentence inside it stays;
+    the ``resiliparse`` backend keeps them all."""
+    prose = [f"<p>Paragraph {n}: the river Elbe rose slowly through the night while the council of the town "
+             f"met to discuss the repairs of the old stone bridge and its costs. The mayor said the work would "
+             f"take a year.</p>" for n in range(6)]
+    related = "<p>" + " ".join(f"<a href='/r{k}'>Other bridges in the region, part {k}</a>" for k in range(3)) + "</p>"
+    html = ("<html><body><article><h1>Bridge repairs</h1>" + "".join(prose[:3]) + "<p>Rain is due.</p>"
+            + "<div>Share this story</div>" + related + "".join(prose[3:]) + "</article>"
+            "<div class='author'><h3>About the author</h3><p>Jane Doe writes about rivers for the paper.</p></div>"
+            "</body></html>")
 
     def doc() -> Document:
         return Document("a", html, "s", {"content_type": "text/html"})
     [fast], _, _ = extract({"backend": "resiliparse"}, [doc()])
     [auto], stats, _ = extract({"backend": "auto"}, [doc()])
     assert stats.extra["backend_resiliparse"] == 1
-    assert "Share this story" in fast.text and "Share this story" not in auto.text
+    for boilerplate in ("Share this story", "Other bridges in the region", "About the author", "Jane Doe writes"):
+        assert boilerplate in fast.text and boilerplate not in auto.text, boilerplate
     assert "Rain is due." in auto.text and auto.text.count("the river Elbe rose slowly") == 6
+
+
+def test_main_run_is_the_densest_contiguous_stretch() -> None:
+    """Blocks score their words beyond ``run_words``, a mostly-link block all its words against."""
+    blocks = [("Home News Sport", 1.0), ("Sign up for our newsletter today", 0.0), ("word " * 30, 0.0),
+              ("Short line", 0.0), ("word " * 20, 0.0), ("Related: five other stories you may like", 0.9),
+              ("Jane Doe writes about rivers", 0.0)]
+    assert main_run(blocks, run_words=8, max_link_share=0.5) == blocks[2:5]
+    assert main_run([("Menu", 0.0)], run_words=8, max_link_share=0.5) == []

@@ -7,9 +7,13 @@ content. Backends (docs/web.md, docs/benchmarks.md for the figures):
 - ``resiliparse``: about 12x faster, lower precision (menus and teasers stay in);
 - ``auto``: Resiliparse first; Trafilatura's fast mode (no fallback extractors) again on the pages
   whose fast output looks like a menu rather than prose (a mean line length under
-  ``auto_min_line_chars``); on the other pages, Resiliparse's lines of fewer than
-  ``auto_min_line_words`` words that do not end a sentence (menu items, buttons, captions) are
-  dropped. The rules and settings measured best on html-dev (rules/web/extract.yaml, docs/web.md).
+  ``auto_min_line_chars``). On the other pages only the main run of Resiliparse's blocks is kept
+  (`main_run`: the contiguous blocks of most words beyond ``auto_run_words`` each, as in Finn et
+  al.'s Body Text Extraction; author boxes, newsletter calls and teasers before or after the article
+  fall outside it), and inside it blocks mostly made of link text (``auto_max_link_share``) and
+  lines of fewer than ``auto_min_line_words`` words that do not end a sentence (menu items, buttons,
+  captions) are dropped. The rules and settings measured best on html-dev (rules/web/extract.yaml,
+  docs/benchmarks.md).
 
 Documents that are not HTML (JSONL, WET text, an earlier run's extracted text) pass unchanged. The
 page's metadata is read with Resiliparse's parser for every backend: ``title``, ``html_lang``,
@@ -29,6 +33,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from html import unescape
 from typing import Any
 
 from resiliparse.parse.html import HTMLTree
@@ -48,6 +53,11 @@ _DATE_META = ("article:published_time", "datepublished", "date", "dc.date.issued
 _DATE_SELECTOR = ", ".join(f'meta[{attr}="{key}" i]' for key in _DATE_META for attr in ("name", "property", "itemprop"))
 _ROBOTS_SPLIT = re.compile(r"[\s,]+")
 _SENTENCE_END = tuple('.!?:;"\u00bb\u201c\u201d)\u2026')  # a line ending so is prose, however short
+_TAG = re.compile(r"<[^>]*>")
+_LINK = re.compile(r"<a\b[^>]*>(.*?)</a>", re.S)
+# Resiliparse's settings for both backends that use it (`resiliparse_text`, `resiliparse_blocks`)
+_RESILIPARSE = {"main_content": True, "alt_texts": False, "form_fields": False, "noscript": False,
+                "list_bullets": False, "comments": False}
 
 
 class ExtractTimeout(Exception):
@@ -59,6 +69,8 @@ class ExtractParams:
     timeout_s: float  # per document; 0: no limit (rules/web/extract.yaml)
     auto_min_line_chars: float  # auto: a fast output whose lines average fewer chars is redone
     auto_min_line_words: int  # auto: kept fast output drops shorter lines that do not end a sentence
+    auto_run_words: int  # auto: a block adds its words minus this to the main run's score
+    auto_max_link_share: float  # auto: a block with this share of its characters in links is boilerplate
     auto_fast_trafilatura: bool  # auto: the redo uses Trafilatura's fast mode (no fallback extractors)
     backend: str = "trafilatura"
     format: str = "text"  # text | markdown (markdown: trafilatura only)
@@ -138,15 +150,47 @@ def resiliparse_text(tree: HTMLTree) -> str:
     comment sections (measured: fewer menu fragments and comment forms, same recall)."""
     from resiliparse.extract.html2text import extract_plain_text
 
-    return extract_plain_text(tree, main_content=True, alt_texts=False, links=False, form_fields=False,
-                              noscript=False, list_bullets=False, comments=False)
+    return extract_plain_text(tree, links=False, **_RESILIPARSE)
 
 
-def drop_fragments(text: str, min_words: int) -> str:
-    """``text`` without its lines of fewer than ``min_words`` words that do not end like a sentence:
-    what Resiliparse keeps of menus, buttons and teaser titles (``auto``'s precision step)."""
-    return "\n".join(line for line in text.split("\n")
-                     if len(line.split()) >= min_words or line.rstrip().endswith(_SENTENCE_END))
+def resiliparse_blocks(tree: HTMLTree) -> list[tuple[str, float]]:
+    """Resiliparse's main content (the settings of `resiliparse_text`) as its lines, each with the
+    share of its characters inside links: the same extraction asked for as minimal HTML with links,
+    the one cheap way to see link text (reading each ``<a>`` from Python costs more than Trafilatura)."""
+    from resiliparse.extract.html2text import extract_plain_text
+
+    marked = extract_plain_text(tree, preserve_formatting="minimal_html", links=True, **_RESILIPARSE)
+    blocks = []
+    for raw in marked.split("\n"):
+        text = unescape(_TAG.sub("", raw)).strip()
+        if text:
+            linked = sum(len(unescape(_TAG.sub("", a)).strip()) for a in _LINK.findall(raw)) if "<a" in raw else 0
+            blocks.append((text, linked / len(text)))
+    return blocks
+
+
+def main_run(blocks: list[tuple[str, float]], run_words: int, max_link_share: float) -> list[tuple[str, float]]:
+    """The contiguous blocks whose words beyond ``run_words`` each sum highest (a mostly-link block
+    counts all its words against): the article, without what precedes and follows it."""
+    best = score = 0
+    start = best_start = 0
+    best_end = -1
+    for i, (text, link_share) in enumerate(blocks):
+        words = len(text.split())
+        value = -words if link_share >= max_link_share else words - run_words
+        if score <= 0:
+            score, start = value, i
+        else:
+            score += value
+        if score > best:
+            best, best_start, best_end = score, start, i
+    return blocks[best_start:best_end + 1]
+
+
+def is_prose(line: str, min_words: int) -> bool:
+    """A line of ``min_words`` words or more, or one that ends like a sentence: not a menu item,
+    button or teaser title (``auto``'s precision step)."""
+    return len(line.split()) >= min_words or line.rstrip().endswith(_SENTENCE_END)
 
 
 def looks_poor(text: str, min_line_chars: float) -> bool:
@@ -181,12 +225,13 @@ class Extract(Stage):
         p: ExtractParams = self.p
         if p.backend == "trafilatura":
             return self.trafilatura_text(html, url), "trafilatura"
-        text = resiliparse_text(tree)
         if p.backend == "resiliparse":
-            return text, "resiliparse"
-        if looks_poor(text, p.auto_min_line_chars):
+            return resiliparse_text(tree), "resiliparse"
+        blocks = resiliparse_blocks(tree)
+        if looks_poor("\n".join(text for text, _ in blocks), p.auto_min_line_chars):
             return self.trafilatura_text(html, url, fast=p.auto_fast_trafilatura), "trafilatura"
-        return drop_fragments(text, p.auto_min_line_words), "resiliparse"
+        return "\n".join(text for text, link_share in main_run(blocks, p.auto_run_words, p.auto_max_link_share)
+                         if link_share < p.auto_max_link_share and is_prose(text, p.auto_min_line_words)), "resiliparse"
 
     def process(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         return self.route(self._extract(docs, ctx), ctx)
