@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import zstandard
 
-from corpus import keys
+from corpus import keys, rundir
 from corpus.document import Document
 from corpus.errors import Fault
 from corpus.io.raw import error_code
@@ -154,20 +154,21 @@ def _removal_reason(meta: dict[str, Any], label: str) -> str:
 
 
 def scan_file(job: tuple[str, str, str]) -> Tally:
-    """Count one shard. ``job`` is ``(kind, path, stage label)``; kind is kept, excluded or quarantine.
+    """Count one shard. ``job`` is ``(kind, path, stage label)``; kind is the run folder it lies in (kept
+    documents, a stage's excluded ones, or quarantined records: `corpus.rundir`'s names).
 
     A shard that cannot be read (truncated, overwritten, not what its name says) stops the report
     with one line naming it: the run is damaged, and ``thresher verify`` says how."""
     try:
         return _scan_file(*job)
-    except (OSError, EOFError, ValueError, zstandard.ZstdError) as e:  # orjson and pyarrow errors are ValueErrors
+    except (OSError, EOFError, KeyError, ValueError, zstandard.ZstdError) as e:  # orjson, pyarrow: ValueErrors; KeyError: a record without id or text
         why = (str(e).splitlines() or [type(e).__name__])[0]
         raise Fault(f"{job[1]}: unreadable shard ({why}); `thresher verify` on the run shows what changed") from None
 
 
 def _scan_file(kind: str, path: str, label: str) -> Tally:
     t = Tally()
-    if kind == "quarantine":
+    if kind == rundir.QUARANTINE:
         with open(path, "rb") as f:
             for line in f:
                 entry = orjson.loads(line)
@@ -178,7 +179,7 @@ def _scan_file(kind: str, path: str, label: str) -> Tally:
         if size:
             t.cluster_sizes[size] += 1
         _count_scraped(t, doc)
-        if kind == "kept":
+        if kind == rundir.DATA:
             _count_kept(t, doc)
         else:
             t.removed[(_source(doc), label, _removal_reason(doc.metadata, label))] += 1
@@ -188,10 +189,10 @@ def _scan_file(kind: str, path: str, label: str) -> Tally:
 def shard_jobs(run_dir: Path) -> list[tuple[str, str, str]]:
     """Every shard the scan reads, as ``scan_file`` jobs."""
     run = RunDir(run_dir)
-    jobs = [("kept", str(p), "") for p in run.shards("data")]
+    jobs = [(rundir.DATA, str(p), "") for p in run.shards(rundir.DATA)]
     for label in run.excluded_labels():
-        jobs += [("excluded", str(p), label) for p in run.shards("excluded", label)]
-    jobs += [("quarantine", str(p), "") for p in sorted(run.quarantine.glob("*.jsonl"))]
+        jobs += [(rundir.EXCLUDED, str(p), label) for p in run.shards(rundir.EXCLUDED, label)]
+    jobs += [(rundir.QUARANTINE, str(p), "") for p in sorted(run.quarantine.glob("*.jsonl"))]
     return jobs
 
 
