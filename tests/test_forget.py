@@ -267,3 +267,8 @@ def test_forget_rewrites_parquet_shards(tmp_path):
     assert thresher("verify", str(run)).returncode == 0
     stats = orjson.loads((run / STATS).read_bytes())
     assert stats["kept"] == len(before) - len(gone) and stats[FORGOTTEN]["documents"] == len(gone)
+    kept = next(r for r in before if r["id"] not in gone)
+    assert thresher("contains", str(run), "--id", sorted(gone)[0]).returncode == 1
+    assert thresher("contains", str(run), "--id", kept["id"]).returncode == 0
+    (tmp_path / "kept.txt").write_text(kept["text"])
+    assert thresher("contains", str(run), "--text", str(tmp_path / "kept.txt")).returncode == 0
