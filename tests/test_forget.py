@@ -173,6 +173,27 @@ def test_interrupted_forget_resumes_to_the_same_result(forgotten, tmp_path, monk
         assert a["merkle_root"] == b["merkle_root"]
     assert not (run / ".state" / "forget").exists()
     assert thresher("verify", str(run)).returncode == 0
+    assert orjson.loads((run / STATS).read_bytes()) == orjson.loads((after / STATS).read_bytes())
+
+
+def test_a_kill_after_the_stats_counts_the_erasure_once(forgotten, tmp_path, monkeypatch):
+    from corpus.rights import forget as fg
+
+    before, after, gone = forgotten
+    run = tmp_path / "run"
+    shutil.copytree(before, run)
+
+    def dies(*args) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fg, "_manifest", dies)  # stats.json is written, the manifest not yet
+    request = fg.Request("ids", [d["id"] for d in gone], "GDPR Art. 17 request 42")
+    with pytest.raises(KeyboardInterrupt):
+        fg.forget(run, request)
+    monkeypatch.undo()
+    fg.forget(run, request)
+    assert orjson.loads((run / STATS).read_bytes()) == orjson.loads((after / STATS).read_bytes())
+    assert thresher("verify", str(run)).returncode == 0
 
 
 def test_selectors_and_mistakes(built, tmp_path):
