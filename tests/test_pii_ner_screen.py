@@ -78,7 +78,7 @@ def engines():
     stage, _ = base.build({"stage": "pii"})
     screened, policy = build(stage.p)
     assert screened.screen is not None  # on by default
-    plain, _ = build(base.build({"stage": "pii", "ner": {**stage.p.ner, "screen": "none"}})[0].p)
+    plain, _ = build(base.build({"stage": "pii", "ner": {**base.param_defaults(base.get("pii"))["ner"], "screen": "none"}})[0].p)
     return screened, plain, policy
 
 

@@ -190,7 +190,7 @@ def cmd_pii_eval(args) -> int:
     acted = {e for e, r in policy.rules.items() if r.action != "keep"}
     result = score(dataset, predictions, acted)
     result |= {"docs": len(texts), "seconds": round(seconds, 2), "docs_per_s": len(texts) / seconds if seconds else 0.0,
-               "ner": stage.p.ner.get("backend")}
+               "ner": stage.p.ner.backend}
     print(render(result, set(engine.entities)))
     if args.json:
         write_json(args.json, result)

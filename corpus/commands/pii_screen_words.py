@@ -61,7 +61,7 @@ def cmd_pii_screen_words(args: Any) -> int:
     t0 = time.perf_counter()
     counts = count_words(texts, engine.ner, set(engine.ner_entities), policy.accepts)
     data = {
-        "built_with": {"backend": stage.p.ner.get("backend", "rampart"), "model": stage.p.ner.get("model") or "default",
+        "built_with": {"backend": stage.p.ner.backend, "model": stage.p.ner.model or "default",
                        "texts": len(texts), "chars": sum(map(len, texts)), "about": args.about},
         "min_count": args.min_count,
         "max_rate": args.max_rate,

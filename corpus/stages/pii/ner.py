@@ -17,8 +17,9 @@ import json
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from presidio_analyzer import EntityRecognizer, RecognizerResult
@@ -29,6 +30,23 @@ from corpus.errors import UserError
 # Text allowed between two tagged pieces of one entity ("Anne  Marie", "12 Main St.,\n Apt 4").
 _JOIN = {"ADDRESS": re.compile(r"[\s,.#\-]{0,6}"), "LOCATION": re.compile(r"[\s,]{0,3}")}
 _JOIN_DEFAULT = re.compile(r"[\s'\u2019.\-]{0,3}")
+
+
+@dataclass
+class NerParams:
+    """The pii stage's ``ner`` block. Its defaults are in rules/pii/default.yaml; a block written in a
+    pipeline replaces that one whole, and a key it leaves out takes the value here."""
+
+    backend: Literal["rampart", "spacy", "transformers", "none"] | None = "rampart"  # none (or null): patterns only
+    model: str | None = None  # rampart: a model folder (default: the bundled one); spacy: a package or folder
+    labels: dict[str, str] | None = None  # model label -> entity; default: the stage's ner_labels for the backend
+    threshold: float = 0.5
+    batch_size: int | None = None  # None: 16, or 32 for spacy
+    window_tokens: int = 256
+    segment_chars: int = 480
+    threads: int = 1
+    screen: str | Literal[False] | None = None  # a rules file of word lists (pii/ner_screen.yaml), or none
+    person_cues: bool = True
 
 
 class NerBackend(Protocol):
@@ -253,24 +271,29 @@ class TransformersNer:
         return out
 
 
-def make_backend(spec: dict[str, Any], labels: dict[str, dict[str, str]]) -> NerBackend | None:
-    """The backend named by the stage's ``ner`` block (``backend: none`` turns NER off)."""
-    kind = spec.get("backend", "rampart")
-    if kind in (None, "none"):
+def backend_labels(spec: NerParams, labels: dict[str, dict[str, str]]) -> dict[str, str] | None:
+    """Model label -> entity for the backend ``spec`` names (None: ``backend: none``, no model)."""
+    if spec.backend in (None, "none"):
         return None
-    if kind not in labels:
-        raise UserError(f"stage 'pii': ner.backend must be rampart, spacy, transformers or none, not {kind!r}")
-    mapping = spec.get("labels") or labels[kind]
-    if kind == "rampart":
-        return RampartNer(mapping, threshold=spec.get("threshold", 0.5), batch_size=spec.get("batch_size", 16),
-                          window=spec.get("window_tokens", 256), threads=spec.get("threads", 1),
-                          model_dir=spec.get("model"), segment_chars=spec.get("segment_chars", 480))
-    if not spec.get("model"):
-        raise UserError(f"stage 'pii': ner.backend {kind} needs ner.model (an installed package or a folder)")
-    if kind == "spacy":
-        return SpacyNer(spec["model"], mapping, batch_size=spec.get("batch_size", 32))
-    return TransformersNer(spec["model"], mapping, threshold=spec.get("threshold", 0.5),
-                           batch_size=spec.get("batch_size", 16))
+    if spec.backend not in labels:
+        raise UserError(f"stage 'pii': ner_labels has no labels for ner.backend {spec.backend!r}")
+    return spec.labels or labels[spec.backend]
+
+
+def make_backend(spec: NerParams, labels: dict[str, dict[str, str]]) -> NerBackend | None:
+    """The backend named by the stage's ``ner`` block (``backend: none`` turns NER off)."""
+    mapping = backend_labels(spec, labels)
+    if mapping is None:
+        return None
+    if spec.backend == "rampart":
+        return RampartNer(mapping, threshold=spec.threshold, batch_size=spec.batch_size or 16,
+                          window=spec.window_tokens, threads=spec.threads, model_dir=spec.model,
+                          segment_chars=spec.segment_chars)
+    if not spec.model:
+        raise UserError(f"stage 'pii': ner.backend {spec.backend} needs ner.model (an installed package or a folder)")
+    if spec.backend == "spacy":
+        return SpacyNer(spec.model, mapping, batch_size=spec.batch_size or 32)
+    return TransformersNer(spec.model, mapping, threshold=spec.threshold, batch_size=spec.batch_size or 16)
 
 
 class NerRecognizer(EntityRecognizer):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from corpus import keys, rules
@@ -21,6 +22,7 @@ from corpus.rundir import RunDir
 from corpus.stages.base import Stage, register
 from corpus.stages.pii import review
 from corpus.stages.pii.engine import PiiEngine, resolve_overlaps
+from corpus.stages.pii.ner import NerParams, backend_labels
 from corpus.stages.pii.policy import Policy, key_from_env, parse_rules
 from corpus.stages.pii.surrogates import Surrogates, load_words
 
@@ -33,9 +35,9 @@ class PiiParams:
     entities: dict[str, Any] = field(default_factory=dict)
     default_threshold: float = 0.5
     key_env: str = "THRESHER_PII_KEY"
-    ner: dict[str, Any] = field(default_factory=dict)
-    ner_labels: dict[str, Any] = field(default_factory=dict)
-    context: dict[str, list] = field(default_factory=dict)
+    ner: NerParams = field(default_factory=NerParams)
+    ner_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # per backend: model label -> entity
+    context: dict[str, list[str]] = field(default_factory=dict)
     context_words: list = field(default_factory=lambda: [6, 3])
     phone_regions: list = field(default_factory=list)
     disabled_recognizers: list = field(default_factory=list)
@@ -67,19 +69,33 @@ def build(p: PiiParams) -> tuple[PiiEngine, Policy]:
 
     policy = policy_for(p)
     ner = make_backend(p.ner, p.ner_labels)
-    screen = screen_for(p.ner.get("screen")) if ner is not None else None
+    screen = screen_for(p.ner.screen) if ner is not None else None
     cues = None
-    if ner is not None and p.ner.get("person_cues", True):
+    if ner is not None and p.ner.person_cues:
         cues = PersonCues(screen.lists if screen else ScreenLists.load(SCREEN_LISTS))
     engine = PiiEngine(list(policy.rules), p.context, ner, p.disabled_recognizers, tuple(p.context_words),
                        screen=screen, phone_regions=[str(r).upper() for r in p.phone_regions], cues=cues)
     if ner is None:  # `backend: none` means patterns only: entities only a model finds are not looked for
         model_only = {e for labels in p.ner_labels.values() for e in labels.values()} - set(engine.entities)
         policy.rules = {e: r for e, r in policy.rules.items() if e not in model_only}
-    missing = sorted(set(policy.rules) - set(engine.entities))
-    if missing:
-        raise UserError(f"stage 'pii': no recognizer for {', '.join(missing)} (check entities and ner)")
+    refuse_unrecognized(p, set(engine.pattern_entities))
     return engine, policy
+
+
+def refuse_unrecognized(p: PiiParams, pattern_entities: set[str]) -> None:
+    """A `UserError` naming the entities of ``p`` that no recognizer finds: neither a pattern
+    recognizer (``pattern_entities``) nor the model's labels. With ``backend: none`` the entities only
+    a model finds are not looked for, so they are not missing."""
+    import difflib
+
+    mapping = backend_labels(p.ner, p.ner_labels)
+    model_only = {e for labels in p.ner_labels.values() for e in labels.values()}
+    missing = sorted(set(p.entities) - pattern_entities - (model_only if mapping is None else set(mapping.values())))
+    if missing:
+        known = [*(rules.load(Pii.rules) or {}).get("entities", {}), *model_only]
+        near = difflib.get_close_matches(missing[0], known, n=1, cutoff=0.6)
+        hint = f"did you mean {near[0]!r}?" if near else "check entities and ner"
+        raise UserError(f"stage 'pii': no recognizer for {', '.join(missing)} ({hint})")
 
 
 def policy_for(p: PiiParams) -> Policy:
@@ -105,6 +121,19 @@ class Pii(Stage):
 
     def setup(self) -> None:
         self.engine, self.policy = build(self.p)
+
+    def check(self) -> None:
+        """Every entity has a recognizer, and the files the ``ner`` block names exist, known without
+        loading the model (setup loads it in each worker)."""
+        from corpus.stages.pii.recognizers import pattern_registry
+
+        p: PiiParams = self.p
+        registry = pattern_registry(p.entities, p.context, p.disabled_recognizers, [str(r).upper() for r in p.phone_regions])
+        refuse_unrecognized(p, set(p.entities) & {e for r in registry.recognizers for e in r.supported_entities})
+        if p.ner.backend in ("rampart", "transformers") and p.ner.model and not Path(p.ner.model).expanduser().is_dir():
+            raise UserError(f"stage 'pii': ner.model {p.ner.model} is not a folder (give the model's local folder)")
+        if p.ner.backend not in (None, "none") and isinstance(p.ner.screen, str) and p.ner.screen != "none":
+            rules.resolve(p.ner.screen)
 
     def process(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         p: PiiParams = self.p
