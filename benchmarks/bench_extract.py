@@ -1,8 +1,8 @@
 """Web extraction: ``thresher build`` (WARC reader -> ``extract``) against datatrove's WarcReader ->
 Trafilatura(favour_precision) -> JsonlWriter, and each backend's quality on main-content snippets.
 
-    .venv/bin/python benchmarks/bench_extract.py [--pages 120] [--json FILE] [--work DIR]
-    .venv/bin/python benchmarks/bench_extract.py --warc pages.warc.gz --snippets snippets.jsonl
+    .venv/bin/python benchmarks/bench_extract.py [--pages 120] [--rounds 1] [--json FILE] [--work DIR]
+    .venv/bin/python benchmarks/bench_extract.py --warc pages.warc.gz --snippets snippets.jsonl --rounds 3
 
 Without ``--warc`` the pages are generated (fixed seed) from the bundled speeches: an article of
 paragraphs between navigation, teasers and a footer, written as a gzip WARC with warcio; the
@@ -15,6 +15,10 @@ process tree, since the machine may be shared; one worker on each side), and sni
 recall and F1 (a ``with`` snippet found is a hit, one missing a miss, a ``without`` snippet found a
 false positive; summed over pages). ``trafilatura alone`` calls ``trafilatura.extract`` in this
 process on the decoded pages, the reference the ``trafilatura`` backend must match.
+
+With ``--rounds N`` every pipeline runs N times, interleaved (datatrove, then each backend, per
+round), so that load from other work on a shared machine falls on all sides alike: the figures are
+each side's median CPU seconds, and the per-round ratios and load averages are kept beside them.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -111,6 +117,18 @@ def run_thresher(warc: Path, work: Path, backend: str) -> dict:
             "texts": texts}
 
 
+def run_datatrove(warc: Path, work: Path) -> dict:
+    """datatrove's ``WarcReader -> Trafilatura -> JsonlWriter`` (one worker) in the peer environment."""
+    inp = work / "datatrove-input"  # datatrove reads a folder
+    shutil.rmtree(inp, ignore_errors=True)
+    inp.mkdir()
+    (inp / warc.name).symlink_to(warc)
+    shutil.rmtree(work / "datatrove", ignore_errors=True)
+    d = run_peer("datatrove_warc.py", inp, work / "datatrove")
+    return {"cpu_seconds": round(d["cpu_seconds"], 2), "wall_seconds": round(d["seconds"], 2),
+            "documents": d["documents"], "texts": d["texts"]}
+
+
 def trafilatura_alone(warc: Path) -> tuple[float, dict[str, str]]:
     """``trafilatura.extract(favor_precision=True)`` on each decoded page, CPU seconds in this process."""
     import trafilatura
@@ -128,11 +146,14 @@ def main() -> int:
     ap.add_argument("--snippets", type=Path, help="its snippets (with --warc)")
     ap.add_argument("--pages", type=int, default=120, help="generated pages (without --warc)")
     ap.add_argument("--skip-datatrove", action="store_true")
+    ap.add_argument("--rounds", type=int, default=1, help="runs per pipeline, interleaved; figures are medians")
     ap.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed)")
     ap.add_argument("--json", help="write the summary rows here too (run_all.py reads it)")
     args = ap.parse_args()
     if bool(args.warc) != bool(args.snippets):
         ap.error("--warc and --snippets go together")
+    if args.rounds < 1:
+        ap.error("--rounds must be 1 or more")
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-extract-"))
     work.mkdir(parents=True, exist_ok=True)
     warc, snippet_file = (args.warc.resolve(), args.snippets) if args.warc else generate(args.pages, work / "gen")
@@ -144,19 +165,25 @@ def main() -> int:
     results: dict[str, dict] = {}
     alone_cpu, alone_texts = trafilatura_alone(warc)
     results["trafilatura alone"] = {"cpu_seconds": round(alone_cpu, 2), **score(alone_texts, snippets)}
-    for backend in BACKENDS:
-        r = run_thresher(warc, work, backend)
-        results[f"thresher {backend}"] = {**{k: v for k, v in r.items() if k != "texts"}, **score(r["texts"], snippets)}
-    if not args.skip_datatrove:
-        inp = work / "datatrove-input"  # datatrove reads a folder
-        shutil.rmtree(inp, ignore_errors=True)
-        inp.mkdir()
-        (inp / warc.name).symlink_to(warc)
-        shutil.rmtree(work / "datatrove", ignore_errors=True)
-        d = run_peer("datatrove_warc.py", inp, work / "datatrove")
-        results["datatrove"] = {"cpu_seconds": round(d["cpu_seconds"], 2), "wall_seconds": round(d["seconds"], 2),
-                                "documents": d["documents"], "not_accounted": responses - d["documents"],
-                                **score(d["texts"], snippets)}
+    sides = {**({} if args.skip_datatrove else {"datatrove": lambda: run_datatrove(warc, work)}),
+             **{f"thresher {b}": (lambda b=b: run_thresher(warc, work, b)) for b in BACKENDS}}
+    runs: dict[str, list[dict]] = {name: [] for name in sides}
+    for _ in range(args.rounds):
+        for name, run in sides.items():
+            runs[name].append({**run(), "load_average": round(os.getloadavg()[0], 1)})
+    for name, rs in runs.items():
+        last = rs[-1]  # extraction is deterministic: every round writes the same texts
+        results[name] = {**{k: v for k, v in last.items() if k not in ("texts", "load_average")},
+                         "cpu_seconds": statistics.median(r["cpu_seconds"] for r in rs),
+                         "cpu_seconds_per_round": [r["cpu_seconds"] for r in rs],
+                         "load_average_per_round": [r["load_average"] for r in rs], **score(last["texts"], snippets)}
+    if "datatrove" in results:
+        results["datatrove"]["not_accounted"] = responses - results["datatrove"]["documents"]
+        for name in runs.keys() - {"datatrove"}:
+            results[name]["datatrove_cpu_over_this_per_round"] = [
+                round(d["cpu_seconds"] / r["cpu_seconds"], 2) for d, r in zip(runs["datatrove"], runs[name], strict=True)]
+    results["thresher auto"]["trafilatura_backend_cpu_over_this_per_round"] = [
+        round(t["cpu_seconds"] / a["cpu_seconds"], 2) for t, a in zip(runs["thresher trafilatura"], runs["thresher auto"], strict=True)]
     for name, r in results.items():
         pps = responses / r["cpu_seconds"] if r["cpu_seconds"] else 0
         r["pages_per_cpu_second"] = round(pps, 1)
