@@ -72,20 +72,22 @@ class C4(LanguageRule):
     def _check_lines(self, doc: Document, p: C4Params, split: text.WordSplitter, removed: Counter[str]) -> str | None:
         ends = tuple(p.end_punctuation or ())
         policies = [s.lower() for s in p.policy_substrings]
+        txt = doc.text
+        # Asked of the whole text first (a line's words are among the text's): when no word is that
+        # long, or no "[" starts a citation, no line needs the step.
+        longest = p.max_word_length if p.max_word_length and max(map(len, txt.split()), default=0) > p.max_word_length else 0
+        citations = p.remove_citations and "[" in txt
         kept: list[str] = []
         sentences = 0
-        for line in doc.text.splitlines():
-            line = line.strip()
-            tokens = line.split()
-            if p.max_word_length and any(len(t) > p.max_word_length for t in tokens):
+        for stripped in map(str.strip, txt.splitlines()):
+            if longest and max(map(len, stripped.split()), default=0) > longest:
                 removed["long_word"] += 1
                 continue
-            if p.remove_citations:
-                line = _CITATION.sub("", line)
+            line = _CITATION.sub("", stripped) if citations and "[" in stripped else stripped
             if ends and (not line.endswith(ends) or (p.exclude_ellipsis and line.endswith("..."))):
                 removed["no_terminal_punct"] += 1
                 continue
-            if p.min_words_per_line and len(tokens) < p.min_words_per_line:
+            if p.min_words_per_line and len(stripped.split()) < p.min_words_per_line:
                 removed["too_few_words"] += 1
                 continue
             lower = line.lower()
@@ -99,7 +101,7 @@ class C4(LanguageRule):
             if policies and any(s in lower for s in policies):
                 removed["policy"] += 1
                 continue
-            if p.min_num_sentences:
+            if p.min_num_sentences and sentences < p.min_num_sentences:  # past the minimum, no need to count
                 sentences += text.count_sentences(split.words(line))
             kept.append(line)
         if p.min_num_sentences and sentences < p.min_num_sentences:

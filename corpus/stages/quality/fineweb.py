@@ -9,6 +9,8 @@ Thresholds live in ``rules/quality/fineweb.yaml``; FineWeb-2 tunes them per lang
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 
 from corpus import keys
 from corpus.document import Document
@@ -31,10 +33,11 @@ class FineWebParams:
     default_language: str = "en"
 
 
-def _ends_terminal(line: str, stop_chars: tuple[str, ...] | None) -> bool:
+def _terminal_lines(lines: list[str], stop_chars: tuple[str, ...] | None) -> int:
+    """How many of ``lines`` (none empty) end with a stop character (a sentence terminal by default)."""
     if stop_chars is not None:
-        return line.endswith(stop_chars)
-    return bool(line) and text.STERM.match(line[-1]) is not None
+        return sum(map(str.endswith, lines, repeat(stop_chars)))
+    return len(text.STERM.findall("".join(map(itemgetter(-1), lines))))  # the last characters, searched at once
 
 
 @register
@@ -47,16 +50,16 @@ class FineWeb(LanguageRule):
 
     def check_doc(self, doc: Document, p: FineWebParams, split: text.WordSplitter) -> str | None:
         txt = doc.text
-        lines = [ln for ln in txt.split("\n") if ln.strip()]
+        lines = list(filter(str.strip, txt.split("\n")))
         if not lines:
             return "fineweb_empty"
         stops = tuple(p.stop_chars) if p.stop_chars is not None else None
         if p.line_punct_thr is not None:
-            ratio = sum(_ends_terminal(ln, stops) for ln in lines) / len(lines)
+            ratio = _terminal_lines(lines, stops) / len(lines)
             if ratio < p.line_punct_thr and not (ratio == 0 and p.line_punct_exclude_zero):
                 return "fineweb_line_punct"
         if p.short_line_thr is not None:
-            if sum(len(ln) <= p.short_line_length for ln in lines) / len(lines) > p.short_line_thr:
+            if sum(map(p.short_line_length.__ge__, map(len, lines))) / len(lines) > p.short_line_thr:
                 return "fineweb_short_lines"
         if p.char_duplicates_ratio is not None:
             chars = len(txt) - txt.count("\n")

@@ -9,6 +9,7 @@ replaces them per language.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import repeat
 
 from corpus import keys
 from corpus.document import Document
@@ -52,29 +53,29 @@ class GopherQuality(LanguageRule):
         txt = doc.text
         words = text.cached_words(split, txt)
         n_words = len(words)
-        lengths, n_alpha = text.word_stats(words)
-        if p.min_doc_words and len(lengths) < p.min_doc_words:
+        n_real, total_length, n_alpha = text.word_stats(words)
+        if p.min_doc_words and n_real < p.min_doc_words:
             return "gopher_short_doc"
-        if p.max_doc_words and len(lengths) > p.max_doc_words:
+        if p.max_doc_words and n_real > p.max_doc_words:
             return "gopher_long_doc"
-        mean = _ratio(sum(lengths), len(lengths))
+        mean = _ratio(total_length, n_real)
         if p.min_avg_word_length and mean < p.min_avg_word_length:
             return "gopher_short_words"
         if p.max_avg_word_length and mean > p.max_avg_word_length:
             return "gopher_long_words"
         if p.max_symbol_word_ratio:
-            if _ratio(sum(txt.count(s) for s in p.symbols), n_words) > p.max_symbol_word_ratio:
+            if _ratio(sum(map(txt.count, p.symbols)), n_words) > p.max_symbol_word_ratio:
                 return "gopher_too_many_symbols"
-            if _ratio(sum(txt.count(s) for s in p.ellipses), n_words) > p.max_symbol_word_ratio:
+            if _ratio(sum(map(txt.count, p.ellipses)), n_words) > p.max_symbol_word_ratio:
                 return "gopher_too_many_ellipses"
         lines = txt.splitlines()
-        if p.max_bullet_lines_ratio:
-            bullets = tuple(p.bullets)
-            if _ratio(sum(ln.lstrip().startswith(bullets) for ln in lines), len(lines)) > p.max_bullet_lines_ratio:
+        if p.max_bullet_lines_ratio:  # per line in C: map over the lines, not a Python loop
+            starts = map(str.startswith, map(str.lstrip, lines), repeat(tuple(p.bullets)))
+            if _ratio(sum(starts), len(lines)) > p.max_bullet_lines_ratio:
                 return "gopher_bullet_lines"
         if p.max_ellipsis_lines_ratio:
-            ends = tuple(p.ellipses)
-            if _ratio(sum(ln.rstrip().endswith(ends) for ln in lines), len(lines)) > p.max_ellipsis_lines_ratio:
+            ends = map(str.endswith, map(str.rstrip, lines), repeat(tuple(p.ellipses)))
+            if _ratio(sum(ends), len(lines)) > p.max_ellipsis_lines_ratio:
                 return "gopher_ellipsis_lines"
         if p.min_alpha_words_ratio and _ratio(n_alpha, n_words) < p.min_alpha_words_ratio:
             return "gopher_few_alpha_words"

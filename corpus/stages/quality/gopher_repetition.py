@@ -8,7 +8,6 @@ paper and in datatrove; thresholds live in ``rules/quality/gopher_repetition.yam
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,7 +20,6 @@ from corpus.stages.quality import text
 from corpus.stages.quality.rule import LanguageRule
 
 _PARAGRAPHS = re.compile(r"\n{2,}")
-_LINES = re.compile(r"\n+")
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier (golden ratio), for n-gram keys
 
 
@@ -44,64 +42,92 @@ class GopherRepetitionParams:
 
 
 def duplicates(items: list[str]) -> tuple[int, int]:
-    """(number of items seen before, their total characters): repeats after the first occurrence."""
-    seen: set[str] = set()
-    count = chars = 0
-    for item in items:
-        if item in seen:
-            count += 1
-            chars += len(item)
-        else:
-            seen.add(item)
-    return count, chars
+    """(number of items seen before, their total characters): repeats after the first occurrence.
 
-
-def ngram_keys(words: list[str], max_n: int) -> Iterator[tuple[int, np.ndarray]]:
-    """(n, one 64-bit key per n-gram position) for n = 1..max_n.
-
-    A key is a polynomial hash of the words' string hashes, so equal n-grams get equal keys and
-    counting them runs in numpy; two different n-grams sharing a key is a 2**-64 event.
+    Every item minus each distinct item once, counted in C.
     """
-    if not words:
-        return
-    key = h = np.fromiter(map(hash, words), dtype=np.int64, count=len(words)).view(np.uint64)
-    for n in range(1, min(max_n, len(words)) + 1):
-        if n > 1:
-            key = key[:-1] * _MULT + h[n - 1:]
-        yield n, key
+    distinct = set(items)
+    return len(items) - len(distinct), sum(map(len, items)) - sum(map(len, distinct))
 
 
-def top_ngram_chars(key: np.ndarray, n: int, ends: np.ndarray) -> int:
-    """Characters of the most frequent n-gram (words joined by spaces) times its count; among
-    equally frequent n-grams, the one seen first (as ``Counter.most_common`` picks)."""
-    _, first, counts = np.unique(key, return_index=True, return_counts=True)
-    top = counts.max()
-    i = int(first[counts == top].min())
-    return int(ends[i + n] - ends[i] + n - 1) * int(top)
+def split_lines(txt: str) -> list[str]:
+    """``re.split(r"\n+", txt)`` without the regular expression: the empty pieces between newlines
+    go, the first and last piece stay even when empty."""
+    parts = txt.split("\n")
+    if len(parts) < 3:
+        return parts
+    return [parts[0], *filter(None, parts[1:-1]), parts[-1]]
 
 
-def repeated_ngram_chars(key: np.ndarray, n: int, ends: np.ndarray) -> int:
-    """Characters in n-grams that repeat an earlier one, scanning left to right and skipping past
-    each repeat (so overlapping repeats are not counted twice), as datatrove does.
+def split_paragraphs(txt: str) -> list[str]:
+    """``re.split(r"\n{2,}", txt)``; most texts have no blank line, so the expression is often skipped."""
+    return _PARAGRAPHS.split(txt) if "\n\n" in txt else [txt]
 
-    Only n-grams that occur more than once can ever be a repeat, so the scan visits just those
-    positions; ``ends`` holds the running sum of word lengths.
+
+def repeating(key: np.ndarray) -> np.ndarray:
+    """Positions (ascending) whose key occurs more than once."""
+    order = np.argsort(key, kind="stable")
+    ranked = key[order]
+    same = ranked[1:] == ranked[:-1]
+    rep = np.zeros(len(key), dtype=bool)
+    rep[1:] = same
+    rep[:-1] |= same
+    return np.sort(order[rep])
+
+
+class NGrams:
+    """The n-grams of a word list, n = 1, 2, ..., as 64-bit keys, tracking only the repeating ones.
+
+    A key is a polynomial hash of the words' string hashes, so equal n-grams get equal keys; two
+    different n-grams sharing a key is a 2**-64 event. An n-gram can only repeat where the (n-1)-grams
+    at its position and the next both repeat, so each step sorts just those candidates (a shrinking
+    set) instead of every position, and the n-grams that occur once are never counted.
     """
-    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    positions = np.flatnonzero(counts[inverse] > 1)
-    if not len(positions):
-        return 0
-    seen: set[int] = set()
-    chars = resume = 0
-    for i, gram in zip(positions.tolist(), key[positions].tolist(), strict=True):
-        if i < resume:  # inside the repeat just counted: skipped, not remembered
-            continue
-        if gram in seen:
-            chars += int(ends[i + n] - ends[i])
-            resume = i + n
-        else:
-            seen.add(gram)
-    return chars
+
+    def __init__(self, words: list[str]) -> None:
+        self.h = np.fromiter(map(hash, words), dtype=np.int64, count=len(words)).view(np.uint64)
+        self.n = 1
+        self.key = self.h  # the key of the n-gram at each position
+        self.rep = repeating(self.h) if len(words) else np.zeros(0, dtype=np.int64)
+
+    def next(self) -> None:
+        """Step to n + 1."""
+        n, rep = self.n + 1, self.rep
+        self.key = self.key[:-1] * _MULT + self.h[n - 1:]
+        if len(rep):
+            adjacent = rep[:-1][rep[1:] == rep[:-1] + 1]  # p and p + 1 both repeat at n - 1
+            self.rep = adjacent[repeating(self.key[adjacent])] if len(adjacent) else adjacent
+        self.n = n
+
+    def top_chars(self, ends: np.ndarray) -> int:
+        """Characters of the most frequent n-gram (words joined by spaces) times its count; among
+        equally frequent n-grams, the one seen first (as ``Counter.most_common`` picks)."""
+        n, top, i = self.n, 1, 0  # nothing repeats: each n-gram occurs once, the first one wins
+        if len(self.rep):
+            _, first, counts = np.unique(self.key[self.rep], return_index=True, return_counts=True)
+            top = int(counts.max())
+            i = int(self.rep[first[counts == top].min()])
+        return int(ends[i + n] - ends[i] + n - 1) * top
+
+    def repeated_chars(self, ends: np.ndarray) -> int:
+        """Characters in n-grams that repeat an earlier one, scanning left to right and skipping past
+        each repeat (so overlapping repeats are not counted twice), as datatrove does.
+
+        Only repeating n-grams can be a repeat, so the scan visits just those positions; ``ends``
+        holds the running sum of word lengths.
+        """
+        n = self.n
+        seen: set[int] = set()
+        chars = resume = 0
+        for i, gram in zip(self.rep.tolist(), self.key[self.rep].tolist(), strict=True):
+            if i < resume:  # inside the repeat just counted: skipped, not remembered
+                continue
+            if gram in seen:
+                chars += int(ends[i + n] - ends[i])
+                resume = i + n
+            else:
+                seen.add(gram)
+        return chars
 
 
 @register
@@ -117,31 +143,32 @@ class GopherRepetition(LanguageRule):
         if not txt:
             return "gopher_empty"
         size = len(txt)
-        paragraphs = _PARAGRAPHS.split(txt.strip())
+        paragraphs = split_paragraphs(txt.strip())
         dup, chars = duplicates(paragraphs)
         if p.dup_para_frac and dup / len(paragraphs) > p.dup_para_frac:
             return "gopher_dup_para_frac"
         if p.dup_para_char_frac and chars / size > p.dup_para_char_frac:
             return "gopher_dup_para_char_frac"
-        lines = _LINES.split(txt)
+        lines = split_lines(txt)
         dup, chars = duplicates(lines)
         if p.dup_line_frac and dup / len(lines) > p.dup_line_frac:
             return "gopher_dup_line_frac"
         if p.dup_line_char_frac and chars / size > p.dup_line_char_frac:
             return "gopher_dup_line_char_frac"
         words = text.cached_words(split, txt)
+        if not words:
+            return None
         ends = np.zeros(len(words) + 1, dtype=np.int64)
         np.cumsum(np.fromiter(map(len, words), dtype=np.int64, count=len(words)), out=ends[1:])
-        last_top = max(p.top_n_grams, default=0)
-        repeats = True  # once no n-gram repeats, no longer one does either
-        for n, key in ngram_keys(words, max(last_top, *p.dup_n_grams, 0)):
-            if n in p.top_n_grams and top_ngram_chars(key, n, ends) / size > p.top_n_grams[n]:
+        last = min(max(*p.top_n_grams, *p.dup_n_grams, 0), len(words))
+        grams = NGrams(words)
+        for n in range(1, last + 1):
+            if n > 1:
+                grams.next()
+            if n in p.top_n_grams and grams.top_chars(ends) / size > p.top_n_grams[n]:
                 return f"gopher_top_{n}gram"
-            if n in p.dup_n_grams and repeats:
-                chars = repeated_ngram_chars(key, n, ends)
-                repeats = chars > 0
-                if chars / size > p.dup_n_grams[n]:
-                    return f"gopher_dup_{n}gram"
-            if not repeats and n >= last_top:
-                break
+            if n in p.dup_n_grams and grams.repeated_chars(ends) / size > p.dup_n_grams[n]:
+                return f"gopher_dup_{n}gram"
+            if not len(grams.rep) and n >= max(p.top_n_grams, default=0):
+                break  # once no n-gram repeats, no longer one does, and no top n-gram is left to check
         return None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain, filterfalse
 
 import regex
 
@@ -31,7 +32,7 @@ _ALL_PUNCT = regex.compile(r"\p{P}+")
 # A "symbol word" has no letter, mark or digit (datatrove uses a hand-made punctuation list).
 _HAS_WORD_CHAR = regex.compile(r"[\p{L}\p{M}\p{N}]")
 _HAS_ALPHA = regex.compile(r"\p{L}")  # str.isalpha: a letter of any script
-_CHUNK_CACHE = 200_000  # distinct whitespace-separated chunks remembered per splitter
+_CHUNK_CACHE = 200_000  # distinct whitespace-separated chunks per generation of a splitter's cache (two kept)
 _LONG = 64  # a suffix branch that can match more characters than this is searched over the whole chunk
 
 Special = tuple[tuple[str, tuple[str, ...]], ...]
@@ -117,7 +118,7 @@ class WordSplitter:
         setattr_(self, "_url", _finder(self.url))
         specials = {key: list(toks) for key, toks in self.special_cases}
         setattr_(self, "_specials", specials)
-        setattr_(self, "_chunks", {})
+        setattr_(self, "_chunks", [{}, {}])  # chunk -> tokens: this generation, the previous one
         unspaced = None
         if self.unspaced_scripts:
             scripts = "".join(rf"\p{{Script={s}}}" for s in self.unspaced_scripts)
@@ -138,26 +139,28 @@ class WordSplitter:
         return self._suf(s) if self._suf is not None else 0
 
     def words(self, text: str) -> list[str]:
-        """Split on whitespace, then each chunk once: chunks repeat (Zipf), so a cache makes this cheap."""
-        cache: dict[str, list[str]] = self._chunks
-        if len(cache) > _CHUNK_CACHE:
-            cache.clear()
-        out: list[str] = []
-        for chunk in text.split():
-            toks = cache.get(chunk)
-            if toks is None:
-                toks = cache[chunk] = self._split_chunk(chunk)
-            out.extend(toks)
-        return out
+        """Split on whitespace, then each chunk once: chunks repeat (Zipf), so a cache makes this cheap.
 
-    def _split_chunk(self, chunk: str) -> list[str]:
+        Only the chunks the cache lacks reach Python code; the lookups and the joining of the cached
+        token tuples run in C (``map``, ``chain``), which is most of a document's chunks.
+        """
+        cache: dict[str, tuple[str, ...]] = self._chunks[0]
+        if len(cache) > _CHUNK_CACHE:  # a new generation; the previous one still answers (LRU-like)
+            self._chunks[:] = [{}, cache]
+        cache, older = self._chunks
+        chunks = text.split()
+        for chunk in filterfalse(cache.__contains__, chunks):
+            toks = older.get(chunk)
+            cache[chunk] = toks if toks is not None else self._split_chunk(chunk)
+        return list(chain.from_iterable(map(cache.__getitem__, chunks)))
+
+    def _split_chunk(self, chunk: str) -> tuple[str, ...]:
         if self.letters_stay_whole and chunk.isalpha() and chunk not in self._specials:
-            toks = [chunk]  # most distinct chunks: plain words
-        else:
-            toks = self._rejoin_specials(self._split_affixes(chunk, self._specials))
+            return (chunk,) if self._unspaced is None else tuple(self._unspaced.findall(chunk))  # most chunks
+        toks = self._rejoin_specials(self._split_affixes(chunk, self._specials))
         if self._unspaced is not None:
             toks = [part for tok in toks for part in self._unspaced.findall(tok)]
-        return toks
+        return tuple(toks)
 
     def _split_affixes(self, chunk: str, specials: dict[str, list[str]]) -> list[str]:
         """spaCy's ``Tokenizer._split_affixes`` and ``_attach_tokens`` (tokenizer.pyx), step for step."""
@@ -258,42 +261,49 @@ def cached_words(split: WordSplitter, text: str) -> list[str]:
     return split.words(text)
 
 
-_WORD_KINDS: dict[str, tuple[bool, bool]] = {}
+# Per distinct word, remembered (words repeat far more than chunks do): the length of a word that is
+# not only symbols (0 for a symbol word), whether it has a letter, and its class for sentence counting.
+_WORD_LEN: dict[str, int] = {}
+_HAS_LETTER: dict[str, int] = {}
+_SENTENCE_CLASS: dict[str, str] = {}
 
 
-def _kind(word: str) -> tuple[bool, bool]:
-    """(has a letter, mark or digit; has a letter), remembered per distinct word."""
-    kind = _WORD_KINDS.get(word)
-    if kind is None:
-        if len(_WORD_KINDS) > _CHUNK_CACHE:
-            _WORD_KINDS.clear()
-        kind = _WORD_KINDS[word] = (word.isalpha() or _HAS_WORD_CHAR.search(word) is not None,
-                                    word.isalpha() or _HAS_ALPHA.search(word) is not None)
-    return kind
+def _remember(words: list[str]) -> None:
+    """Classify the words not seen yet (the three tables always hold the same words)."""
+    if len(_WORD_LEN) > _CHUNK_CACHE:
+        for table in (_WORD_LEN, _HAS_LETTER, _SENTENCE_CLASS):
+            table.clear()
+    for w in filterfalse(_WORD_LEN.__contains__, words):
+        alpha = w.isalpha()
+        _WORD_LEN[w] = len(w) if alpha or _HAS_WORD_CHAR.search(w) is not None else 0
+        _HAS_LETTER[w] = int(alpha or _HAS_ALPHA.search(w) is not None)
+        # "|" ends a sentence-start segment (a word that is not only punctuation), "s" is a standalone
+        # sentence-terminal token; a word can be both ("|s"), punctuation that is neither writes nothing.
+        terminal = "s" if len(w) == 1 and STERM.match(w) else ""
+        _SENTENCE_CLASS[w] = terminal if _ALL_PUNCT.fullmatch(w) else "|" + terminal
 
 
-def word_stats(words: list[str]) -> tuple[list[int], int]:
-    """Lengths of the words that are not only symbols, and how many words have a letter.
+def word_stats(words: list[str]) -> tuple[int, int, int]:
+    """(words that are not only symbols, their total length, words with a letter).
 
     A "symbol word" has no letter, mark or digit (datatrove uses a hand-made punctuation list);
-    "has a letter" is ``str.isalpha`` of any character.
+    "has a letter" is ``str.isalpha`` of any character. The sums run in C over remembered values.
     """
-    kinds = [_kind(w) for w in words]
-    lengths = [len(w) for w, (is_word, _) in zip(words, kinds, strict=True) if is_word]
-    return lengths, sum(alpha for _, alpha in kinds)
+    _remember(words)
+    lengths = list(map(_WORD_LEN.__getitem__, words))
+    return len(lengths) - lengths.count(0), sum(lengths), sum(map(_HAS_LETTER.__getitem__, words))
 
 
 def count_sentences(words: list[str]) -> int:
     """Sentences as spaCy's sentencizer counts them: a new one starts at the first token that is not
-    punctuation after a standalone sentence-terminal token (``Mr.`` or ``U.S.`` are single tokens)."""
+    punctuation after a standalone sentence-terminal token (``Mr.`` or ``U.S.`` are single tokens).
+
+    Written as one string (`_remember`: ``|`` per word that is not only punctuation, ``s`` per terminal
+    token), split at the ``|``: a sentence starts at every ``|`` whose preceding segment holds an ``s``.
+    """
     if not words:
         return 0
-    n = 1
-    seen_end = False
-    for w in words:
-        if seen_end and not _ALL_PUNCT.fullmatch(w):
-            n += 1
-            seen_end = False
-        if len(w) == 1 and STERM.match(w):
-            seen_end = True
-    return n
+    _remember(words)
+    segments = "".join(map(_SENTENCE_CLASS.__getitem__, words)).split("|")
+    del segments[-1]  # the text after the last word that starts a sentence
+    return 1 + len(segments) - segments.count("")
