@@ -72,10 +72,11 @@ def in_run(root: Path, *parts: str) -> Path:
 
 
 def is_run(path: Path) -> bool:
-    """Whether ``path`` is a Thresher run directory (one a build started: it has ``.state/``, or a
-    finished one copied without it: ``config.yaml`` with ``data/`` or ``manifest.json``)."""
+    """Whether ``path`` is a Thresher run directory (one a build started: it holds ``.state/lock`` or
+    ``.state/run.json``, or a finished one copied without them: ``config.yaml`` with ``data/`` or
+    ``manifest.json``). A ``.state/`` alone is not enough: ``tokens/`` keeps its own."""
     path = Path(path)
-    if (path / STATE).is_dir():
+    if (path / STATE / LOCK).is_file() or (path / STATE / RUN_STATE).is_file():
         return True
     return (path / CONFIG).is_file() and ((path / DATA).is_dir() or (path / MANIFEST).is_file())
 

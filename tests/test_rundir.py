@@ -14,8 +14,9 @@ from dedup_corpus import edited_copy, prose_text, word_slices
 from testdata import speech_pieces
 
 from corpus.document import Document
+from corpus.engine import runstate
 from corpus.io.writers import FORMATS, ShardWriter
-from corpus.rundir import RunDir, is_finished, is_run
+from corpus.rundir import STATE, RunDir, is_finished, is_run
 
 # ---- RunDir.documents: one reader for every writer format
 
@@ -69,8 +70,11 @@ def test_is_run_knows_a_run_from_a_folder(tmp_path: Path) -> None:
     (folder / "data").mkdir(parents=True)  # a folder named data/ alone is not a run
     assert not is_run(folder) and not is_run(tmp_path / "missing")
     started = tmp_path / "started"
-    RunDir(started).state.mkdir(parents=True)
-    assert is_run(started) and not is_finished(started)
+    with runstate.locked(started):  # what a build holds first
+        assert is_run(started) and not is_finished(started)
+    tokens = RunDir(started).tokens / STATE  # tokenize's own state folder: tokens/ is no run
+    tokens.mkdir(parents=True)
+    assert not is_run(tokens.parent)
     copied = tmp_path / "copied"  # a finished run copied without its .state/
     RunDir(copied).data.mkdir(parents=True)
     RunDir(copied).config.write_text("name: x\n")

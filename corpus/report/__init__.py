@@ -22,11 +22,6 @@ def _json(obj: object) -> bytes:
     return orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
 
 
-def report_file(out: Path, fmt: str) -> Path:
-    """The report in format ``fmt`` (html, md, json) in the report folder ``out``."""
-    return out / f"report.{fmt}"
-
-
 def _write_formats(out: Path, formats: list[str], title: str, subtitle: str, sections, facts: dict) -> list[Path]:
     from corpus.report import html, markdown
 
@@ -40,7 +35,7 @@ def _write_formats(out: Path, formats: list[str], title: str, subtitle: str, sec
             data = _json(facts)
         else:
             raise ValueError(f"unknown report format {fmt!r}")
-        path = report_file(out, fmt)
+        path = out / f"report.{fmt}"
         atomic.write_bytes(path, data)
         written.append(path)
     return written

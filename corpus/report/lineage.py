@@ -19,7 +19,6 @@ from typing import Any
 from corpus import keys, rundir
 from corpus.errors import UserError
 from corpus.io.atomic import read_json
-from corpus.report import report_file
 from corpus.report.blocks import Para, Section, Table, fmt_int, fmt_num
 from corpus.report.facts import tokens_total
 from corpus.rundir import RunDir
@@ -109,7 +108,7 @@ def link(run_dir: Path, rec: dict[str, list[str]]) -> dict[str, Any]:
     manifest = read_json(run.manifest)
     tokens = read_json(run.tokens_manifest) if run.tokens_manifest.is_file() else None
     stats = read_json(run.stats) if run.stats.is_file() else {}
-    report = report_file(run.report, "html")
+    report = run.report_html
     return {"run_dir": str(run_dir), "name": manifest.get("name"), "finished": manifest.get("finished"),
             "documents": manifest.get("documents"), "tokens": tokens_total(tokens),
             "records_read": stats.get("records_read"), "merkle_root": manifest.get(keys.MERKLE_ROOT),
