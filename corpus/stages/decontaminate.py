@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from corpus import keys
 from corpus.document import Document
@@ -57,6 +58,12 @@ class Decontaminate(Filter):
     path_params = ("eval_sets",)
     Params = DecontaminateParams
     doc = "Drop documents sharing an n-gram (default 13 words) with an evaluation set; the set is named in the reason."
+
+    def check(self) -> None:
+        """Every evaluation set is a file (each worker's setup reads them all)."""
+        for name, path in self.p.eval_sets.items():
+            if not Path(path).is_file():
+                raise UserError(f"stage 'decontaminate': eval_sets.{name}: file not found: {path}")
 
     def _items(self) -> Iterator[tuple[str, list[str]]]:
         """``(set name, words)`` of every evaluation item, set by set."""

@@ -57,6 +57,13 @@ class Tokenize(Stage):
         set_threads(p.threads or rayon_threads(int(os.environ.get("THRESHER_WORKERS", "1"))))
         self.tok = load(p.tokenizer, p.eos_token)
 
+    def check(self) -> None:
+        """The tokenizer loads and has the EOS token every sequence ends with (setup loads it again in
+        each worker)."""
+        from corpus.tokenizer import load
+
+        load(self.p.tokenizer, self.p.eos_token)
+
     def process(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         p: TokenizeParams = self.p
         out = TaskTokens(self.tok, p.settings(), RunDir(ctx.run_dir).tokens, ctx.task_id)
