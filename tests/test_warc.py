@@ -119,7 +119,7 @@ def test_a_build_accounts_for_every_record(tmp_path: Path) -> None:
     scraped = json.loads((run / "report" / "report.json").read_text())["scraped_domains"]
     assert scraped["measured"] and scraped["documents"] > stats["kept"]
     assert "| example.org |" in eu.split("### 2.3")[1].split("### 2.4")[0]
-    assert "Were crawlers used by the provider or on its behalf? Yes: this run read WARC crawl output" in eu
+    assert "Were crawlers used by the provider or on behalf of? Yes: this run read WARC crawl output" in eu
     assert "Latest date of data acquisition/collection for model training: 2025-03 " in eu
 
 

@@ -2,15 +2,17 @@
 
 It follows the template annexed to the Commission's Explanatory Notice C(2025) 5235 final of 24 July 2025
 (`TEMPLATE`): the three sections carry the template's names and every question of sections 1 to 3 is
-asked in the template's words (`QUESTIONS`, one owner for the wording). The Commission re-issued the
-notice and template as Communication C(2025) 8311 final of 5 December 2025; this draft has not been
-checked against that text. The wording was checked (November 2026) against the July template as
-published summaries reproduce it verbatim (Swiss AI's Apertus and Hugging Face's SmolLM3 summaries agree
-on every question they show) and against quotations of the notice's footnote on crawled domains; the
-questions those sources do not show are kept as first written, from the template's structure. What the run knows (sizes, languages, sources, domains,
-processing and PII handling) is filled in from its ledger and manifest; what it cannot know (provider,
-model, crawler behaviour, licensing deals, opt-out handling at collection time) is marked for the
-provider to complete, never guessed.
+asked in the template's words (`QUESTIONS`, one owner for the wording), including its "Additional
+comments (optional)" fields. The template itself was not read: the wording was checked (November 2026)
+against two published summaries that reproduce the July template's questions word for word, Swiss AI's
+Apertus and Hugging Face's SmolLM3 (they agree on every question both show, including 2.3's "on behalf
+of?", kept as printed), and against quotations of the notice's footnote on crawled domains; questions
+neither source shows are kept as first written, from the template's structure. The Commission re-issued
+the notice and template as Communication C(2025) 8311 final of 5 December 2025; this draft has not been
+checked against that text. What the run knows (sizes, languages, sources, domains, processing and PII
+handling) is filled in from its ledger and manifest; what it cannot know (provider, model, crawler
+behaviour, licensing deals, opt-out handling at collection time) is marked for the provider to complete,
+never guessed.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ TEXT_BANDS = ((1_000_000_000, "Less than 1 billion tokens"), (10_000_000_000_000
 TEXT_BAND_TOP = "More than 10 trillion tokens"
 MODALITY = "Text (this corpus run holds text only)"
 IF_YES = "Text, if yes (this corpus run holds text only)"
+COMMENTS = "Additional comments (optional):"  # closes 1.3, 2.1, 2.2.2, 2.3 to 2.6 and 3.1
 # Every question of the template's sections 1 to 3, by section, in its words (C(2025) 5235, Annex).
 QUESTIONS: dict[str, dict[str, str]] = {
     "1.1": {"provider": "Provider name and contact details:",
@@ -42,11 +45,12 @@ QUESTIONS: dict[str, dict[str, str]] = {
             "latest": "Latest date of data acquisition/collection for model training:",
             "linguistic": "Description of the linguistic characteristics of the overall training data:",
             "other": "Other relevant characteristics of the overall training data:",
-            "comments": "Additional comments (optional):"},
+            "comments": COMMENTS},
     "2.1": {"used": "Have you used publicly available datasets to train the model?",
             "modality": "If yes, specify the modality(ies) of the content covered by the datasets concerned:",
             "large": "List of large publicly available datasets:",
-            "others": "General description of other publicly available datasets not listed above:"},
+            "others": "General description of other publicly available datasets not listed above:",
+            "comments": COMMENTS},
     "2.2.1": {"used": "Have you concluded transactional commercial licensing agreement(s) with rightsholder(s) "
                       "or with their representatives?",
               "modality": "If yes, modality(ies) of the content covered by the licensed datasets:",
@@ -56,40 +60,45 @@ QUESTIONS: dict[str, dict[str, str]] = {
                       "intermediaries?",
               "modality": "If yes, modality(ies) of the content covered by the private datasets:",
               "known": "List of publicly known private datasets obtained:",
-              "description": "General description of non-publicly known private datasets obtained:"},
-    "2.3": {"used": "Were crawlers used by the provider or on its behalf?",
+              "description": "General description of non-publicly known private datasets obtained:",
+              "comments": COMMENTS},
+    "2.3": {"used": "Were crawlers used by the provider or on behalf of?",
             "name": "If yes, crawler name(s)/identifier(s):", "purpose": "Purposes of the crawler(s):",
             "behaviour": "General description of crawler behaviour (robots.txt, paywalls, log-ins):",
             "period": "Period of data collection:",
             "content": "Comprehensive description of the type of content and online sources crawled:",
             "modality": "Modality(ies) of the content crawled:",
-            "domains": "Summary of the most relevant domain names crawled:"},
+            "domains": "Summary of the most relevant domain names crawled:", "comments": COMMENTS},
     "2.4": {"model": "Was data from user interactions with the AI model (e.g. user input and prompts) used to "
                      "train the model?",
             "services": "Was data collected from user interactions with the provider's other services or products "
                         "used to train the model?",
             "modality": "If yes, modality(ies) of the user data:",
-            "description": "Description of the provider's services or products used to collect user data:"},
+            "description": "Description of the provider's services or products used to collect user data:",
+            "comments": COMMENTS},
     "2.5": {"used": "Was synthetic AI-generated data created by the provider or on their behalf to train the model?",
             "modality": "If yes, modality(ies) of the synthetic data:",
             "models": "Name(s) of the AI model(s) used to generate the synthetic data, if available on the market:",
-            "description": "General description of the synthetic data:"},
+            "description": "General description of the synthetic data:", "comments": COMMENTS},
     "2.6": {"used": "Have data sources other than those described in Sections 2.1 to 2.5 been used to train the "
                     "model?",
-            "description": "If yes, description of those data sources:"},
+            "description": "If yes, description of those data sources:", "comments": COMMENTS},
     "3.1": {"signatory": "Are you a Signatory to the Code of Practice for general-purpose AI models that includes "
                          "commitments to respect reservations of rights from the TDM exception or limitation?",
-            "measures": "Description of measures implemented before model training to respect reservations of "
-                        "rights from the TDM exception or limitation, including opt-out protocols and solutions "
-                        "honoured:"},
-    "3.2": {"measures": "General description of measures taken to avoid or remove illegal content:"},
-    "3.3": {"other": "Other information (optional):"},
+            "measures": "Describe the measures implemented before model training to respect reservations of "
+                        "rights from the TDM exception or limitation before and during data collection, including "
+                        "the opt-out protocols and solutions honoured by the provider or, as applicable, by third "
+                        "parties from which datasets have been obtained:",
+            "comments": COMMENTS},
+    "3.2": {"measures": "General description of measures taken:"},
+    "3.3": {"other": "Other relevant information about data processing (optional):"},
 }
 
 
-def ask(section: str, key: str, answer: str) -> str:
-    """A list item: the template's question, then the answer."""
-    return f"- {QUESTIONS[section][key]} {answer}"
+def ask(section: str, key: str, answer: str = "") -> str:
+    """A list item: the template's question, then the answer (none for an optional field the run has
+    nothing to add to, which the provider may fill in)."""
+    return f"- {QUESTIONS[section][key]} {answer}".rstrip()
 
 
 def yes_no(what: str) -> str:
@@ -98,9 +107,9 @@ def yes_no(what: str) -> str:
 
 def _provider(section: str, *hints: str) -> list[str]:
     """A section only the provider can answer: each question in order, with a hint each (the modality line
-    needs none); questions ending in "?" are asked as Yes/No."""
+    and the optional comments need none); questions ending in "?" are asked as Yes/No."""
     todo = iter(hints)
-    return [ask(section, key, IF_YES if key == "modality" else
+    return [ask(section, key, IF_YES if key == "modality" else "" if key == "comments" else
                 yes_no(next(todo)) if q.endswith("?") else human(next(todo)))
             for key, q in QUESTIONS[section].items()]
 
@@ -168,7 +177,7 @@ def general(f: dict[str, Any]) -> list[str]:
         ask("1.3", "latest", acquisition_date(f)),
         ask("1.3", "linguistic", _languages(f)),
         ask("1.3", "other", human("optional")),
-        ask("1.3", "comments", human("optional")),
+        ask("1.3", "comments"),
     ]
 
 
@@ -192,6 +201,7 @@ def sources(f: dict[str, Any]) -> list[str]:
         ask("2.1", "large", human("names and links of each publicly available dataset that makes up more than 3% "
                                   "of all publicly available datasets used for its modality")),
         ask("2.1", "others", human("description")),
+        ask("2.1", "comments"),
         "### 2.2 Private non-publicly available datasets obtained from third parties",
         "#### 2.2.1 Datasets commercially licensed by rightsholders or their representatives",
         *_provider("2.2.1", "licensing agreements", "optional"),
@@ -230,7 +240,8 @@ def crawled(c: dict[str, Any], d: dict[str, Any]) -> list[str]:
     ]
     if not d["measured"]:
         return lines + [ask("2.3", "domains", "no document of this run was read from a crawl (none has a fetch "
-                                              "date and a URL); " + human("the top domains if crawled data was used"))]
+                                              "date and a URL); " + human("the top domains if crawled data was used")),
+                        ask("2.3", "comments")]
     rows = d["rows"]
     return lines + [
         ask("2.3", "domains",
@@ -241,6 +252,7 @@ def crawled(c: dict[str, Any], d: dict[str, Any]) -> list[str]:
         table(["registered domain", "documents", "characters scraped", "% of characters"],
               [[r["domain"], fmt_int(r["documents"]), fmt_int(r["characters"]), fmt_pct(r["share_characters"])]
                for r in rows], {1, 2, 3}),
+        ask("2.3", "comments"),
     ]
 
 
@@ -282,8 +294,10 @@ def processing(f: dict[str, Any]) -> list[str]:
           ["- This corpus run applied no `rights` stage (robots.txt AI agents, TDMRep, noai, opt-out lists)."]),
         ("- URL filtering in this run (blocklists can carry opted-out domains): " + "; ".join(url) if url else
          "- This corpus run applied no URL filter; it cannot see whether rights were reserved at collection time."),
+        ask("3.1", "comments"),
         "### 3.2 Removal of illegal content",
-        ask("3.2", "measures", human("measures before and during collection")),
+        ask("3.2", "measures", human("measures taken to avoid or remove illegal content before and during "
+                                     "collection")),
         *([f"- Blocklist filtering in this run: {s}" for s in url] if url else
           ["- This run applied no blocklist, keyword list or classifier for illegal content (its quality and "
            "deduplication stages are listed in the report, not here)."]),
