@@ -9,24 +9,14 @@ import pytest
 from conftest import read_docs, thresher, write_pipeline
 
 from corpus.document import Document
-from corpus.engine.context import StageContext
 from corpus.engine.ledger import StageStats
 from corpus.errors import UserError
-from corpus.stages import base
+from corpus.stages import base, testing
 
 
 def run_stage(spec: dict, texts: list[str]) -> tuple[list[Document], StageStats, list[Document]]:
-    stage, _ = base.build(spec)
-    stage.setup()
-    stats, excluded = StageStats(), []
-
-    class Sink:
-        def write(self, doc: Document) -> None:
-            excluded.append(doc)
-
-    ctx = StageContext(stage.label, "00000", Path("/nonexistent"), stats, lambda: Sink())
-    docs = [Document(str(i), t, "s") for i, t in enumerate(texts)]
-    return list(stage.process(docs, ctx)), stats, excluded
+    out = testing.run_stage(spec, [Document(str(i), t, "s") for i, t in enumerate(texts)])
+    return out.kept, out.stats, [doc for doc, _ in out.excluded]
 
 
 def test_normalize_nfc_controls_and_whitespace() -> None:

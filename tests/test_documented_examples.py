@@ -1,20 +1,19 @@
 """Every documented example runs as shipped: the pipelines in rules/pipelines/, the trainer configs in
-docs/trainer-examples/, the writing-a-stage example (its code and YAML read from the page itself, so
-page and test cannot drift), and the policy and required keys the docs state."""
+docs/trainer-examples/, the writing-a-stage example (its package and pipeline read from the page itself
+and installed with pip, so page and test cannot drift), and the policy and required keys the docs state."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 import trainer_data as td
 import yaml
-from conftest import REPO, thresher
+from conftest import REPO, read_docs, thresher
 
 from corpus import config
 from corpus.errors import UserError
@@ -27,7 +26,7 @@ PIPELINES = sorted((REPO / "rules" / "pipelines").glob("*.yaml"))
 
 def fenced(md_path: Path) -> dict[str, str]:
     """The fenced code blocks of a page that open with a ``# path`` comment, by that path."""
-    blocks = re.findall(r"```(?:python|yaml)\n# (\S+)[^\n]*\n(.*?)```", md_path.read_text(encoding="utf-8"), re.S)
+    blocks = re.findall(r"```(?:python|yaml|toml)\n# (\S+)[^\n]*\n(.*?)```", md_path.read_text(encoding="utf-8"), re.S)
     return {path: body for path, body in blocks}
 
 
@@ -35,62 +34,75 @@ def fenced(md_path: Path) -> dict[str, str]:
 
 STAGE_PAGE = DOCS / "writing-a-stage.md"
 TITLES = ["BREAKING NEWS FROM THE CAPITAL", "BREAKING news Today", "An ordinary first line"]
+PACKAGE = "shouting-title"
 
 
 @pytest.fixture
-def checkout(tmp_path: Path) -> dict[str, Path]:
-    """A copy of the package and its rules with the page's stage module added, as a user would add it."""
-    root = tmp_path / "checkout"
-    shutil.copytree(REPO / "corpus", root / "corpus", ignore=shutil.ignore_patterns("__pycache__", "demo"))
-    shutil.copytree(REPO / "rules", root / "rules")
+def installed(tmp_path: Path) -> dict[str, Path]:
+    """The page's stage package installed with pip into a folder of its own (``--target``, as a user's
+    ``pip install`` puts it beside Thresher), and the page's pipeline with a few inputs."""
+    import subprocess
+
     files = fenced(STAGE_PAGE)
-    assert set(files) == {"corpus/stages/shouting_title.py", "rules/quality/titles.yaml", "titles.yaml"}, files
-    (root / "corpus/stages/shouting_title.py").write_text(files["corpus/stages/shouting_title.py"])
-    (root / "rules/quality/titles.yaml").write_text(files["rules/quality/titles.yaml"])
-    work = tmp_path / "work"
-    (work / "docs").mkdir(parents=True)
-    (work / "titles.yaml").write_text(files["titles.yaml"])
+    assert set(files) == {f"{PACKAGE}/pyproject.toml", f"{PACKAGE}/shouting_title/__init__.py",
+                          f"{PACKAGE}/shouting_title/titles.yaml", f"{PACKAGE}/tests/test_shouting_title.py",
+                          "titles.yaml"}, files
+    src, site, work = tmp_path / "src", tmp_path / "site", tmp_path / "work"
+    for path, body in files.items():
+        target = (work if path == "titles.yaml" else src) / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(body)
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                        "--no-index", "--target", str(site), str(src / PACKAGE)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (work / "docs").mkdir()
     lines = [json.dumps({"id": f"t{i}", "text": f"{title}\nThe body of the piece, in plain sentences."})
              for i, title in enumerate(TITLES)]
     (work / "docs" / "news.jsonl").write_text("\n".join(lines) + "\n")
     env = {k: v for k, v in os.environ.items() if k != "THRESHER_RULES"}
-    env["PYTHONPATH"] = str(root)  # the copy, not the checkout the suite runs from
-    return {"root": root, "work": work, "env": env}
+    env["PYTHONPATH"] = str(site)  # installed: found through its entry point, not through this checkout
+    return {"src": src, "site": site, "work": work, "env": env}
 
 
-def run_copy(checkout: dict[str, Path], *args: str):
+def run_installed(installed: dict[str, Path], *args: str, module: str = "corpus.cli"):
     import subprocess
 
-    return subprocess.run([sys.executable, "-m", "corpus.cli", *args], cwd=checkout["work"], env=checkout["env"],
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=installed["work"], env=installed["env"],
                           capture_output=True, text=True, timeout=600)
 
 
-def test_writing_a_stage_example_runs_end_to_end(checkout) -> None:
-    r = run_copy(checkout, "stages")
+def test_writing_a_stage_example_runs_end_to_end(installed) -> None:
+    r = run_installed(installed, "stages")
     assert r.returncode == 0, r.stderr
     listing = r.stdout[r.stdout.index("shouting_title  [filter]"):]
-    assert "defaults from rules/quality/titles.yaml" in listing and "max_upper_ratio: 0.6" in listing
-    r = run_copy(checkout, "build", "titles.yaml", "--quiet", "--workers", "1")
+    assert f"defaults from {installed['site'] / 'shouting_title' / 'titles.yaml'}" in listing
+    assert "max_upper_ratio: 0.6" in listing
+    r = run_installed(installed, "-p", "no:cacheprovider", "-q", str(installed["src"] / PACKAGE / "tests"),
+                      module="pytest")
+    assert r.returncode == 0, r.stdout[-2000:]  # the package's own test, through run_stage
+    r = run_installed(installed, "build", "titles.yaml", "--quiet", "--workers", "2")  # found by the workers too
     assert r.returncode == 0, r.stderr[-2000:]
-    run = checkout["work"] / "out" / "titles"
+    run = installed["work"] / "out" / "titles"
     stats = {s["label"]: s for s in json.loads((run / "stats.json").read_text())["stages"]}
     assert stats["shouting_title"]["removed"] == {"shouting_title": 1}  # all capitals
     assert stats["shouting_strict"]["removed"] == {"shouting_title": 1}  # 9 of 17 letters: only the strict one
-    assert (run / "excluded" / "shouting_title").is_dir() and (run / "excluded" / "shouting_strict").is_dir()
     assert stats["shouting_strict"]["docs_out"] == 1
+    excluded = {label: [d["id"] for d in read_docs(run, f"excluded/{label}")]
+                for label in ("shouting_title", "shouting_strict")}
+    assert excluded == {"shouting_title": ["t0"], "shouting_strict": ["t1"]}
 
 
-def test_a_missing_rules_file_is_one_line_and_the_other_stages_are_listed(checkout) -> None:
-    (checkout["root"] / "rules/quality/titles.yaml").unlink()
-    r = run_copy(checkout, "stages")
+def test_a_missing_rules_file_is_one_line_and_the_other_stages_are_listed(installed) -> None:
+    (installed["site"] / "shouting_title" / "titles.yaml").unlink()
+    r = run_installed(installed, "stages")
     assert r.returncode == 2
-    assert r.stderr.splitlines() == [
-        f"thresher: error: stage 'shouting_title': rules file not found: quality/titles.yaml "
-        f"(looked in {checkout['root'] / 'rules'})"]
+    [line] = r.stderr.splitlines()
+    assert line.startswith("thresher: error: stage 'shouting_title': rules file not found: ") and "titles.yaml" in line
     listed = re.findall(r"^(\S+)  \[", r.stdout, re.M)
     assert listed == [n for n in base.names() if n != "shouting_title"]  # before and after it
-    r = run_copy(checkout, "build", "titles.yaml", "--quiet")
-    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "quality/titles.yaml" in r.stderr
+    r = run_installed(installed, "build", "titles.yaml", "--quiet")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "titles.yaml" in r.stderr
 
 
 # ---- docs/pii.md, docs/pipeline.md ------------------------------------------------------------------

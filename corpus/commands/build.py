@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
+from typing import Any
 
 from corpus import config
 from corpus.errors import UserError
@@ -25,25 +26,36 @@ def _load(args) -> config.PipelineConfig:
     return cfg
 
 
-def cmd_build(args) -> int:
-    from corpus.engine import build
+def build(cfg: config.PipelineConfig, **options: Any) -> dict[str, Any]:
+    """Build the pipeline (`corpus.engine.build.run`, same options), then write its report when the
+    config asks for one: the engine and the report never import each other, this command joins them."""
+    from corpus.engine import build as engine
 
+    def report(run_dir: Path) -> None:
+        from corpus.report import write_reports
+
+        write_reports(run_dir, cfg.report.formats)
+
+    return engine.run(cfg, finished=report if cfg.report else None, **options)
+
+
+def cmd_build(args) -> int:
     cfg = _load(args)
     if args.limit is not None and args.limit < 0:
         raise UserError("--limit must be >= 0")
-    build.run(cfg, limit=args.limit, dry_run=args.dry_run, quiet=args.quiet, restart=args.restart)
+    build(cfg, limit=args.limit, dry_run=args.dry_run, quiet=args.quiet, restart=args.restart)
     return 0
 
 
 def cmd_validate(args) -> int:
+    """Every check ``build`` makes before its first task (`corpus.engine.buildplan.make`), nothing run."""
     cfg = _load(args)
-    from corpus.engine import plan
+    from corpus.engine import buildplan
     from corpus.engine.build import stage_warnings
-    from corpus.stages import base
 
-    tasks = plan.plan(cfg)
-    stage_warnings([base.build(s)[0] for s in cfg.resolved()["stages"]])
-    print(f"{args.pipeline}: ok ({len(cfg.stages)} stage(s), {len(tasks)} task(s))")
+    bp = buildplan.make(cfg)
+    stage_warnings(bp.stages)
+    print(f"{args.pipeline}: ok ({len(bp.stages)} stage(s), {len(bp.tasks)} task(s))")
     return 0
 
 
@@ -68,8 +80,8 @@ def cmd_stages(args) -> int:
             continue
         kind = "global" if issubclass(cls, base.GlobalStage) else "filter" if issubclass(cls, base.Filter) else "map"
         print(f"{name}  [{kind}]  {cls.doc}")
-        if cls.rules:
-            print(f"    defaults from rules/{cls.rules}")
+        if cls.rules:  # a name under Thresher's rules/, or a path (a stage package's own file)
+            print(f"    defaults from {cls.rules if Path(cls.rules).is_absolute() else 'rules/' + cls.rules}")
         for f in dataclasses.fields(cls.Params):
             print(f"    {f.name}: {defaults.get(f.name, '(required)')!r}")
     return rc

@@ -9,7 +9,7 @@ from corpus.errors import InvariantError, UserError
 
 
 def cmd_verify(args) -> int:
-    from corpus.report.verify import verify_run
+    from corpus.engine.verify import verify_run
 
     path = Path(args.run_dir)
     if not path.is_dir():

@@ -1,9 +1,14 @@
-"""What a stage sees of the run: where to keep state, how to exclude, where to count."""
+"""What a stage sees of the run: which task, the run's folders, how to exclude, where to count.
+
+The engine makes the contexts; a stage reads its task as ``ctx.task_id`` (the name its files carry)
+and ``ctx.task_index`` (its place in the plan, for arrays and ordering), and every folder of the run
+through ``ctx.run`` (`corpus.rundir.RunDir`), so no stage spells a layout name or parses a task id.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,38 +16,43 @@ from typing import Any
 from corpus.document import Document
 from corpus.engine.ledger import StageStats, TaskResult
 from corpus.engine.quarantine import UNSERIALISABLE
+from corpus.io import atomic
 from corpus.io.writers import ShardWriter, UnserialisableError
-from corpus.rundir import in_run
+from corpus.rundir import EXCLUDED, RunDir
 
 # Quarantines a document: (document, code, failing step, exception).
 QuarantineFn = Callable[[Document, str, str, BaseException], None]
 
 
-def state_dir(run_dir: Path, label: str) -> Path:
-    """``RUN/<label>/``, created, and checked to lie inside the run."""
-    d = in_run(run_dir, label)
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+@dataclass
+class _InRun:
+    """One stage (``label``) in one run (``run``)."""
+
+    label: str
+    run: RunDir
+
+    @property
+    def run_dir(self) -> Path:
+        return self.run.root
+
+    @property
+    def state_dir(self) -> Path:
+        """``RUN/<label>/``, created: this stage's files between phases (signatures, buckets, clusters)."""
+        return self.run.stage_state(self.label)
 
 
 @dataclass
-class StageContext:
+class StageContext(_InRun):
     """One stage in one task. ``exclude`` and the counters are the ledger, counted where decided."""
 
-    label: str
     task_id: str
-    run_dir: Path
+    task_index: int
     stats: StageStats
     _excluded: Callable[[], ShardWriter]
     _quarantine_to: QuarantineFn | None = None
     # Documents handed to the stage and neither yielded nor excluded yet (by ``id``): the ones a
     # stage that raises was holding, which the engine then quarantines.
     pending: dict[int, Document] = field(default_factory=dict)
-
-    @property
-    def state_dir(self) -> Path:
-        """``RUN/<label>/``: this stage's files between phases (signatures, buckets, clusters)."""
-        return state_dir(self.run_dir, self.label)
 
     def exclude(self, doc: Document, reason: str) -> None:
         """Remove ``doc`` from the stream: it goes to ``excluded/<label>/`` with its flags (or to the
@@ -51,7 +61,7 @@ class StageContext:
         try:
             self._excluded().write(doc)
         except UnserialisableError as e:
-            self.quarantine(doc, UNSERIALISABLE, f"write excluded/{self.label}", e)
+            self.quarantine(doc, UNSERIALISABLE, f"write {EXCLUDED}/{self.label}", e)
             return
         self.stats.removed[reason] += 1
 
@@ -73,24 +83,17 @@ class StageContext:
 
 
 @dataclass
-class ReduceContext:
-    """The barrier phase of a `GlobalStage`: every task's scan is done; this runs once."""
+class ReduceContext(_InRun):
+    """The barrier phase of a `GlobalStage`: every task's scan is done; this runs once.
+    ``task_ids[i]`` is the id of the task whose ``task_index`` is ``i``."""
 
-    label: str
-    run_dir: Path
     task_ids: list[str]
     workers: int
     map: Callable[[Callable[..., Any], Sequence[Any]], list[Any]]
     phases: dict[str, Any] = field(default_factory=dict)  # per-phase figures for the ledger
 
-    @property
-    def state_dir(self) -> Path:
-        return state_dir(self.run_dir, self.label)
-
     def step(self, name: str, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` once across resumes: its JSON result is the step's completion marker."""
-        from corpus.io import atomic
-
         marker = self.state_dir / f".{name}.done"
         if marker.exists():
             result = atomic.read_json(marker)
@@ -102,11 +105,9 @@ class ReduceContext:
 
 
 @dataclass
-class RunContext:
+class RunContext(_InRun):
     """After every task: the run directory, the resolved config and every task's result."""
 
-    label: str
-    run_dir: Path
     config: dict[str, Any]
     results: list[TaskResult]
     extra: Counter = field(default_factory=Counter)  # counters of the run, not of a task's documents
@@ -115,9 +116,3 @@ class RunContext:
         """A counter counted once for the run (e.g. about the stage's own files): a task's `StageContext`
         counter is summed over tasks, so a figure every task would see would count once per task."""
         self.extra[key] += n
-
-    @property
-    def data_files(self) -> Iterable[Path]:
-        for r in self.results:
-            for out in r.outputs:
-                yield self.run_dir / out["path"]

@@ -21,6 +21,7 @@ from pathlib import Path
 from corpus.config import TASK_SIZE_AUTO, PipelineConfig
 from corpus.errors import UserError
 from corpus.io import hf
+from corpus.rundir import STATE
 
 _COUNT_BUF = 16 << 20
 _MB = 1 << 20
@@ -105,8 +106,6 @@ def _inside_a_run(match: Path, pattern: str, output_dir: Path) -> bool:
     """Whether a glob's match lies in a run directory (this run's output, or any folder holding a run's
     state) that the glob's fixed part does not already point into: ``**/*.jsonl`` must not read a run's
     quarantine, excluded documents or data, while ``s1/data/*`` chains on run ``s1`` on purpose."""
-    from corpus.engine.task import STATE
-
     fixed = Path(*itertools.takewhile(lambda part: not glob.has_magic(part), Path(pattern).parts)).resolve()
     for parent in match.parents:
         if parent == output_dir or (parent / STATE).is_dir():

@@ -1,10 +1,10 @@
 """One task of one pass: read (or re-read), run the pass's stages, write, leave a marker.
 
-A pipeline is cut into passes at each `GlobalStage`: pass 0 reads the inputs and ends by feeding
-the first global stage's ``scan`` while saving the stream to ``RUN/.work/<label>/``; after that
-stage's ``reduce``, the next pass reads those files back and starts with its ``process``. The last
-pass writes ``data/``. Every output name is derived from the task id, so a task that is redone after
-a kill overwrites exactly what it wrote before.
+A pipeline is cut into passes at each stage that needs a global view (`corpus.engine.buildplan`):
+pass 0 reads the inputs and ends by feeding the first global stage's ``scan`` while saving the stream
+to ``RUN/.work/<label>/``; after that stage's ``reduce``, the next pass reads those files back and
+starts with its ``process``. The last pass writes ``data/``. Every output name is derived from the
+task id, so a task that is redone after a kill overwrites exactly what it wrote before.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from corpus.document import Document
 from corpus.engine import duplicate_ids, progress
+from corpus.engine.buildplan import TaskJob
 from corpus.engine.context import StageContext
 from corpus.engine.ledger import SCAN_SUFFIX, StageStats, TaskResult
 from corpus.engine.plan import Slice, Task
@@ -25,38 +26,21 @@ from corpus.io import atomic
 from corpus.io.jsonl import loads, open_compressed, read_jsonl
 from corpus.io.raw import Raw
 from corpus.io.records import READER_STAGE, RecordRules, to_document
-from corpus.io.writers import ShardWriter, UnserialisableError, list_shards
-from corpus.rundir import in_run
+from corpus.io.writers import ShardWriter, UnserialisableError
+from corpus.rundir import DATA, WORK
 from corpus.stages import base
 
-STATE = ".state"
-WORK = ".work"
 _STAGES: dict[str, list[base.Stage]] = {}
 
 
-def passes(stage_list: list[base.Stage]) -> list[tuple[int, int, base.GlobalStage | None]]:
-    """``(first, end, global_stage_to_scan)`` per pass; stages ``[first, end)`` run in the pass."""
-    out, first = [], 0
-    for i, st in enumerate(stage_list):
-        if isinstance(st, base.GlobalStage):
-            out.append((first, i, st))
-            first = i  # the next pass starts with this stage's process
-    out.append((first, len(stage_list), None))
-    return out
-
-
-def stages_for(config: dict[str, Any], key: str) -> list[base.Stage]:
-    """The pipeline's stages, built and set up once per worker process."""
-    if key not in _STAGES:
-        built = [base.build(spec)[0] for spec in config["stages"]]
+def stages_for(job: TaskJob) -> list[base.Stage]:
+    """The pipeline's stages, built from the plan's resolved specs and set up once per worker process."""
+    if job.config_sha not in _STAGES:
+        built = [base.build(spec)[0] for spec in job.config["stages"]]
         for st in built:
-            st.setup()
-        _STAGES[key] = built
-    return _STAGES[key]
-
-
-def marker_path(run_dir: Path, pass_index: int, task_id: str) -> Path:
-    return run_dir / STATE / f"pass-{pass_index}" / f"{task_id}.json"
+            st.ensure_setup()
+        _STAGES[job.config_sha] = built
+    return _STAGES[job.config_sha]
 
 
 def iter_slice(sl: Slice, rules: RecordRules, split: str) -> Iterator[Raw]:
@@ -271,7 +255,7 @@ def clean_task_outputs(run_dir: Path, task_id: str, dirs: list[Path]) -> None:
                 p.unlink()
 
 
-def run_pass(job: dict[str, Any]) -> dict[str, Any]:
+def run_pass(job: TaskJob) -> dict[str, Any]:
     """Run one task of one pass and write its marker; returns the task's ledger entry. A global stage's
     scan that raises on a document costs that document: the pass is redone with it quarantined."""
     failed: dict[int, Exception] = {}
@@ -280,21 +264,17 @@ def run_pass(job: dict[str, Any]) -> dict[str, Any]:
             return _run_pass(job, failed)
         except ScanFailed as e:
             if len(failed) >= SCAN_RETRIES:
-                task = job["task"]["id"]
-                raise Fault(f"a global stage's scan failed on more than {SCAN_RETRIES} documents of task {task} "
+                raise Fault(f"a global stage's scan failed on more than {SCAN_RETRIES} documents of task {job.task.id} "
                             f"(last: {type(e.exc).__name__}); fix the stage, then rerun the same command to "
                             "resume") from None
             failed[e.position] = e.exc
 
 
-def _run_pass(job: dict[str, Any], failed: dict[int, Exception]) -> dict[str, Any]:
+def _run_pass(job: TaskJob, failed: dict[int, Exception]) -> dict[str, Any]:
     t_start = time.perf_counter()
-    run_dir = Path(job["run_dir"])
-    config = job["config"]
-    task = Task.from_dict(job["task"])
-    k = job["pass"]
-    stage_list = stages_for(config, job["config_sha"])
-    first, end, scan_stage = passes(stage_list)[k]
+    run, config, task, k, cut = job.run, job.config, job.task, job.pass_index, job.cut
+    stage_list = stages_for(job)
+    scan_stage = stage_list[cut.scan] if cut.scan is not None else None
     writer_cfg = config["writer"]
     result = TaskResult(task.id)
     quarantine = Quarantine(result.quarantined)
@@ -305,28 +285,25 @@ def _run_pass(job: dict[str, Any], failed: dict[int, Exception]) -> dict[str, An
 
         def writer() -> ShardWriter:
             if label not in excluded:
-                excluded[label] = ShardWriter(in_run(run_dir, "excluded", label), task.id)
+                excluded[label] = ShardWriter(run.excluded(label), task.id)
             return excluded[label]
 
-        return StageContext(label, task.id, run_dir, stats, writer, quarantine.doc)
+        return StageContext(label, run, task.id, job.task_index, stats, writer, quarantine.doc)
 
-    labels = [s.label for s in stage_list[first:end]] + ([READER_STAGE] if k == 0 else [])
-    out_dir = in_run(run_dir, WORK, scan_stage.label) if scan_stage else run_dir / "data"
-    clean_task_outputs(run_dir, task.id, [out_dir] + [run_dir / "excluded" / lb for lb in labels])
+    labels = [s.label for s in stage_list[cut.first:cut.end]] + ([READER_STAGE] if k == 0 else [])
+    out_dir = run.work(scan_stage.label) if scan_stage else run.data
+    clean_task_outputs(run.root, task.id, [out_dir] + [run.excluded(lb) for lb in labels])
 
     if k == 0:
-        repeats = job.get("repeats")
-        ids = duplicate_ids.IdLog(config["reader"]["duplicate_ids"], {p: r for p, r in repeats or []},
-                                  run_dir / STATE / duplicate_ids.LOG_DIR / duplicate_ids.ALL)
+        ids = duplicate_ids.IdLog(config["reader"]["duplicate_ids"], {p: r for p, r in job.repeats or []},
+                                  run.state / duplicate_ids.LOG_DIR / duplicate_ids.ALL)
         inp = config["input"]
         rules = RecordRules(inp["text_field"], inp["id_field"], inp["max_doc_chars"])
         docs: Iterable[Document] = _read(task, rules, inp["hf_split"], result, quarantine,
-                                         ctx_for(READER_STAGE), job.get("limit"),
-                                         ids)
+                                         ctx_for(READER_STAGE), job.limit, ids)
     else:
-        prev = passes(stage_list)[k - 1][2]
-        docs = read_documents(list_shards(run_dir / WORK / prev.label, task.id))
-    for stage in stage_list[first:end]:
+        docs = run.documents("work", label=cut.read_from, task_id=task.id)
+    for stage in stage_list[cut.first:cut.end]:
         docs = _metered(stage, docs, ctx_for(stage.label))
 
     if scan_stage is not None:
@@ -336,18 +313,18 @@ def _run_pass(job: dict[str, Any], failed: dict[int, Exception]) -> dict[str, An
     else:
         writer = ShardWriter(out_dir, task.id, writer_cfg["format"], writer_cfg["shard_size_mb"])
         for doc in docs:
-            _written(writer, doc, quarantine, "write data")
-    result.outputs = [{"path": str(p.relative_to(run_dir)), "docs": n} for p, n in writer.close()]
+            _written(writer, doc, quarantine, f"write {DATA}")
+    result.outputs = [{"path": str(p.relative_to(run.root)), "docs": n} for p, n in writer.close()]
     for label, w in excluded.items():
         result.excluded[label] = sum(n for _, n in w.close())
-    quarantine.write(run_dir, task.id, k)
+    quarantine.write(run.root, task.id, k)
     progress.tick(result.read & 255)
     progress.flush()
     result.seconds = time.perf_counter() - t_start
     out = result.to_dict()
     if k == 0:
-        ids.save(duplicate_ids.log_path(run_dir / STATE, task.id))
-        if repeats is not None:
+        ids.save(duplicate_ids.log_path(run.state, task.id))
+        if job.repeats is not None:
             out[duplicate_ids.SETTLED_KEY] = True
-    atomic.write_json(marker_path(run_dir, k, task.id), out)
+    atomic.write_json(run.marker(k, task.id), out)
     return out

@@ -98,7 +98,7 @@ def pipeline(exp: Experiment, b: Build) -> pipeline_config.PipelineConfig:
 
 def build_all(exp: Experiment, log) -> dict[str, str]:
     """Run every build not yet finished; returns each variant's final build id."""
-    from corpus.engine import build as engine
+    from corpus.commands.build import build  # the engine's build, then the report
 
     builds, final = plan(exp)
     for b in builds:
@@ -108,5 +108,5 @@ def build_all(exp: Experiment, log) -> dict[str, str]:
             log(f"build {b.id} ({stages}) for {', '.join(b.variants)}: done earlier, reused")
             continue
         log(f"build {b.id} ({stages}) for {', '.join(b.variants)}")
-        engine.run(pipeline(exp, b), quiet=True)
+        build(pipeline(exp, b), quiet=True)
     return final

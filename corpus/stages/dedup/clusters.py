@@ -63,7 +63,7 @@ def size_histogram(sizes: np.ndarray) -> dict[str, int]:
     return hist
 
 
-def _rep_ids(reps: np.ndarray, dirs: list[Path]) -> dict[int, str]:
+def _rep_ids(reps: np.ndarray, sources: list[dict[str, Any]]) -> dict[int, str]:
     """Document id of each representative uid, reading one task's id list at a time."""
     src, task, pos = runs.split_uid(reps)
     by_task: dict[tuple[int, int], list[int]] = defaultdict(list)
@@ -71,15 +71,16 @@ def _rep_ids(reps: np.ndarray, dirs: list[Path]) -> dict[int, str]:
         by_task[(int(src[i]), int(task[i]))].append(i)
     out: dict[int, str] = {}
     for (s, t), idx in sorted(by_task.items()):
-        ids = state.read_ids(dirs[s], f"{t:05d}")
+        ids = state.read_ids(Path(sources[s]["dir"]), sources[s]["tasks"][t])
         for i in idx:
             out[int(reps[i])] = ids[pos[i]]
     return out
 
 
-def clusters_phase(ctx: ReduceContext, pairs: np.ndarray, dirs: list[Path],
+def clusters_phase(ctx: ReduceContext, pairs: np.ndarray, sources: list[dict[str, Any]],
                    keep_per_cluster: int | list[dict[str, int]]) -> dict[str, Any]:
-    """Cluster, choose who stays, and write ``clusters/<task>.json`` for this run's tasks."""
+    """Cluster, choose who stays, and write ``clusters/<task>.json`` for this run's tasks. A uid's task
+    is the task's index in its source's ``tasks`` (this run's are ``ctx.task_ids``)."""
     t0 = time.perf_counter()
     reset_peak()
     nodes, root = union_find(pairs["a"], pairs["b"])
@@ -90,12 +91,12 @@ def clusters_phase(ctx: ReduceContext, pairs: np.ndarray, dirs: list[Path],
     rank[order] = np.arange(len(nodes)) - runs.group_starts([root[order]])
     drop = rank >= keep_counts(size, keep_per_cluster)
     src, task, pos = runs.split_uid(nodes)
-    here = src == len(dirs) - 1  # this run is the last source
+    here = src == len(sources) - 1  # this run is the last source
     rep_uid = nodes[root]
-    names = _rep_ids(np.unique(rep_uid[here]), dirs)
+    names = _rep_ids(np.unique(rep_uid[here]), sources)
     for t in np.unique(task[here]):
         sel = np.flatnonzero(here & (task == t))
-        atomic.write_json(state.cluster_path(ctx.state_dir, f"{t:05d}"), {
+        atomic.write_json(state.cluster_path(ctx.state_dir, ctx.task_ids[t]), {
             "pos": pos[sel].tolist(), "rep": [names[int(u)] for u in rep_uid[sel]],
             "size": size[sel].tolist(), "drop": drop[sel].tolist()})
     return {"clusters": int(len(roots)), "documents_in_clusters": int(len(nodes)),

@@ -117,7 +117,7 @@ class DedupExact(GlobalStage):
         return " ".join(text.split())
 
     def scan(self, docs: Iterable[Document], ctx: StageContext) -> None:
-        task = int(ctx.task_id)
+        task = ctx.task_index
         rows: list[tuple[int, int, int]] = []
         for pos, doc in enumerate(docs):
             key = self.key_of(doc)
@@ -155,7 +155,7 @@ class DedupExact(GlobalStage):
 
     def _repeats(self, ctx: StageContext) -> set[int]:
         """Positions, in this task's stream, of the documents that repeat an earlier one."""
-        task, source = int(ctx.task_id), len(self.p.against)
+        task, source = ctx.task_index, len(self.p.against)
         lo, hi = runs.uid(source, task, 0), runs.uid(source, task + 1, 0)
         out: set[int] = set()
         for path in sorted((ctx.state_dir / "repeats").glob("*.npy")):

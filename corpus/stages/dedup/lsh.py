@@ -101,9 +101,9 @@ def buckets_phase(ctx: ReduceContext, sources: list[dict[str, Any]], bands: int,
                   empty: int, partition_mb: float) -> dict[str, Any]:
     t0 = time.perf_counter()
     work = ctx.state_dir / "buckets"
-    jobs = [{"signatures": str(state.signature_path(Path(s["dir"]), t)), "source": i, "task": int(t),
+    jobs = [{"signatures": str(state.signature_path(Path(s["dir"]), t)), "source": i, "task": index,
              "out": str(work / f"{i:03d}-{t}.npy"), "bands": bands, "rows": rows, "empty": empty}
-            for i, s in enumerate(sources) for t in s["tasks"]]
+            for i, s in enumerate(sources) for index, t in enumerate(s["tasks"])]
     made = ctx.map(band_run, jobs)
     entries = sum(r["entries"] for r in made)
     ranges = runs.key_ranges(runs.partition_count(entries * BAND_DTYPE.itemsize, partition_mb))
@@ -121,14 +121,15 @@ def buckets_phase(ctx: ReduceContext, sources: list[dict[str, Any]], bands: int,
 def verify_chunk(job: dict[str, Any]) -> dict[str, Any]:
     """Exact Jaccard of a slice of candidate pairs; keeps those at or above the threshold."""
     pairs = np.array(runs.load(Path(job["pairs"]))[job["start"]:job["end"]])
-    dirs = [Path(d) for d in job["sources"]]
+    sources = [(Path(s["dir"]), s["tasks"]) for s in job["sources"]]
     sets = state.ShingleSets()
     sa, ta, pa = runs.split_uid(pairs["a"])
     sb, tb, pb = runs.split_uid(pairs["b"])
     keep = np.zeros(len(pairs), dtype=bool)
     for i in range(len(pairs)):
-        a = sets.get(dirs[sa[i]], f"{ta[i]:05d}", int(pa[i]))
-        b = sets.get(dirs[sb[i]], f"{tb[i]:05d}", int(pb[i]))
+        (dir_a, tasks_a), (dir_b, tasks_b) = sources[sa[i]], sources[sb[i]]
+        a = sets.get(dir_a, tasks_a[ta[i]], int(pa[i]))
+        b = sets.get(dir_b, tasks_b[tb[i]], int(pb[i]))
         keep[i] = jaccard(a, b) >= job["threshold"]
     runs.save(Path(job["out"]), pairs[keep])
     return {"kept": int(keep.sum())}
@@ -148,7 +149,7 @@ def pairs_phase(ctx: ReduceContext, sources: list[dict[str, Any]], verify: bool,
     out: dict[str, Any] = {"candidate_pairs": int(len(pairs)), "peak_rss_mb": {"unique": peak_mb()}}
     if verify:
         jobs = [{"pairs": str(ctx.state_dir / "pairs.npy"), "start": s, "end": min(len(pairs), s + VERIFY_CHUNK),
-                 "sources": [s_["dir"] for s_ in sources], "threshold": threshold,
+                 "sources": sources, "threshold": threshold,
                  "out": str(ctx.state_dir / "verified" / f"{s // VERIFY_CHUNK:05d}.npy")}
                 for s in range(0, len(pairs), VERIFY_CHUNK)]
         done = ctx.map(verify_chunk, jobs)

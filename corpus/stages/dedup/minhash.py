@@ -170,11 +170,10 @@ class DedupMinHash(GlobalStage):
         sources = [{"dir": str(state.check_compatible(ref, p.signature_params(), p.verify)),
                     "tasks": state.read_params(state.find_run(ref))["tasks"]} for ref in p.against]
         sources.append({"dir": str(ctx.state_dir), "tasks": list(ctx.task_ids)})
-        dirs = [Path(s["dir"]) for s in sources]
         ctx.step("signatures", lambda: self._signatures(ctx, sources, bands, rows))
         ctx.step("buckets", lambda: lsh.buckets_phase(ctx, sources, bands, rows, self.empty_value(), p.partition_mb))
         ctx.step("candidate_pairs", lambda: lsh.pairs_phase(ctx, sources, p.verify, p.threshold))
-        ctx.step("clusters", lambda: clusters.clusters_phase(ctx, lsh.final_pairs(ctx.state_dir, p.verify), dirs,
+        ctx.step("clusters", lambda: clusters.clusters_phase(ctx, lsh.final_pairs(ctx.state_dir, p.verify), sources,
                                                               p.keep_per_cluster))
 
     def _signatures(self, ctx: ReduceContext, sources: list[dict[str, Any]], bands: int, rows: int) -> dict[str, Any]:
@@ -195,7 +194,7 @@ class DedupMinHash(GlobalStage):
         """Drop the band runs and bucket edges; signatures, ids, shingle sets, pairs and clusters stay
         (for ``against`` and ``dedup-eval``)."""
         for sub in ("buckets", "edges"):
-            shutil.rmtree(ctx.run_dir / ctx.label / sub, ignore_errors=True)
+            shutil.rmtree(ctx.state_dir / sub, ignore_errors=True)
 
     # ------------------------------------------------------------ phase 5: filter (per task)
 

@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corpus.engine import quarantine
-from corpus.engine.manifest import SKIP_PARTS, leaf, merkle_root, sha256_file, sha256_tree
-from corpus.engine.task import STATE
+from corpus.engine.manifest import leaf, merkle_root, sha256_file, sha256_tree
 from corpus.errors import UserError
 from corpus.io.atomic import read_json
 from corpus.rights.forget import chain_problems
+from corpus.rundir import DATA, NOT_HASHED, QUARANTINE, TOKENS, TOKENS_MANIFEST, TOKENS_VAL, RunDir
 
 TOKEN_FILES = ("bin", "idx", "ids")
 
@@ -62,7 +61,7 @@ def _check_file(v: Verification, path: Path, name: str, sha: str | None, size: i
 def _input_locations(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Path]:
     """Where each input (by its manifest name) was read from: the run's task plan knows the full paths."""
     locations: dict[str, Path] = {}
-    state = run_dir / STATE / "run.json"
+    state = RunDir(run_dir).run_state
     if state.is_file():
         for task in read_json(state).get("tasks", []):
             for sl in task.get("slices", []):
@@ -115,31 +114,31 @@ def _unlisted(v: Verification, run_dir: Path, manifest: dict[str, Any]) -> None:
     listed = {f["path"] for key in ("outputs", "files") for f in manifest.get(key, [])}
     for p in sorted(run_dir.rglob("*")):
         rel = p.relative_to(run_dir)
-        if rel.parts[0] in (*SKIP_PARTS, "tokens") or p.name.startswith(".") or not p.is_file():
+        if rel.parts[0] in (*NOT_HASHED, TOKENS) or p.name.startswith(".") or not p.is_file():
             continue
         if str(rel) not in listed:
-            kind = {"data": "data shard", quarantine.DIR: "quarantine file"}.get(rel.parts[0], "file")
+            kind = {DATA: "data shard", QUARANTINE: "quarantine file"}.get(rel.parts[0], "file")
             v.problems.append(f"{rel}: {kind} not listed in the manifest")
 
 
 def _quarantine(v: Verification, run_dir: Path, manifest: dict[str, Any]) -> None:
     """The quarantine's entries add up to ``stats.json``'s ``quarantined_total`` (a deleted or emptied quarantine loses records silently otherwise)."""
-    folder = run_dir / quarantine.DIR
+    folder = RunDir(run_dir).quarantine
     entries = 0
     for p in sorted(folder.iterdir()) if folder.is_dir() else []:
         if p.name.startswith(".") or not p.is_file():
             continue
         with open(p, "rb") as f:
             entries += sum(1 for line in f if line.strip())
-    stats = run_dir / "stats.json"
+    stats = RunDir(run_dir).stats
     if stats.is_file():
         expected = read_json(stats).get("quarantined_total")
         if expected is not None and entries != expected:
-            v.problems.append(f"{quarantine.DIR}/: {entries} entries, stats.json counts {expected} quarantined records")
+            v.problems.append(f"{QUARANTINE}/: {entries} entries, stats.json counts {expected} quarantined records")
 
 
 def _tokens(v: Verification, run_dir: Path, tokens_dir: Path) -> None:
-    path = tokens_dir / "manifest.json"
+    path = tokens_dir / TOKENS_MANIFEST
     if not path.is_file():
         return
     for shard in read_json(path).get("shards", []):
@@ -154,7 +153,8 @@ def _tokens(v: Verification, run_dir: Path, tokens_dir: Path) -> None:
 
 def verify_run(run_dir: Path) -> Verification:
     """Recompute every recorded hash of ``run_dir``; the result lists each mismatch."""
-    path = run_dir / "manifest.json"
+    run = RunDir(run_dir)
+    path = run.manifest
     if not path.is_file():
         raise UserError(f"{run_dir} holds no manifest.json: not a finished Thresher run")
     manifest = read_json(path)
@@ -163,7 +163,7 @@ def verify_run(run_dir: Path) -> Verification:
     _unlisted(v, run_dir, manifest)
     _quarantine(v, run_dir, manifest)
     _inputs(v, run_dir, manifest)
-    _tokens(v, run_dir, run_dir / "tokens")
-    _tokens(v, run_dir, run_dir / "tokens" / "val")
+    _tokens(v, run_dir, run.tokens)
+    _tokens(v, run_dir, run.tokens / TOKENS_VAL)
     v.problems += chain_problems(run_dir, manifest)
     return v

@@ -1,0 +1,125 @@
+"""The stage API (issue 14 item 2): contexts carry the task index and the run's folders, each instance
+says whether it needs a global pass, the base class guarantees ``setup()``, pipeline-position rules
+fail before any task, stages are found by ``@register``, ``@base.register`` and the ``thresher.stages``
+entry point group, ``run_stage`` runs a stage like a build, and counts do not depend on the workers."""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from conftest import thresher, write_pipeline
+from tokenizer_fixtures import trained_tokenizer  # noqa: F401
+
+from corpus.document import Document
+from corpus.engine.buildplan import cut_passes
+from corpus.rundir import RunDir
+from corpus.stages import base
+from corpus.stages.testing import run_stage
+
+
+@dataclass
+class _CountingParams:
+    word: str = "x"
+
+
+class _NeedsSetup(base.Filter):
+    """A filter whose ``decide`` would fail without its ``setup``; counts how often ``setup`` ran."""
+
+    name = "test_needs_setup"
+    Params = _CountingParams
+    setups = 0
+
+    def setup(self) -> None:
+        type(self).setups += 1
+        self._word = self.p.word
+
+    def decide(self, doc: Document) -> str | None:
+        return "has_word" if self._word in doc.text.split() else None
+
+
+def test_the_base_class_runs_setup_once_before_the_first_decision() -> None:
+    stage = _NeedsSetup(_CountingParams("spam"))
+    _NeedsSetup.setups = 0
+    assert stage.decide(Document("1", "spam here", "t")) == "has_word"  # no setup() called by the caller
+    assert list(stage.process([Document("2", "ham", "t")], None)) and _NeedsSetup.setups == 1
+    other = _NeedsSetup(_CountingParams())
+    other.setup()  # a caller that sets up itself is not set up twice
+    other.decide(Document("3", "x", "t"))
+    assert _NeedsSetup.setups == 2
+
+
+def test_no_stage_guards_against_a_skipped_setup() -> None:
+    root = Path(base.__file__).parent
+    guarded = [str(p.relative_to(root)) for p in root.rglob("*.py") if "hasattr(self" in p.read_text()]
+    assert not guarded
+
+
+def test_each_instance_says_whether_it_needs_a_global_pass(tmp_path: Path) -> None:
+    model = tmp_path / "q.bin"
+    model.write_bytes(b"")  # never loaded: the plan does not set stages up
+    fixed, _ = base.build({"stage": "quality_classifier", "model": str(model), "min_score": 0.5})
+    top, _ = base.build({"stage": "quality_classifier", "model": str(model), "top_fraction": 0.5})
+    length, _ = base.build({"stage": "length"})
+    assert not fixed.needs_global() and top.needs_global() and not length.needs_global()
+    assert len(cut_passes([length, fixed])) == 1
+    cuts = cut_passes([length, top, length])
+    assert [(c.first, c.end, c.scan, c.read_from) for c in cuts] == [(0, 1, 1, None), (1, 3, None, "quality_classifier")]
+
+
+def test_tokenize_not_last_fails_before_any_task(tmp_path: Path, trained_tokenizer: Path) -> None:  # noqa: F811
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": "a", "text": "some words here"}) + "\n")
+    p = write_pipeline(tmp_path / "p.yaml", name="t", input={"paths": ["in.jsonl"]}, output="out", workers=1,
+                       stages=[{"stage": "tokenize", "tokenizer": str(trained_tokenizer)}, {"stage": "length"}])
+    for args in (("build", str(p), "--quiet"), ("validate", str(p))):
+        r = thresher(*args, cwd=tmp_path)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert "must be the last stage" in r.stderr
+    assert not (tmp_path / "out").exists()  # no run started: no .state/, no pass markers
+
+
+def test_register_is_recognised_written_either_way() -> None:
+    found = [base._is_register(d) for d in ast.parse("@register\n@base.register\n@other\nclass A: pass\n")
+             .body[0].decorator_list]
+    assert found == [True, True, False]
+    assert "test_fault" not in base.names()  # a test module's stage is not part of the package
+
+
+def test_run_stage_runs_a_global_stage_with_its_scan_and_reduce() -> None:
+    docs = [Document("a", "Same text here.", "t"), Document("b", "same   TEXT here.", "t"), Document("c", "other", "t")]
+    out = run_stage({"stage": "dedup_exact"}, docs)
+    assert [d.id for d in out.kept] == ["a", "c"]
+    assert [(d.id, reason) for d, reason in out.excluded] == [("b", "exact_duplicate")]
+    assert out.phases["duplicates"]["repeats"] == 1
+    assert out.stats.docs_in == 3 and out.stats.docs_out == 2
+
+
+def test_run_stage_can_keep_its_run_directory(tmp_path: Path) -> None:
+    docs = [Document(str(i), f"document number {i} of a few words", "t") for i in range(3)]
+    run_stage({"stage": "dedup_minhash"}, docs, run_dir=tmp_path)
+    assert (RunDir(tmp_path).root / "dedup_minhash" / "params.json").is_file()
+
+
+def test_decontaminate_counts_do_not_depend_on_the_workers(tmp_path: Path) -> None:
+    (tmp_path / "eval.jsonl").write_text("\n".join(json.dumps({"text": t}) for t in (
+        "what is the capital of france answer paris is the capital city", "too short", "two words")) + "\n")
+    for i in range(4):  # four files: four tasks, shared by two workers
+        (tmp_path / f"in{i}.jsonl").write_text("\n".join(json.dumps({"id": f"{i}-{j}", "text": t}) for j, t in enumerate([
+            "clean text about something else entirely", "the question what is the capital of france answer paris "
+            "is the capital city appears here"])) + "\n")
+    stats = {}
+    for workers in (1, 2):
+        p = write_pipeline(tmp_path / f"p{workers}.yaml", name="d", input={"paths": ["in*.jsonl"]},
+                           output=f"out{workers}", workers=workers,
+                           stages=[{"stage": "decontaminate", "eval_sets": {"qa": "eval.jsonl"}, "n": 8,
+                                    "min_words": 3}])
+        r = thresher("build", str(p), "--quiet", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        stats[workers] = json.loads((tmp_path / f"out{workers}" / "stats.json").read_text())
+    [one] = [s for s in stats[1]["stages"] if s["label"] == "decontaminate"]
+    [two] = [s for s in stats[2]["stages"] if s["label"] == "decontaminate"]
+    for key in ("docs_in", "docs_out", "removed", "flagged", "extra"):
+        assert one[key] == two[key], key
+    assert one["removed"] == {"contaminated_qa": 4} and one["extra"] == {"eval_items_too_short": 2}
