@@ -23,6 +23,7 @@ from typing import Any
 import torch.distributed.checkpoint as dcp
 from torch.distributed.checkpoint.stateful import Stateful
 
+from corpus import keys
 from corpus.errors import UserError
 from corpus.io.atomic import read_json, write_json
 from corpus.tokenizer import resolve, tokenizer_files
@@ -167,7 +168,7 @@ def check_init_from(path: str | os.PathLike, current: config.Config, lin: dict[s
         raise UserError(f"train.init_from: {path} is not a finished checkpoint (expected a step-NNNNNN folder)")
     check_model(path, current, "start from")
     saved = lineage.read(path)
-    if saved.get("tokenizer_sha256") != lin["tokenizer_sha256"]:
+    if saved.get(keys.TOKENIZER_SHA256) != lin[keys.TOKENIZER_SHA256]:
         raise UserError(f"train.init_from: {path} was trained with another tokenizer (sha256 differs)")
     return saved
 
@@ -185,6 +186,6 @@ def open_checkpoint(path: str | os.PathLike) -> tuple[config.Config, dict[str, A
     if (path / TOKENIZER_DIR).is_dir():  # the checkpoint's own copy: the original may have moved or gone
         cfg.tokenizer = str(path / TOKENIZER_DIR)
     lin = lineage.read(path)
-    if tokenizer_sha256(cfg.tokenizer) != lin["tokenizer_sha256"]:
+    if tokenizer_sha256(cfg.tokenizer) != lin[keys.TOKENIZER_SHA256]:
         raise UserError(f"the tokenizer at {cfg.tokenizer} is not the one {path} was trained with (sha256 differs)")
-    return cfg, lin, load_tokenizer(cfg.tokenizer, lin.get("eos_id"))
+    return cfg, lin, load_tokenizer(cfg.tokenizer, lin.get(keys.EOS_ID))

@@ -25,6 +25,7 @@ import torch
 from torch.distributed.checkpoint.state_dict import get_state_dict, set_model_state_dict, set_state_dict
 from torch.distributed.checkpoint.stateful import Stateful
 
+from corpus import keys
 from trainer import checkpoint, data, dpo, lineage, parallel
 from trainer.config import Config
 from trainer.generate import complete
@@ -89,11 +90,11 @@ class Trainer(Stateful):
         self.lineage = lineage.new(cfg.task, data_sha, d.tokens or d.path, tok_sha, self.tok.eos_token_id,
                                    cfg.sha256(), t.seed, d.seq_len)
         if cfg.task != "pretrain":  # which examples train: a resume with another split would change the order
-            self.lineage["val_fraction"] = d.val_fraction
+            self.lineage[keys.VAL_FRACTION] = d.val_fraction
         if source := lineage.source(cfg.model.from_pretrained):  # the export this run starts from (SFT -> DPO)
-            self.lineage["from_pretrained"] = source
+            self.lineage[keys.FROM_PRETRAINED] = source
         if self.data.truncated:  # SFT examples longer than a window are cut to one (trainer.masking)
-            self.lineage["sft_truncated"] = self.data.truncated
+            self.lineage[keys.SFT_TRUNCATED] = self.data.truncated
             if self.dist.is_main:
                 what = "SFT examples" if cfg.task == "sft" else "DPO sequences (one side of a pair)"
                 print(f"thresher: {self.data.truncated} {what} are longer than seq_len + 1 = {d.seq_len + 1} "
@@ -132,7 +133,8 @@ class Trainer(Stateful):
         lineage.check_resume(saved, self.lineage, path)
         checkpoint.check_model(path, self.cfg)
         checkpoint.load(self, path)
-        self.lineage = {**saved, "config_sha256": self.lineage["config_sha256"], "versions": self.lineage["versions"]}
+        self.lineage = {**saved, keys.CONFIG_SHA256: self.lineage[keys.CONFIG_SHA256],
+                        keys.VERSIONS: self.lineage[keys.VERSIONS]}
         if self.dist.is_main:
             print(f"thresher: resuming from {path} (step {self.step})", flush=True)
 
@@ -155,10 +157,10 @@ class Trainer(Stateful):
                 group.update(weight_decay=decay, betas=tuple(t.betas), lr=t.lr * self.scheduler.lr_lambdas[0](0))
         else:
             set_model_state_dict(self.model, model_sd)
-        self.lineage["init_from"] = {"checkpoint": str(path), "optimizer": self.cfg.train.init_optimizer,
-                                     "lineage": saved}
+        self.lineage[keys.INIT_FROM] = {"checkpoint": str(path), "optimizer": self.cfg.train.init_optimizer,
+                                        keys.SOURCE_LINEAGE: saved}
         if self.dist.is_main:
-            print(f"thresher: starting from {path} (step {saved['step']}, optimizer "
+            print(f"thresher: starting from {path} (step {saved[keys.STEP]}, optimizer "
                   f"{self.cfg.train.init_optimizer})", flush=True)
 
     # ---- the loop -------------------------------------------------------------------------------------
@@ -211,7 +213,7 @@ class Trainer(Stateful):
             lineage.advance(self.lineage, step, self.global_batch, self.global_batch * self.window_tokens)
             norm = grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm
             pending.append({"step": step, "loss": parallel.all_reduce_sum(loss_sum) / n_labels, "lr": lr,
-                            "grad_norm": norm.detach(), "tokens": self.lineage["tokens_consumed"],
+                            "grad_norm": norm.detach(), "tokens": self.lineage[keys.TOKENS_CONSUMED],
                             "extra": {"mix_share": share} if (share := self.data.mix_share(self.cursor)) else {}})
             if dpo_task:
                 margin, preferred = parallel.all_reduce_sum(pair_stats) / n_labels
@@ -276,7 +278,7 @@ class Trainer(Stateful):
 
     def dpo_reference(self) -> None:
         """The frozen reference's log-probabilities of every pair (`trainer.dpo.reference_logps`)."""
-        dpo.reference_logps(self.model, [self.data, self.val], self.lineage["data_sha256"], self.cfg.output.dir,
+        dpo.reference_logps(self.model, [self.data, self.val], self.lineage[keys.DATA_SHA256], self.cfg.output.dir,
                             self.step, self.dist.device, self.cfg.train.micro_batch_size, self.autocast,
                             self.dist.is_main)
 

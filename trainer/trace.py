@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from corpus import keys
 from corpus.errors import UserError
 from trainer import checkpoint, data, lineage
 
@@ -17,9 +18,9 @@ from trainer import checkpoint, data, lineage
 def replay(ckpt: str | os.PathLike) -> tuple[dict[str, Any], Any]:
     """A checkpoint's lineage and its packed data, checked (by hash) to be what it was trained on."""
     cfg, lin, tok = checkpoint.open_checkpoint(ckpt)
-    packed, _, sha = data.open_data(cfg, tok, lin["tokenizer_sha256"])
-    if sha != lin["data_sha256"]:
-        raise UserError(f"{lin['data']} changed since {ckpt} was written (sha256 differs): the order cannot be replayed")
+    packed, _, sha = data.open_data(cfg, tok, lin[keys.TOKENIZER_SHA256])
+    if sha != lin[keys.DATA_SHA256]:
+        raise UserError(f"{lin[keys.DATA]} changed since {ckpt} was written (sha256 differs): the order cannot be replayed")
     return lin, packed
 
 
