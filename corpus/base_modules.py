@@ -32,12 +32,11 @@ BASE: tuple[str, ...] = (
 )
 
 # Two trainer commands drive both sides, so besides the base they reach the data side, through these
-# entry points only: ``thresher ablate`` builds corpus variants (the pipeline config, the build (its
-# engine and report), the ``tokenizer train`` and ``tokenize`` commands) and then trains on them;
-# ``thresher impacted`` asks the erasure history which checkpoints saw a run's documents before
-# replaying their steps.
+# entry points only: ``thresher ablate`` builds corpus variants (the pipeline config and its inputs,
+# ``thresher build``'s own function, the ``tokenizer train`` and ``tokenize`` commands) and then
+# trains on them; ``thresher impacted`` asks the erasure history which checkpoints saw a run's
+# documents before replaying their steps.
 DRIVERS: dict[str, tuple[str, ...]] = {
-    "trainer.ablate": ("corpus.cli", "corpus.config", "corpus.commands.build", "corpus.engine",
-                       "corpus.engine.build", "corpus.engine.plan"),
+    "trainer.ablate": ("corpus.cli", "corpus.config", "corpus.commands.build", "corpus.engine.plan"),
     "trainer.impacted": ("corpus.rights.forget",),
 }

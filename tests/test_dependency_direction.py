@@ -63,15 +63,19 @@ def test_corpus_never_imports_trainer() -> None:
 
 def test_the_trainer_imports_only_the_base() -> None:
     """Besides the base, only the commands that drive both sides (`DRIVERS`) reach the data side, each
-    through the entry points named for it."""
-    offenders = {}
+    through the entry points named for it, and each of those is still used (no allowance outlives its
+    need)."""
+    offenders, used = {}, set()
     for path in (REPO / "trainer").rglob("*.py"):
         name = module_name(path)
         drivers = [d for d in DRIVERS if name == d or name.startswith(f"{d}.")]
         outside = of("corpus", imported_modules(path)) - set(BASE)
+        used |= {(d, m) for d in drivers for m in outside & set(DRIVERS[d])}
         if rest := outside.difference(*(DRIVERS[d] for d in drivers)):
             offenders[str(path.relative_to(REPO))] = sorted(rest)
     assert not offenders, f"outside corpus.base_modules.BASE: {offenders}"
+    stale = {(d, m) for d, extra in DRIVERS.items() for m in extra} - used
+    assert not stale, f"corpus.base_modules.DRIVERS allows imports no driver makes any more: {sorted(stale)}"
 
 
 def test_the_base_is_closed() -> None:
