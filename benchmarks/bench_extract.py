@@ -105,9 +105,9 @@ def run_thresher(warc: Path, work: Path, backend: str) -> dict:
     subprocess.run([sys.executable, "-m", "corpus.cli", "build", str(pipeline), "--quiet"], cwd=REPO, check=True)
     cpu, wall = children_cpu() - c0, time.perf_counter() - t0
     stats = json.loads((out / "stats.json").read_text())
-    from corpus.engine.task import read_documents
+    from corpus.rundir import RunDir
 
-    texts = {d.metadata["url"]: d.text for d in read_documents(sorted((out / "data").glob("*.jsonl.zst")))}
+    texts = {d.metadata["url"]: d.text for d in RunDir(out).documents()}
     extract = next(s for s in stats["stages"] if s["label"] == "extract")
     return {"cpu_seconds": round(cpu, 2), "wall_seconds": round(wall, 2), "records_read": stats["records_read"],
             "kept": stats["kept"], "excluded": stats["excluded"], "quarantined": stats["quarantined"],

@@ -23,7 +23,7 @@ from corpus.engine.plan import Slice, Task
 from corpus.engine.quarantine import DUPLICATE_ID, STAGE_ERROR, UNSERIALISABLE, Quarantine
 from corpus.errors import Fault
 from corpus.io import atomic
-from corpus.io.jsonl import loads, open_compressed, read_jsonl
+from corpus.io.jsonl import read_jsonl
 from corpus.io.raw import Raw
 from corpus.io.records import READER_STAGE, RecordRules, to_document
 from corpus.io.writers import ShardWriter, UnserialisableError
@@ -106,14 +106,6 @@ def _read(task: Task, rules: RecordRules, split: str, result: TaskResult, quaran
             st.docs_out += 1
             st.chars_out += len(doc.text)
             yield doc
-
-
-def read_documents(files: Iterable[Path]) -> Iterator[Document]:
-    """Documents from Thresher's own ``.jsonl.zst`` shards (a pass's saved stream, or ``data/``)."""
-    for path in files:
-        with open_compressed(str(path)) as stream:
-            for line in stream:
-                yield Document.from_dict(loads(line))
 
 
 class _Clock:

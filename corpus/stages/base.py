@@ -34,6 +34,7 @@ from corpus import keys, rules, schema
 from corpus.document import Document
 from corpus.errors import UserError
 from corpus.io.records import READER_STAGE
+from corpus.rundir import RESERVED
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -44,7 +45,7 @@ MODES = ("filter", "annotate")
 # A label names folders in the run (``excluded/<label>/``, ``<label>/``, ``.work/<label>/``) and keys in
 # the ledger, so it is a plain name; it may not be the reader's ledger key nor a run folder's name.
 LABEL = re.compile(r"[a-z0-9_-]{1,64}")
-RESERVED_LABELS = (READER_STAGE, "data", "excluded", "quarantine", "report", "review", "tokens")
+RESERVED_LABELS = (READER_STAGE, *RESERVED)
 
 
 @dataclasses.dataclass
