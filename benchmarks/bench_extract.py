@@ -14,7 +14,9 @@ Per side: records accounted for, pages per CPU-second of the whole pipeline run 
 process tree, since the machine may be shared; one worker on each side), and snippet precision,
 recall and F1 (a ``with`` snippet found is a hit, one missing a miss, a ``without`` snippet found a
 false positive; summed over pages). ``trafilatura alone`` calls ``trafilatura.extract`` in this
-process on the decoded pages, the reference the ``trafilatura`` backend must match.
+process on the decoded pages, the reference the ``trafilatura`` backend must match; ``stage alone``
+runs each backend's `Extract.extract_page` (parse, page metadata, extraction) the same way, so the
+two compare extraction speed without start-up, reading and writing.
 
 With ``--rounds N`` every pipeline runs N times, interleaved (datatrove, then each backend, per
 round), so that load from other work on a shared machine falls on all sides alike: the figures are
@@ -129,14 +131,29 @@ def run_datatrove(warc: Path, work: Path) -> dict:
             "documents": d["documents"], "texts": d["texts"]}
 
 
-def trafilatura_alone(warc: Path) -> tuple[float, dict[str, str]]:
+def decoded_pages(warc: Path) -> list[tuple[str, str]]:
+    """``(url, decoded HTML)`` of every page the reader keeps."""
+    return [(r.record["url"], r.record["text"]) for r in read_warc(str(warc), warc.name, "text", "id")
+            if r.record and not r.exclude]
+
+
+def trafilatura_alone(pages: list[tuple[str, str]]) -> tuple[float, dict[str, str]]:
     """``trafilatura.extract(favor_precision=True)`` on each decoded page, CPU seconds in this process."""
     import trafilatura
 
-    pages = [(r.record["url"], r.record["text"]) for r in read_warc(str(warc), warc.name, "text", "id")
-             if r.record and not r.exclude]
     t0 = time.process_time()
     texts = {u: trafilatura.extract(h, url=u, favor_precision=True) or "" for u, h in pages}
+    return time.process_time() - t0, texts
+
+
+def stage_alone(pages: list[tuple[str, str]], backend: str) -> tuple[float, dict[str, str]]:
+    """The ``extract`` stage's work on each page (`Extract.extract_page`), CPU seconds in this process."""
+    from corpus.stages import base
+
+    stage, _ = base.build({"stage": "extract", "backend": backend})
+    stage.setup()
+    t0 = time.process_time()
+    texts = {u: stage.extract_page(h, u, {})[0] for u, h in pages}
     return time.process_time() - t0, texts
 
 
@@ -163,8 +180,17 @@ def main() -> int:
     print(f"{dataset}: {responses} document records, {len(snippets)} pages with snippets")
 
     results: dict[str, dict] = {}
-    alone_cpu, alone_texts = trafilatura_alone(warc)
-    results["trafilatura alone"] = {"cpu_seconds": round(alone_cpu, 2), **score(alone_texts, snippets)}
+    pages = decoded_pages(warc)
+    alone = {"trafilatura alone": lambda: trafilatura_alone(pages),
+             **{f"stage alone {b}": (lambda b=b: stage_alone(pages, b)) for b in BACKENDS}}
+    alone_runs: dict[str, list[tuple[float, dict[str, str]]]] = {name: [] for name in alone}
+    for _ in range(args.rounds):
+        for name, fn in alone.items():
+            alone_runs[name].append(fn())
+    for name, rs in alone_runs.items():
+        cpus = [round(cpu, 3) for cpu, _ in rs]
+        results[name] = {"cpu_seconds": statistics.median(cpus), "cpu_seconds_per_round": cpus,
+                         **score(rs[-1][1], snippets)}
     sides = {**({} if args.skip_datatrove else {"datatrove": lambda: run_datatrove(warc, work)}),
              **{f"thresher {b}": (lambda b=b: run_thresher(warc, work, b)) for b in BACKENDS}}
     runs: dict[str, list[dict]] = {name: [] for name in sides}
@@ -174,7 +200,7 @@ def main() -> int:
     for name, rs in runs.items():
         last = rs[-1]  # extraction is deterministic: every round writes the same texts
         results[name] = {**{k: v for k, v in last.items() if k not in ("texts", "load_average")},
-                         "cpu_seconds": statistics.median(r["cpu_seconds"] for r in rs),
+                         "cpu_seconds": round(statistics.median(r["cpu_seconds"] for r in rs), 3),
                          "cpu_seconds_per_round": [r["cpu_seconds"] for r in rs],
                          "load_average_per_round": [r["load_average"] for r in rs], **score(last["texts"], snippets)}
     if "datatrove" in results:
@@ -201,6 +227,8 @@ def main() -> int:
                         results["trafilatura alone"]["f1"]))
     rows.append(row("thresher extract auto", "thresher extract trafilatura", "pages per CPU-second",
                     results["thresher auto"]["pages_per_cpu_second"], traf["pages_per_cpu_second"]))
+    rows.append(row("extract auto, stage alone", "trafilatura alone", "pages per CPU-second (extraction only)",
+                    results["stage alone auto"]["pages_per_cpu_second"], results["trafilatura alone"]["pages_per_cpu_second"]))
     if "datatrove" in results:
         accounted = traf["kept"] + sum(traf["excluded"].values()) + sum(traf["quarantined"].values())
         rows.append(row("thresher (kept + excluded + quarantined)", "datatrove (documents written)",

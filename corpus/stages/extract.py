@@ -233,6 +233,13 @@ class Extract(Stage):
         return "\n".join(text for text, link_share in main_run(blocks, p.auto_run_words, p.auto_max_link_share)
                          if link_share < p.auto_max_link_share and is_prose(text, p.auto_min_line_words)), "resiliparse"
 
+    def extract_page(self, html: str, url: str | None, metadata: dict[str, Any]) -> tuple[str, str]:
+        """One page, the engine aside (the benchmark times this): the page's own metadata goes into
+        ``metadata`` first, so that a page whose extraction then fails keeps it; ``(text, backend used)``."""
+        tree = HTMLTree.parse(html)
+        metadata.update(page_metadata(tree))
+        return self.main_text(html, tree, url)
+
     def process(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         return self.route(self._extract(docs, ctx), ctx)
 
@@ -244,9 +251,7 @@ class Extract(Stage):
                 continue
             try:
                 with time_limit(self.p.timeout_s):
-                    tree = HTMLTree.parse(doc.text)
-                    doc.metadata.update(page_metadata(tree))
-                    text, used = self.main_text(doc.text, tree, doc.metadata.get(keys.URL))
+                    text, used = self.extract_page(doc.text, doc.metadata.get(keys.URL), doc.metadata)
             except ExtractTimeout:
                 yield doc, "extract_timeout"
                 continue
