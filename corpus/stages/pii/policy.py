@@ -15,12 +15,13 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from presidio_analyzer import RecognizerResult
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 
+from corpus import schema
 from corpus.errors import UserError
 from corpus.stages.pii.surrogates import Surrogates
 
@@ -40,31 +41,39 @@ class EntityRule:
     mask_keep_last: int = 0
 
 
+@dataclass
+class EntitySpec:
+    """One entry of the stage's ``entities`` block as written: a mapping of these keys, or a bare
+    action name (short for ``{action: NAME}``)."""
+
+    action: Literal[ACTIONS] = "redact"
+    threshold: float | None = None  # None: the stage's default_threshold
+    allow: list[str] | None = None  # regular expressions of values that are not personal data
+    max_count: int = 0
+    mask_char: str = "*"
+    mask_keep_last: int = 0
+
+
 def parse_rules(entities: dict[str, Any], default_threshold: float) -> dict[str, EntityRule]:
-    """Check the ``entities`` block of the stage's config; every mistake is a one-line `UserError`."""
+    """Check the ``entities`` block of the stage's config (`EntitySpec` is its schema); every mistake
+    is a one-line `UserError`."""
     out: dict[str, EntityRule] = {}
-    for ent, spec in entities.items():
-        spec = {"action": spec} if isinstance(spec, str) else (spec or {})
-        if not isinstance(spec, dict):
-            raise UserError(f"stage 'pii': entities.{ent} must be an action name or a mapping")
-        unknown = set(spec) - {"action", "threshold", "allow", "max_count", "mask_char", "mask_keep_last"}
-        if unknown:
-            raise UserError(f"stage 'pii': entities.{ent}: unknown key {sorted(unknown)[0]!r}")
-        action = spec.get("action", "redact")
-        if action not in ACTIONS:
-            raise UserError(f"stage 'pii': entities.{ent}.action must be one of {', '.join(ACTIONS)}, not {action!r}")
-        threshold = spec.get("threshold", default_threshold)
-        if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-            raise UserError(f"stage 'pii': entities.{ent}.threshold must be a number in [0, 1]")
+    for ent, entry in entities.items():
+        where = f"entities.{ent}"
         try:
-            allow = tuple(re.compile(a, re.IGNORECASE) for a in spec.get("allow") or [])
+            spec = schema.from_mapping(EntitySpec, {"action": entry} if isinstance(entry, str) else entry, where)
+        except UserError as e:
+            raise UserError(f"stage 'pii': {e}") from None
+        threshold = default_threshold if spec.threshold is None else spec.threshold
+        if not 0 <= threshold <= 1:
+            raise UserError(f"stage 'pii': {where}.threshold must be a number in [0, 1], got {threshold}")
+        try:
+            allow = tuple(re.compile(a, re.IGNORECASE) for a in spec.allow or [])
         except re.error as e:
-            raise UserError(f"stage 'pii': entities.{ent}.allow: invalid regex ({e})") from None
-        max_count = spec.get("max_count", 0)
-        if not isinstance(max_count, int) or max_count < 0:
-            raise UserError(f"stage 'pii': entities.{ent}.max_count must be an integer >= 0")
-        out[ent] = EntityRule(action, float(threshold), allow, max_count, str(spec.get("mask_char", "*")),
-                              int(spec.get("mask_keep_last", 0)))
+            raise UserError(f"stage 'pii': {where}.allow: invalid regex ({e})") from None
+        if spec.max_count < 0 or spec.mask_keep_last < 0:
+            raise UserError(f"stage 'pii': {where}: max_count and mask_keep_last must be >= 0")
+        out[ent] = EntityRule(spec.action, threshold, allow, spec.max_count, spec.mask_char, spec.mask_keep_last)
     return out
 
 
