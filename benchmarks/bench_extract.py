@@ -13,10 +13,12 @@ html-dev set of docs/benchmarks.md) are measured instead.
 Per side: records accounted for, pages per CPU-second of the whole pipeline run (CPU time of the
 process tree, since the machine may be shared; one worker on each side), and snippet precision,
 recall and F1 (a ``with`` snippet found is a hit, one missing a miss, a ``without`` snippet found a
-false positive; summed over pages). ``trafilatura alone`` calls ``trafilatura.extract`` in this
-process on the decoded pages, the reference the ``trafilatura`` backend must match; ``stage alone``
-runs each backend's `Extract.extract_page` (parse, page metadata, extraction) the same way, so the
-two compare extraction speed without start-up, reading and writing.
+false positive; summed over pages), and F1 on each half of the pages split by the SHA-1 of the URL
+(``f1_half_a``, ``f1_half_b``: the halves docs/benchmarks.md chooses settings on and checks them
+on). ``trafilatura alone`` calls ``trafilatura.extract`` in this process on the decoded pages, the
+reference the ``trafilatura`` backend must match; ``stage alone`` runs each backend's
+`Extract.extract_page` (parse, page metadata, extraction) the same way, so the two compare
+extraction speed without start-up, reading and writing.
 
 With ``--rounds N`` every pipeline runs N times, interleaved (datatrove, then each backend, per
 round), so that load from other work on a shared machine falls on all sides alike: the figures are
@@ -26,6 +28,7 @@ each side's median CPU seconds, and the per-round ratios and load averages are k
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import os
@@ -78,8 +81,14 @@ def generate(n: int, folder: Path) -> tuple[Path, Path]:
     return warc, snippets
 
 
-def score(texts: dict[str, str], snippets: list[dict]) -> dict[str, float]:
-    """Snippet precision, recall and F1 over every page of ``snippets`` (a missing page: empty text)."""
+def half(url: str) -> str:
+    """``a`` or ``b``: the half of the pages a URL falls in, by its SHA-1 (settings are chosen on one
+    half and checked on the other)."""
+    return "ab"[int(hashlib.sha1(url.encode()).hexdigest(), 16) % 2]
+
+
+def prf(snippets: list[dict], texts: dict[str, str]) -> tuple[float, float, float]:
+    """Snippet precision, recall and F1 over ``snippets``' pages (a missing page: empty text)."""
     hit = miss = false = 0
     for s in snippets:
         text = texts.get(s["url"], "")
@@ -87,7 +96,14 @@ def score(texts: dict[str, str], snippets: list[dict]) -> dict[str, float]:
         hit, miss = hit + found, miss + len(s["with"]) - found
         false += sum(w in text for w in s["without"])
     p, r = hit / max(1, hit + false), hit / max(1, hit + miss)
-    return {"precision": round(p, 3), "recall": round(r, 3), "f1": round(2 * p * r / (p + r) if p + r else 0.0, 3)}
+    return p, r, 2 * p * r / (p + r) if p + r else 0.0
+
+
+def score(texts: dict[str, str], snippets: list[dict]) -> dict[str, float]:
+    """Precision, recall and F1 over every page, and F1 on each half of the pages (`half`)."""
+    p, r, f1 = prf(snippets, texts)
+    halves = {f"f1_half_{h}": round(prf([s for s in snippets if half(s["url"]) == h], texts)[2], 3) for h in "ab"}
+    return {"precision": round(p, 3), "recall": round(r, 3), "f1": round(f1, 3), **halves}
 
 
 def children_cpu() -> float:
