@@ -123,3 +123,47 @@ def test_decontaminate_counts_do_not_depend_on_the_workers(tmp_path: Path) -> No
     for key in ("docs_in", "docs_out", "removed", "flagged", "extra"):
         assert one[key] == two[key], key
     assert one["removed"] == {"contaminated_qa": 4} and one["extra"] == {"eval_items_too_short": 2}
+
+
+def _install_by_hand(site: Path, entry_points: dict[str, str], module: str) -> dict[str, str]:
+    """A package as pip leaves it (module + ``*.dist-info`` with METADATA and entry_points.txt); the
+    environment that puts it on the path."""
+    info = site / "handmade_stages-0.1.dist-info"
+    info.mkdir(parents=True)
+    (site / "handmade_stages.py").write_text(module)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: handmade-stages\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[thresher.stages]\n" + "".join(f"{k} = {v}\n" for k, v in entry_points.items()))
+    return {"PYTHONPATH": str(site)}
+
+
+MODULE = '''
+from corpus.stages.base import Filter
+
+
+class Good(Filter):
+    name = "good"
+
+    def decide(self, doc):
+        return "odd_length" if len(doc.text) % 2 else None
+'''
+
+
+def test_an_installed_stage_that_is_broken_or_misnamed_is_one_line(tmp_path: Path) -> None:
+    env = _install_by_hand(tmp_path / "site", {"good": "handmade_stages:Good", "misnamed": "handmade_stages:Good",
+                                                "broken": "handmade_stages:Missing"}, MODULE)
+    (tmp_path / "in.jsonl").write_text("\n".join(json.dumps({"id": str(i), "text": "ab"[:i % 2 + 1]})
+                                                 for i in range(4)) + "\n")
+    r = thresher("stages", env=env)
+    assert r.returncode == 2 and "good  [filter]" in r.stdout and "length  [filter]" in r.stdout
+    assert sorted(line.split("'")[1] for line in r.stderr.splitlines()) == ["broken", "misnamed"], r.stderr
+    for stage, rc, words in (("broken", 1, "cannot be loaded"), ("misnamed", 2, "it must be 'misnamed'")):
+        p = write_pipeline(tmp_path / f"{stage}.yaml", name=stage, input={"paths": ["in.jsonl"]}, output=stage,
+                           workers=1, stages=[{"stage": stage}])
+        r = thresher("build", str(p), "--quiet", cwd=tmp_path, env=env)
+        assert r.returncode == rc and len(r.stderr.strip().splitlines()) == 1 and words in r.stderr, r.stderr
+    p = write_pipeline(tmp_path / "good.yaml", name="good", input={"paths": ["in.jsonl"]}, output="good", workers=2,
+                       stages=[{"stage": "good"}])
+    r = thresher("build", str(p), "--quiet", cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    [row] = [s for s in json.loads((tmp_path / "good" / "stats.json").read_text())["stages"] if s["label"] == "good"]
+    assert row["removed"] == {"odd_length": 2}

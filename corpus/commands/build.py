@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus import config
-from corpus.errors import UserError
+from corpus.errors import Fault, UserError
 
 
 def _load(args) -> config.PipelineConfig:
@@ -74,7 +74,7 @@ def cmd_stages(args) -> int:
             print(f"thresher: error: stage {name!r}: {e}", file=sys.stderr)
             rc = 2
             continue
-        except ImportError as e:
+        except (ImportError, Fault) as e:  # a module or an installed stage package that does not import
             print(f"thresher: error: stage {name!r} cannot be imported: {e}", file=sys.stderr)
             rc = rc or 1
             continue

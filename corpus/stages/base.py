@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from corpus import keys, rules, schema
 from corpus.document import Document
-from corpus.errors import UserError
+from corpus.errors import Fault, UserError
 from corpus.io.records import READER_STAGE
 from corpus.rundir import RESERVED
 
@@ -278,8 +278,11 @@ def get(name: str) -> type[Stage]:
 
 def _plugin_class(ep: EntryPoint) -> type[Stage]:
     """The class an entry point names, checked to be a stage of that name."""
-    cls = ep.load()
     where = f"entry point {ep.name} = {ep.value} ({ENTRY_POINTS})"
+    try:
+        cls = ep.load()
+    except Exception as e:  # noqa: BLE001 - an installed package that does not import is the machine's fault
+        raise Fault(f"{where} cannot be loaded ({type(e).__name__}: {e}); reinstall or uninstall its package") from None
     if not (isinstance(cls, type) and issubclass(cls, Stage)):
         raise UserError(f"{where} names no subclass of corpus.stages.base.Stage")
     if getattr(cls, "name", None) != ep.name:
