@@ -13,7 +13,7 @@ from conftest import write_pipeline
 from testdata import speech_paths, speech_text
 
 from corpus import config, keys
-from corpus.engine import build
+from corpus.commands.build import build
 from corpus.report import facts as report_facts
 from corpus.report import write_reports
 from corpus.stages import base
@@ -43,7 +43,7 @@ def run_dir(tmp_path_factory) -> Path:
                                   "ner": {"backend": "none"}},
                                  {"stage": "dedup_minhash", "label": "near"}],
                          report={"formats": ["md", "json"]})
-    build.run(config.load(cfg), quiet=True)
+    build(config.load(cfg), quiet=True)  # the build command's own function: the engine, then the report
     return root / "run"
 
 
