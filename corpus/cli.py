@@ -40,6 +40,9 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+    # Without torch (`pip install thresher`, the data side alone) every import of transformers (tokenizer
+    # folders; Presidio imports it too) would advise that models are unavailable: that is intended here.
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     try:
         parser = make_parser()
         args = parser.parse_args(argv)

@@ -2,7 +2,8 @@
 the one ``thresher`` CLI through the ``thresher.commands`` entry point); the trainer imports of corpus
 only the base named in `corpus.base_modules`, and the base imports only itself. And the packaging that
 rests on it: the data side builds, reports, verifies, trains a tokenizer and tokenizes with torch (and,
-where it needs none, transformers) not installed, and a trainer command then says which extra to install."""
+where it needs none, transformers) not installed, and a trainer command, or the one stage setting that
+runs torch (a transformers NER model), then says which extra to install."""
 
 from __future__ import annotations
 
@@ -147,6 +148,18 @@ def test_the_data_side_runs_without_torch_and_the_trainer_names_its_extra(tmp_pa
                  ["tokenize", "run", "--tokenizer", "tok"]):
         r = run(no_torch, "-m", "corpus.cli", *args, cwd=tmp_path)
         assert r.returncode == 0, (args, r.stderr[-2000:])
+        assert "PyTorch was not found" not in r.stderr, r.stderr  # transformers' advice is no news here
+
+    # the one data-side stage setting that runs torch says so before any task
+    (tmp_path / "ner-model").mkdir()
+    pii = tmp_path / "pii.yaml"
+    pii.write_text(yaml.safe_dump({
+        "name": "pii", "input": {"paths": [str(PROSE / "inaugural" / "*.txt")]}, "output": "pii-run",
+        "stages": [{"stage": "pii", "ner": {"backend": "transformers", "model": "ner-model"}}]}))
+    for command in ("validate", "build"):
+        r = run(no_torch, "-m", "corpus.cli", command, str(pii), cwd=tmp_path)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr[-2000:]
+        assert "needs no torch" in r.stderr and "pip install 'thresher[train]'" in r.stderr, r.stderr
 
     config = tmp_path / "train.yaml"
     config.write_text(yaml.safe_dump({

@@ -8,6 +8,7 @@ and how much text the pre-screen let through. A document over an entity's ``max_
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -132,6 +133,9 @@ class Pii(Stage):
         refuse_unrecognized(p, set(p.entities) & {e for r in registry.recognizers for e in r.supported_entities})
         if p.ner.backend in ("rampart", "transformers") and p.ner.model and not Path(p.ner.model).expanduser().is_dir():
             raise UserError(f"stage 'pii': ner.model {p.ner.model} is not a folder (give the model's local folder)")
+        if p.ner.backend == "transformers" and importlib.util.find_spec("torch") is None:
+            raise UserError("stage 'pii': ner.backend transformers runs its model with torch, which is not "
+                            "installed: pip install 'thresher[train]' (backend rampart needs no torch)")
         if p.ner.backend not in (None, "none") and isinstance(p.ner.screen, str) and p.ner.screen != "none":
             rules.resolve(p.ner.screen)
 
