@@ -2,7 +2,7 @@
 
 One build over the bundled demo corpus plus documents with planted personal data and every annotation
 the report reads (language, scores, dedup cluster sizes, URLs, licences, PII counts), with ``report:``
-in the pipeline so that the engine writes the report as a user's build would.
+in the pipeline so that the build writes the report as a user's build would.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from corpus import config
-from corpus.engine import build
+from corpus.commands.build import build
 from corpus.engine.manifest import sha256_file
 from tests.conftest import REPO, thresher, write_pipeline
 
@@ -63,7 +63,7 @@ def run_dir(tmp_path_factory) -> Path:
                                           f"{demo}/*.parquet"]},
                          stages=[{"stage": "normalize"}, {"stage": "length", "min_words": 5}],
                          report={"formats": ["html", "md", "json"]})
-    build.run(config.load(cfg), quiet=True)
+    build(config.load(cfg), quiet=True)
     return root / "run"
 
 
@@ -269,7 +269,7 @@ def test_unannotated_run_says_not_measured(tmp_path):
                                                for i in range(5)))
     cfg = write_pipeline(tmp_path / "p.yaml", name="plain", output="run", workers=1, input={"paths": ["in.jsonl"]},
                          stages=[{"stage": "normalize"}])
-    build.run(config.load(cfg), quiet=True)
+    build(config.load(cfg), quiet=True)
     r = thresher("report", str(tmp_path / "run"), "--format", "md")
     assert r.returncode == 0, r.stderr
     md = (tmp_path / "run" / "report" / "report.md").read_text()
