@@ -16,7 +16,6 @@ from corpus import keys
 from corpus.document import Document
 from corpus.engine.context import RunContext, StageContext
 from corpus.errors import UserError
-from corpus.rundir import RunDir
 from corpus.stages.base import Stage, register
 from corpus.token_shards import Settings, TaskTokens, write_manifests
 
@@ -66,7 +65,7 @@ class Tokenize(Stage):
 
     def process(self, docs: Iterable[Document], ctx: StageContext) -> Iterator[Document]:
         p: TokenizeParams = self.p
-        out = TaskTokens(self.tok, p.settings(), RunDir(ctx.run_dir).tokens, ctx.task_id)
+        out = TaskTokens(self.tok, p.settings(), ctx.run.tokens, ctx.task_id)
         yield from out.run(docs, p.batch_size)
         summary = out.summary
         for split in ("train", "val"):
@@ -77,4 +76,4 @@ class Tokenize(Stage):
                 ctx.count(f"{prefix}documents", c.get("documents", 0))
 
     def finalize(self, ctx: RunContext) -> None:
-        write_manifests(RunDir(ctx.run_dir).tokens, [r.task for r in ctx.results], self.p.settings())
+        write_manifests(ctx.run.tokens, [r.task for r in ctx.results], self.p.settings())

@@ -19,7 +19,6 @@ from corpus import keys, rules
 from corpus.document import Document
 from corpus.engine.context import RunContext, StageContext
 from corpus.errors import UserError
-from corpus.rundir import RunDir
 from corpus.stages.base import Stage, register
 from corpus.stages.pii import review
 from corpus.stages.pii.engine import PiiEngine, resolve_overlaps
@@ -39,9 +38,9 @@ class PiiParams:
     ner: NerParams = field(default_factory=NerParams)
     ner_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # per backend: model label -> entity
     context: dict[str, list[str]] = field(default_factory=dict)
-    context_words: list = field(default_factory=lambda: [6, 3])
-    phone_regions: list = field(default_factory=list)
-    disabled_recognizers: list = field(default_factory=list)
+    context_words: list[int] = field(default_factory=lambda: [6, 3])
+    phone_regions: list = field(default_factory=list)  # not list[str]: YAML reads a bare NO as false; check() asks to quote it
+    disabled_recognizers: list[str] = field(default_factory=list)
     surrogates: str = "pii/surrogates.yaml"
     batch_size: int = 64
     review_sample: int = 0
@@ -144,7 +143,7 @@ class Pii(Stage):
         sampler = review.ReviewSampler(p.review_sample, p.review_context_chars) if p.review_sample else None
         yield from self.route(self._scrub(docs, ctx, sampler), ctx)
         if sampler is not None:
-            sampler.write(RunDir(ctx.run_dir).held_for_review(self.name), ctx.task_id)
+            sampler.write(ctx.run.held_for_review(self.name), ctx.task_id)
 
     def _scrub(self, docs: Iterable[Document], ctx: StageContext,
                sampler: review.ReviewSampler | None) -> Iterator[tuple[Document, str | None]]:
@@ -172,7 +171,7 @@ class Pii(Stage):
                 yield doc, REASON if outcome.drop else None
 
     def finalize(self, ctx: RunContext) -> None:
-        folder = RunDir(ctx.run_dir).held_for_review(self.name)
+        folder = ctx.run.held_for_review(self.name)
         if self.p.review_sample and (folder / "parts").is_dir():
             review.merge(folder, self.p.review_sample)
 
