@@ -22,7 +22,6 @@ HASH_BUF = 4 << 20
 VERSIONED = ("thresher", "datasets", "datasketch", "fasttext-numpy2", "presidio-analyzer",
              "presidio-anonymizer", "tokenizers", "transformers", "torch", "pyarrow", "zstandard", "orjson",
              "numpy", "ray", "fastwarc", "resiliparse", "trafilatura")
-SKIP_PARTS = NOT_HASHED  # the name report/verify.py imports until it reads corpus.rundir.NOT_HASHED
 
 
 def sha256_file(path: str | os.PathLike) -> str:

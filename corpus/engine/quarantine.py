@@ -18,10 +18,9 @@ from corpus.document import Document
 from corpus.io import atomic
 from corpus.io.raw import DUPLICATE_ID, STAGE_ERROR, UNSERIALISABLE, Raw, error_code, quarantine_entry
 from corpus.io.writers import UnserialisableError
-from corpus.rundir import QUARANTINE, RunDir
+from corpus.rundir import RunDir
 
-DIR = QUARANTINE  # the folder's name for engine/build.py and report/verify.py until they import corpus.rundir
-__all__ = ["DIR", "DUPLICATE_ID", "STAGE_ERROR", "UNSERIALISABLE", "Quarantine"]
+__all__ = ["DUPLICATE_ID", "STAGE_ERROR", "UNSERIALISABLE", "Quarantine"]
 
 
 def _printable(value: str) -> str:
