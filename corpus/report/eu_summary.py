@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from corpus import keys
 from corpus.report.blocks import fmt_int, fmt_pct
 from corpus.report.markdown import table
 from corpus.report.outline import PSEUDONYMISATION
@@ -27,8 +28,8 @@ from corpus.report.rights import summary_lines as rights_lines
 HUMAN = "**[TO BE COMPLETED BY THE PROVIDER: {}]**"
 TEMPLATE = ("Template for the Public Summary of Training Content for general-purpose AI models, annexed to "
             "Commission Explanatory Notice C(2025) 5235 final of 24 July 2025")
-# Stages that remove or flag content as illegal or harmful (blocklists); quality and dedup stages are not.
-ILLEGAL_CONTENT_STAGES = ("url_filter",)
+# Stage categories that remove or flag content as illegal or harmful (blocklists); quality and dedup are not.
+ILLEGAL_CONTENT = (keys.SAFETY,)
 # The template's size bands for text, in tokens.
 TEXT_BANDS = ((1_000_000_000, "Less than 1 billion tokens"), (10_000_000_000_000, "1 billion to 10 trillion tokens"))
 TEXT_BAND_TOP = "More than 10 trillion tokens"
@@ -136,11 +137,13 @@ def _languages(f: dict[str, Any]) -> str:
     return f"{shown}{more}; shares of characters, by metadata.language of the kept documents."
 
 
-def stage_counts(f: dict[str, Any], names: tuple[str, ...] = ("",)) -> list[str]:
-    """One line per stage whose name starts with one of ``names``: documents checked, removed or flagged."""
+def stage_counts(f: dict[str, Any], categories: tuple[str, ...] | None = None) -> list[str]:
+    """One line per stage (of ``categories``, else every one): documents checked, removed or flagged. Stages
+    are chosen by what they do (`corpus.keys` categories), never by name: a ``url_filter`` labelled
+    ``blocklist`` is still the run's illegal-content filter."""
     out = []
     for r in f["waterfall"]["stages"]:
-        if r["stage"].startswith(names):
+        if categories is None or r["category"] in categories:
             what = ", ".join(f"{k}={fmt_int(v)}" for k, v in {**r["removed"], **r["flagged"]}.items()) or "none"
             out.append(f'`{r["label"]}` ({r["mode"]}): {fmt_int(r["documents_in"])} documents checked; '
                        f"removed or flagged: {what}")
@@ -265,7 +268,7 @@ def _pii_lines(f: dict[str, Any]) -> list[str]:
                            [[x["entity"], x["action"], fmt_int(x["count"]), x["per_1000_documents"]]
                             for x in p["findings"]], {2, 3}))
     for r in f["waterfall"]["stages"]:
-        if r["label"] not in p["removed"]:  # not a PII stage (facts.pii keys its PII stages by label)
+        if r["category"] != keys.PII_CATEGORY:
             continue
         mine = [x for x in p["findings"] if x["stage"] == r["label"]]
         actions: dict[str, int] = {}
@@ -283,7 +286,7 @@ def _pii_lines(f: dict[str, Any]) -> list[str]:
 
 
 def processing(f: dict[str, Any]) -> list[str]:
-    url = stage_counts(f, ILLEGAL_CONTENT_STAGES)
+    url = stage_counts(f, ILLEGAL_CONTENT)
     return [
         "## 3. Data processing aspects",
         "### 3.1 Respect of reservation of rights from text and data mining exception or limitation",

@@ -168,7 +168,7 @@ def overview(run_dir: Path, stats: dict, manifest: dict, tally: Tally, tokens: d
 
 
 def waterfall(stats: dict, tally: Tally, tokens: dict | None) -> dict[str, Any]:
-    rows = [{"label": s["label"], "stage": s["stage"], "mode": s.get("mode", "filter"),
+    rows = [{"label": s["label"], "stage": s["stage"], "category": stage_category(s), "mode": s.get("mode", "filter"),
              "documents_in": s["docs_in"], "documents_out": s["docs_out"],
              "documents_removed": sum(s["removed"].values()),
              "characters_in": s["chars_in"], "characters_out": s["chars_out"],
@@ -253,7 +253,8 @@ def pii(stats: dict, tally: Tally, config: dict) -> dict[str, Any]:
     """Findings per entity and action (``pii.<ENTITY>.<action>``); the stage's other ``pii.*`` counters
     (documents with findings, text each analyzer read) are bookkeeping, reported apart."""
     findings, screening = [], {}
-    for s in stats["stages"]:
+    stages = stages_of(stats, keys.PII_CATEGORY)
+    for s in stages:
         for name, n in sorted(s.get("extra", {}).items()):
             if not name.startswith(PII_COUNTER):
                 continue
@@ -264,7 +265,6 @@ def pii(stats: dict, tally: Tally, config: dict) -> dict[str, Any]:
             findings.append({"stage": s["label"], "entity": entity, "action": action,
                              "count": n, "documents_scanned": s["docs_in"],
                              "per_1000_documents": per_1000(n, s["docs_in"])})
-    stages = stages_of(stats, keys.PII_CATEGORY)
     detectors = [s for s in config.get("stages", []) if s.get("label", s.get("stage")) in {r["label"] for r in stages}]
     removed = {s["label"]: s["removed"] for s in stages}
     kept_rows = [{"entity": e, "count": n, "per_1000_documents": per_1000(n, tally.docs)}
@@ -298,7 +298,7 @@ def crawl(stats: dict, manifest: dict, tally: Tally) -> dict[str, Any]:
     """What the run knows of a web crawl it read (WARC input): the period of the kept documents' fetch
     dates, the crawler software and robots policy its warcinfo records declare, and the records read by
     WARC type, HTTP status and content type (the reader's counters)."""
-    reader = next((s for s in stats.get("stages", []) if s["label"] == READER_STAGE), {})
+    reader = next(iter(stages_of(stats, keys.READ)), {})
     counts: dict[str, dict[str, int]] = {prefix: {} for prefix in COUNT_PREFIXES}
     for key, n in sorted(reader.get("extra", {}).items()):
         prefix, _, value = key.partition(":")
@@ -372,7 +372,7 @@ def build_facts(run_dir: Path, workers: int | None = None) -> dict[str, Any]:
         "domains": domains(tally),
         "licences": licences(tally),
         "crawl": crawl(stats, manifest, tally),
-        "rights": rights_facts(stats),
+        "rights": rights_facts(stages_of(stats, keys.RIGHTS)),
         "scraped_domains": scraped_domains(tally),
         "metadata_keys": dict(sorted(tally.metadata_keys.items())),
         "stages": [{"label": s.get("label", s.get("stage")), **s} for s in config.get("stages", [])],

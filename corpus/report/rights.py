@@ -10,16 +10,15 @@ from typing import Any
 from corpus.report.blocks import fmt_int
 from corpus.stages.rights import DOMAIN_COUNTER, MECHANISMS, SNAPSHOT_COUNTERS
 
-STAGE = "rights"
 TOP_DOMAINS = 20
 
 
-def rights_facts(stats: dict[str, Any]) -> dict[str, Any]:
-    """``{"measured", "stages": [{label, mode, documents_checked, by_mechanism, by_domain, snapshots}]}``."""
+def rights_facts(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """``{"measured", "stages": [{label, mode, documents_checked, by_mechanism, by_domain, snapshots}]}`` of the
+    ledger rows of the run's rights stages (``facts.stages_of(stats, keys.RIGHTS)``: found by category, so a
+    rights stage labelled ``optout`` or a user's own opt-out stage counts)."""
     out = []
-    for s in stats["stages"]:
-        if s["stage"] != STAGE:
-            continue
+    for s in rows:
         extra = s.get("extra", {})
         domains: Counter = Counter()
         for key, n in extra.items():
