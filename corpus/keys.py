@@ -41,6 +41,7 @@ LANGUAGE_SCORE = "language_score"  # language: the detector's probability for it
 QUALITY_SCORE = "quality_score"  # quality_classifier: the classifier's score
 SCORE_SUFFIX = "_score"  # a numeric score in [0, 1] a stage writes ends so; the report bins every one
 PII = "pii"  # pii: findings per entity type in the document, {entity: count} (counts, never values)
+PII_COUNTER = "pii."  # pii: prefix of its stats.json counters (pii.<ENTITY>.<action>, pii.docs_with_pii), read by the report
 DEDUP_CLUSTER = "dedup_cluster"  # dedup_minhash: id of the kept document representing the cluster
 DEDUP_CLUSTER_SIZE = "dedup_cluster_size"  # dedup_minhash: documents in the near-duplicate cluster
 

@@ -35,7 +35,6 @@ SCHEMA = "thresher.report/1"
 TOP_DOMAINS = 50
 EU_DOMAIN_SHARE = 0.10  # the AI Office template asks for the top 10% of domains by content size
 EU_SME_SHARE, EU_SME_MAX = 0.05, 1_000  # its SME variant: the top 5% or 1,000 domains, whichever is lower
-PII_COUNTER = "pii."
 
 
 def _now() -> str:
@@ -256,9 +255,9 @@ def pii(stats: dict, tally: Tally, config: dict) -> dict[str, Any]:
     stages = stages_of(stats, keys.PII_CATEGORY)
     for s in stages:
         for name, n in sorted(s.get("extra", {}).items()):
-            if not name.startswith(PII_COUNTER):
+            if not name.startswith(keys.PII_COUNTER):
                 continue
-            entity, _, action = name[len(PII_COUNTER):].rpartition(".")
+            entity, _, action = name[len(keys.PII_COUNTER):].rpartition(".")
             if not entity:
                 screening.setdefault(s["label"], {})[action] = n
                 continue

@@ -155,18 +155,18 @@ class Pii(Stage):
             st = self.engine.stats
             before = (st.docs_screened_out, st.chars_analyzed, st.chars_to_ner)
             found = accepted(self.engine, self.policy, [d.text for d in batch])
-            ctx.count("pii.docs_screened_out", st.docs_screened_out - before[0])
-            ctx.count("pii.chars_analyzed_by_patterns", st.chars_analyzed - before[1])
-            ctx.count("pii.chars_analyzed_by_ner", st.chars_to_ner - before[2])
+            ctx.count(f"{keys.PII_COUNTER}docs_screened_out", st.docs_screened_out - before[0])
+            ctx.count(f"{keys.PII_COUNTER}chars_analyzed_by_patterns", st.chars_analyzed - before[1])
+            ctx.count(f"{keys.PII_COUNTER}chars_analyzed_by_ner", st.chars_to_ner - before[2])
             for doc, results in zip(batch, found, strict=True):
                 if sampler is not None:
                     sampler.observe(doc, results, actions)
                 outcome = self.policy.apply(doc.text, results)
                 doc.metadata[keys.PII] = {e: n for e, n in sorted(_per_entity(outcome.counts).items())}
                 for (ent, action), n in sorted(outcome.counts.items()):
-                    ctx.count(f"pii.{ent}.{action}", n)
+                    ctx.count(f"{keys.PII_COUNTER}{ent}.{action}", n)
                 if results:
-                    ctx.count("pii.docs_with_pii")
+                    ctx.count(f"{keys.PII_COUNTER}docs_with_pii")
                 doc.text = outcome.text
                 yield doc, REASON if outcome.drop else None
 
