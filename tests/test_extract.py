@@ -128,6 +128,18 @@ def test_auto_keeps_the_main_run_of_blocks() -> None:
     assert "Rain is due." in auto.text and auto.text.count("the river Elbe rose slowly") == 6
 
 
+def test_auto_keeps_a_code_listing_and_the_prose_on_both_sides() -> None:
+    """A ``<pre>`` listing is one block: its short lines neither cut the article's run in two nor go."""
+    prose = "".join(f"<p>Step {n}: create a virtual environment for the project, install the packages it needs "
+                    f"from the lock file, and run the tests before you change anything at all.</p>" for n in range(3))
+    code = "<pre>" + "\n".join(f"pip install pkg{k}" for k in range(20)) + "</pre>"
+    html = f"<html><body><article><h1>Python environments</h1>{prose}{code}{prose.replace('Step', 'Then')}</article></body></html>"
+    [auto], stats, _ = extract({"backend": "auto"}, [Document("c", html, "s", {"content_type": "text/html"})])
+    assert stats.extra["backend_resiliparse"] == 1
+    assert auto.text.count("create a virtual environment") == 6
+    assert "pip install pkg0\npip install pkg1\n" in auto.text and "pip install pkg19" in auto.text
+
+
 def test_main_run_is_the_densest_contiguous_stretch() -> None:
     """Blocks score their words beyond ``run_words``, a mostly-link block all its words against."""
     blocks = [("Home News Sport", 1.0), ("Sign up for our newsletter today", 0.0), ("word " * 30, 0.0),

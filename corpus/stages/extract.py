@@ -156,12 +156,18 @@ def resiliparse_text(tree: HTMLTree) -> str:
 def resiliparse_blocks(tree: HTMLTree) -> list[tuple[str, float]]:
     """Resiliparse's main content (the settings of `resiliparse_text`) as its lines, each with the
     share of its characters inside links: the same extraction asked for as minimal HTML with links,
-    the one cheap way to see link text (reading each ``<a>`` from Python costs more than Trafilatura)."""
+    the one cheap way to see link text (reading each ``<a>`` from Python costs more than Trafilatura).
+    A ``<pre>`` element (a code listing) is one block, its lines kept: each of its short lines on its
+    own would count against the run and could cut an article in two."""
     from resiliparse.extract.html2text import extract_plain_text
 
     marked = extract_plain_text(tree, preserve_formatting="minimal_html", links=True, **_RESILIPARSE)
     blocks = []
-    for raw in marked.split("\n"):
+    lines = iter(marked.split("\n"))
+    for raw in lines:
+        if "<pre" in raw:
+            while "</pre>" not in raw:
+                raw += "\n" + next(lines, "</pre>")
         text = unescape(_TAG.sub("", raw)).strip()
         if text:
             linked = sum(len(unescape(_TAG.sub("", a)).strip()) for a in _LINK.findall(raw)) if "<a" in raw else 0
@@ -193,10 +199,9 @@ def is_prose(line: str, min_words: int) -> bool:
     return len(line.split()) >= min_words or line.rstrip().endswith(_SENTENCE_END)
 
 
-def looks_poor(text: str, min_line_chars: float) -> bool:
-    """The ``auto`` rule: short lines on average mean navigation, teasers and link lists."""
-    lines = [line for line in text.split("\n") if line.strip()]
-    return not lines or len(text) / len(lines) < min_line_chars
+def looks_poor(blocks: list[tuple[str, float]], min_line_chars: float) -> bool:
+    """The ``auto`` rule: short blocks (lines) on average mean navigation, teasers and link lists."""
+    return not blocks or sum(len(text) for text, _ in blocks) / len(blocks) < min_line_chars
 
 
 @register
@@ -228,7 +233,7 @@ class Extract(Stage):
         if p.backend == "resiliparse":
             return resiliparse_text(tree), "resiliparse"
         blocks = resiliparse_blocks(tree)
-        if looks_poor("\n".join(text for text, _ in blocks), p.auto_min_line_chars):
+        if looks_poor(blocks, p.auto_min_line_chars):
             return self.trafilatura_text(html, url, fast=p.auto_fast_trafilatura), "trafilatura"
         return "\n".join(text for text, link_share in main_run(blocks, p.auto_run_words, p.auto_max_link_share)
                          if link_share < p.auto_max_link_share and is_prose(text, p.auto_min_line_words)), "resiliparse"
