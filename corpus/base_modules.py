@@ -29,14 +29,12 @@ BASE: tuple[str, ...] = (
     "corpus.io.jsonl",  # reading .jsonl(.zst) shards and files
     "corpus.io.parquet",  # reading Parquet shards
     "corpus.io.raw",  # the reader's record type, which jsonl and parquet yield
+    "corpus.erasures",  # the erasure history read: which checkpoints saw a run, the token layout before erasures
 )
 
-# Two trainer commands drive both sides, so besides the base they reach the data side, through these
-# entry points only: ``thresher ablate`` builds corpus variants (the pipeline config and its inputs,
-# ``thresher build``'s own function, the ``tokenizer train`` and ``tokenize`` commands) and then
-# trains on them; ``thresher impacted`` asks the erasure history which checkpoints saw a run's
-# documents before replaying their steps.
+# ``thresher ablate`` drives both sides, so besides the base it reaches the data side, through these
+# entry points only: the pipeline config and its inputs, ``thresher build``'s own function, the
+# ``tokenizer train`` and ``tokenize`` commands.
 DRIVERS: dict[str, tuple[str, ...]] = {
     "trainer.ablate": ("corpus.cli", "corpus.config", "corpus.commands.build", "corpus.engine.plan"),
-    "trainer.impacted": ("corpus.rights.forget",),
 }

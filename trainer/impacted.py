@@ -1,10 +1,10 @@
 """``thresher impacted RUN --id ID``: which models saw a document, and at which training steps.
 
-The checkpoints come from `corpus.rights.forget.affected_checkpoints` (a ``lineage.json`` naming one
+The checkpoints come from `corpus.erasures.affected_checkpoints` (a ``lineage.json`` naming one
 of the run's Merkle roots, before or after an erasure). Each checkpoint's steps are replayed, since the
 data order is a pure function of the seed and the sequence lengths, so nothing per step was logged:
 for a checkpoint trained on the run's ``tokens/``, from the token layout it was trained on
-(`corpus.rights.forget.token_layout`, which puts back what ``thresher forget`` removed since, so a
+(`corpus.erasures.token_layout`, which puts back what ``thresher forget`` removed since, so a
 forgotten document's steps are still named); under a train-time mixture, with `trainer.trace` while
 the data is unchanged. A Hugging Face export has no data order to replay: it is listed without steps.
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus import keys
+from corpus.erasures import affected_checkpoints, token_layout
 from corpus.errors import UserError
 from corpus.rundir import RunDir
 from trainer import checkpoint, lineage
@@ -24,8 +25,6 @@ from trainer.trace import replay, trace
 
 def _layout_steps(run: Path, cfg, lin: dict[str, Any], doc_id: str) -> tuple[list[int] | None, str | None]:
     """The steps of a checkpoint trained on ``run``'s own token folder, replayed from its layout then."""
-    from corpus.rights.forget import token_layout
-
     layout = token_layout(run, lin[keys.DATA_SHA256], doc_id)
     if layout is None:
         return None, (f"{RunDir(run).tokens} never held the tokens this checkpoint was trained on (tokenized "
@@ -71,8 +70,6 @@ def _steps(ckpt: Path, run: Path, doc_id: str) -> tuple[list[int] | None, str | 
 def impacted(run: Path, doc_id: str, folders: list[Path]) -> list[dict[str, Any]]:
     """``[{"path", "step", "steps", "note"}]``: every checkpoint or export under ``folders`` trained on
     ``run``, with the training steps whose batches held the document."""
-    from corpus.rights.forget import affected_checkpoints
-
     out = []
     for c in affected_checkpoints(run, folders):
         steps, note = _steps(Path(c["path"]), run, doc_id)
