@@ -73,11 +73,14 @@ class PipelineConfig:
     def output_dir(self) -> Path:
         return (self.base_dir / self.output).resolve()
 
-    def resolved(self) -> dict[str, Any]:
-        """The config as written to ``RUN/config.yaml``: every default filled, stages resolved."""
+    def resolved(self, stages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The config as written to ``RUN/config.yaml``: every default filled, stages resolved. ``stages``:
+        the entries a caller already resolved (`corpus.stages.base.build`'s), so the build plan builds
+        each stage once."""
         from corpus.stages import base
 
-        stages = [base.build(s, f"stages[{i}]")[1] for i, s in enumerate(self.stages)]
+        if stages is None:
+            stages = [base.build(s, f"stages[{i}]")[1] for i, s in enumerate(self.stages)]
         base.check_order(stages)
         return {
             "name": self.name,
@@ -92,10 +95,10 @@ class PipelineConfig:
             "reader": dataclasses.asdict(self.reader),
         }
 
-    def sha256(self) -> str:
+    def sha256(self, resolved: dict[str, Any] | None = None) -> str:
         """Hash of what decides the output: everything but workers, executor, output place and the
-        error budget (raising it lets a stopped build go on)."""
-        r = identity(self.resolved())
+        error budget (raising it lets a stopped build go on). ``resolved``: `resolved`'s result, if at hand."""
+        r = identity(resolved if resolved is not None else self.resolved())
         r = {**r, "stages": [in_order(files_by_content(s)) for s in r["stages"]]}
         return hashlib.sha256(orjson.dumps(r, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)).hexdigest()
 

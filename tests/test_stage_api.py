@@ -167,3 +167,19 @@ def test_an_installed_stage_that_is_broken_or_misnamed_is_one_line(tmp_path: Pat
     assert r.returncode == 0, r.stderr
     [row] = [s for s in json.loads((tmp_path / "good" / "stats.json").read_text())["stages"] if s["label"] == "good"]
     assert row["removed"] == {"odd_length": 2}
+
+
+def test_the_build_plan_builds_each_stage_once(tmp_path: Path, monkeypatch) -> None:
+    from corpus import config
+    from corpus.engine import buildplan
+
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": "a", "text": "some words"}) + "\n")
+    p = write_pipeline(tmp_path / "p.yaml", name="t", input={"paths": ["in.jsonl"]}, output="out", workers=1,
+                       stages=[{"stage": "normalize"}, {"stage": "dedup_exact"}, {"stage": "length"}])
+    cfg = config.load(p)
+    built = []
+    real = base.build
+    monkeypatch.setattr(base, "build", lambda spec, where="": built.append(spec["stage"]) or real(spec, where))
+    bp = buildplan.make(cfg)
+    assert built == ["normalize", "dedup_exact", "length"]
+    assert [c.scan for c in bp.passes] == [1, None] and bp.config_sha == cfg.sha256()

@@ -85,8 +85,9 @@ class BuildPlan:
 
 def make(cfg: PipelineConfig) -> BuildPlan:
     """Resolve, plan and cut; raises `UserError` for anything the build would refuse later."""
-    resolved = cfg.resolved()  # every stage entry checked, and their order (must_be_last)
-    stages = [base.build(spec)[0] for spec in resolved["stages"]]
+    built = [base.build(spec, f"stages[{i}]") for i, spec in enumerate(cfg.stages)]  # each stage once
+    resolved = cfg.resolved([spec for _, spec in built])  # and their order checked (must_be_last)
+    stages = [stage for stage, _ in built]
     base.check_stages(stages)  # labels used twice, each stage's files, models and names
-    return BuildPlan(cfg, RunDir(cfg.output_dir), resolved, cfg.sha256(), plan.plan(cfg), stages,
+    return BuildPlan(cfg, RunDir(cfg.output_dir), resolved, cfg.sha256(resolved), plan.plan(cfg), stages,
                      cut_passes(stages))

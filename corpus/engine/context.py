@@ -32,10 +32,6 @@ class _InRun:
     run: RunDir
 
     @property
-    def run_dir(self) -> Path:
-        return self.run.root
-
-    @property
     def state_dir(self) -> Path:
         """``RUN/<label>/``, created: this stage's files between phases (signatures, buckets, clusters)."""
         return self.run.stage_state(self.label)
