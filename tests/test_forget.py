@@ -140,6 +140,33 @@ def test_report_has_an_erasures_section(forgotten, tmp_path):
         assert expect in md.split("Erasures\n", 1)[1].split("\n#", 1)[0]
 
 
+def test_report_after_forget_counts_the_forgotten_and_its_invariant_holds(forgotten, tmp_path):
+    """The overview names the forgotten documents and the invariant with them; the per-source rows (read from
+    the shards, where a forgotten document no longer is) add up with them; a run nothing was erased from
+    shows neither."""
+    from corpus.report import write_reports
+
+    before, after, gone = forgotten
+    for run in (before, after):
+        write_reports(run, ["md", "json"], tmp_path / run.parent.name, workers=1)
+    f = orjson.loads((tmp_path / after.parent.name / "report.json").read_bytes())
+    o, w = f["overview"], f["waterfall"]
+    assert o["documents_forgotten"] == w["documents_forgotten"] == len(gone)
+    assert o["characters_forgotten"] == sum(len(d["text"]) for d in gone)
+    assert o["invariant_holds"] and o["records_read"] == (o["documents_kept"] + o["documents_excluded"]
+                                                          + o["records_quarantined"] + o["records_skipped"]
+                                                          + o["documents_forgotten"])
+    assert o["documents_kept"] == len(read_docs(after)) == sum(s["documents_kept"] for s in w["per_source"])
+    assert sum(s["records_read"] for s in w["per_source"]) + len(gone) == w["records_read"]
+    md = (tmp_path / after.parent.name / "report.md").read_text()
+    assert "holds: records read = kept + excluded + quarantined + skipped + forgotten" in md
+    assert f"{len(gone)} documents, {o['characters_forgotten']:,} characters" in md
+    assert f"{len(gone)} document(s) were forgotten since the build" in md
+    plain = orjson.loads((tmp_path / before.parent.name / "report.json").read_bytes())
+    assert "documents_forgotten" not in plain["overview"] and "documents_forgotten" not in plain["waterfall"]
+    assert "+ forgotten" not in (tmp_path / before.parent.name / "report.md").read_text()
+
+
 def test_contains_follows_the_erasure(forgotten, tmp_path):
     before, after, gone = forgotten
     assert thresher("contains", str(before), "--id", gone[0]["id"]).returncode == 0

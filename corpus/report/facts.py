@@ -28,7 +28,7 @@ from corpus.io.records import READER_STAGE
 from corpus.io.warc import COUNT_PREFIXES, WARCINFO
 from corpus.report.rights import rights_facts
 from corpus.report.scan import SIGNAL_BINS, Tally, scan_run
-from corpus.rights.forget import erasure_facts
+from corpus.rights.forget import FORGOTTEN, erasure_facts
 from corpus.rundir import RunDir
 
 SCHEMA = "thresher.report/1"
@@ -133,6 +133,14 @@ def _all_sources(tally: Tally) -> list[str]:
     return sorted(set(tally.source_docs) | {s for s, _, _ in tally.removed} | {s for s, _ in tally.quarantined})
 
 
+def forgotten(stats: dict) -> dict[str, int]:
+    """Documents and characters that ``thresher forget`` removed from the run since its build, as stats.json
+    records them (its ``forgotten`` section appears with the first erasure; before it, so is this empty, and
+    the report of a run nothing was erased from is the same as before erasures existed)."""
+    gone = stats.get(FORGOTTEN)
+    return {"documents_forgotten": gone["documents"], "characters_forgotten": gone["characters"]} if gone else {}
+
+
 def overview(run_dir: Path, stats: dict, manifest: dict, tally: Tally, tokens: dict | None) -> dict[str, Any]:
     stages = stats.get("stages", [])
     return {
@@ -151,6 +159,7 @@ def overview(run_dir: Path, stats: dict, manifest: dict, tally: Tally, tokens: d
         "documents_excluded": stats["excluded_total"],
         "records_quarantined": stats["quarantined_total"],
         "quarantined_by_error": stats.get("quarantined", {}),
+        **forgotten(stats),
         "records_skipped": stats.get("skipped_total", 0),  # WARC records set aside by type
         "skipped_by_type": stats.get("skipped", {}),
         "duplicate_ids": stats.get("duplicate_ids", {}),  # source -> records whose id came before
@@ -190,7 +199,9 @@ def waterfall(stats: dict, tally: Tally, tokens: dict | None) -> dict[str, Any]:
                            "quarantined": quarantined, "removed_by_stage": dict(removed), "reasons": reasons,
                            "documents_kept": kept, "characters_kept": tally.source_chars[src],
                            "tokens": per_tok.get(src)})
-    return {"records_read": stats["records_read"], "quarantined": stats["quarantined_total"],
+    # per source: what data/, excluded/ and quarantine/ hold now; a forgotten document is in none of them, and
+    # the erasure log names no source (hashed ids only), so the sources add up to records read less those
+    return {"records_read": stats["records_read"], "quarantined": stats["quarantined_total"], **forgotten(stats),
             "stages": rows, "documents_kept": stats["kept"], "characters_kept": tally.chars,
             "tokens": tokens_total(tokens), "sources_folder": folder, "per_source": per_source}
 

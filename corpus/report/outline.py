@@ -18,6 +18,7 @@ from corpus.stages.rights import MECHANISMS
 NOT_MEASURED = "Not measured in this run"
 CHART_ROWS = 20
 TOP_REASONS = 3  # removal reasons named per source in the waterfall's per-source table
+INVARIANT = "records read = kept + excluded + quarantined + skipped"  # the ledger's, in words
 PSEUDONYMISATION = ("Redaction, masking, hashing and pseudonymisation of detected values are "
                     "pseudonymisation measures, not anonymisation: detection is imperfect, and the remaining "
                     "text can still identify people. Treat the corpus as containing personal data.")
@@ -58,8 +59,10 @@ def overview(f: dict[str, Any]) -> Section:
         ("input bytes / output bytes", f'{fmt_int(o["input_bytes"])} / {fmt_int(o["output_bytes"])}'),
         *([("records skipped by type (WARC)", fmt_int(o["records_skipped"])
             + "".join(f", {k}={v}" for k, v in o["skipped_by_type"].items()))] if o.get("records_skipped") else []),
-        ("accounting invariant", "holds: records read = kept + excluded + quarantined + skipped" if o["invariant_holds"]
-         else "FAILED: " + "; ".join(o["invariant_problems"])),
+        *([("documents forgotten (thresher forget)", f'{fmt_int(o["documents_forgotten"])} documents, '
+            f'{fmt_int(o["characters_forgotten"])} characters')] if "documents_forgotten" in o else []),
+        ("accounting invariant", f"holds: {INVARIANT}" + (" + forgotten" if "documents_forgotten" in o else "")
+         if o["invariant_holds"] else "FAILED: " + "; ".join(o["invariant_problems"])),
         ("build seconds", fmt_num(o["seconds"])),
         *[("warning", w) for w in o["warnings"]],
     ]
@@ -124,6 +127,11 @@ def per_source_blocks(w: dict[str, Any]) -> list[Any]:
                 fmt_int(sum(s["removed_by_stage"].values())), fmt_int(s["documents_kept"]),
                 fmt_int(s["characters_kept"]), fmt_int(s["tokens"]), top_reasons(s["reasons"])]
                for s in w["per_source"]], numeric={1, 2, 3, 4, 5, 6}),
+        *([Para(f'{fmt_int(w["documents_forgotten"])} document(s) were forgotten since the build (`thresher forget`, '
+                "see Erasures). The erasure log records no source for them (hashed ids only), so the rows above "
+                "count each source's documents still kept, excluded or quarantined, and add up to "
+                f'{fmt_int(w["documents_forgotten"])} fewer records than the sources gave.', note=True)]
+          if w.get("documents_forgotten") else []),
     ]
 
 
