@@ -138,6 +138,7 @@ NOT_LAYOUT = {
     ("corpus/report/lineage.py", "sections", "tokens"): "a row heading of the lineage report",
     ("trainer/ablate/experiment.py", "<module>", "tokens"): "the ablation config's proxy.tokens key",
     ("trainer/ablate/experiment.py", "load", "tokens"): "the ablation config's proxy.tokens key",
+    ("trainer/ablate/run.py", "<module>", "tokens"): "the ablation output's own folder (OUT/tokens/<hash>/), no run's",
 }
 EXTRA = ("-quarantine.jsonl", "pass-")  # the quarantine files' and pass markers' names, in any string
 
