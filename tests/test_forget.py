@@ -162,6 +162,8 @@ def test_report_after_forget_counts_the_forgotten_and_its_invariant_holds(forgot
     assert "holds: records read = kept + excluded + quarantined + skipped + forgotten" in md
     assert f"{len(gone)} documents, {o['characters_forgotten']:,} characters" in md
     assert f"{len(gone)} document(s) were forgotten since the build" in md
+    card = (tmp_path / after.parent.name / "dataset_card.md").read_text()
+    assert f"{o['documents_kept']:,} documents kept ({len(gone)} forgotten since by `thresher forget`)." in card
     plain = orjson.loads((tmp_path / before.parent.name / "report.json").read_bytes())
     assert "documents_forgotten" not in plain["overview"] and "documents_forgotten" not in plain["waterfall"]
     assert "+ forgotten" not in (tmp_path / before.parent.name / "report.md").read_text()

@@ -98,7 +98,9 @@ def _creation(f: dict[str, Any]) -> list[str]:
             "#### Data Collection and Processing",
             f"Built with Thresher {f['overview']['thresher_version']} from {len(f['overview']['inputs'])} input(s): "
             f"{fmt_int(w['records_read'])} records read, {fmt_int(w['quarantined'])} unreadable, "
-            f"{fmt_int(w['documents_kept'])} documents kept. Processing steps in order:",
+            f"{fmt_int(w['documents_kept'])} documents kept"
+            + (f" ({fmt_int(w['documents_forgotten'])} forgotten since by `thresher forget`)"
+               if w.get("documents_forgotten") else "") + ". Processing steps in order:",
             steps,
             "#### Who are the source data producers?", human("who wrote or produced the source texts"),
             "### Annotations",
