@@ -24,7 +24,6 @@ import yaml
 from corpus.config import PipelineConfig
 from corpus.engine import buildplan, duplicate_ids, ledger, manifest, plan, progress, runstate
 from corpus.engine.buildplan import BuildPlan
-from corpus.engine.context import ReduceContext, RunContext
 from corpus.engine.ledger import TaskResult
 from corpus.engine.quarantine import STAGE_ERROR
 from corpus.engine.task import run_pass
@@ -32,6 +31,7 @@ from corpus.errors import Fault, InvariantError, UserError, os_fault
 from corpus.io import atomic
 from corpus.rundir import DATA, EXCLUDED, QUARANTINE, REVIEW, STATE, WORK, RunDir
 from corpus.stages import base
+from corpus.stages.context import ReduceContext, RunContext
 
 
 def _now() -> str:

@@ -17,7 +17,6 @@ from typing import Any
 from corpus.document import Document
 from corpus.engine import duplicate_ids, progress
 from corpus.engine.buildplan import TaskJob
-from corpus.engine.context import StageContext
 from corpus.engine.ledger import SCAN_SUFFIX, StageStats, TaskResult
 from corpus.engine.plan import Slice, Task
 from corpus.engine.quarantine import DUPLICATE_ID, STAGE_ERROR, UNSERIALISABLE, Quarantine
@@ -29,6 +28,7 @@ from corpus.io.records import READER_STAGE, RecordRules, to_document
 from corpus.io.writers import ShardWriter, UnserialisableError
 from corpus.rundir import DATA, WORK
 from corpus.stages import base
+from corpus.stages.context import StageContext
 
 _STAGES: dict[str, list[base.Stage]] = {}
 

@@ -39,7 +39,7 @@ from corpus.rundir import RESERVED
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
-    from corpus.engine.context import ReduceContext, RunContext, StageContext
+    from corpus.stages.context import ReduceContext, RunContext, StageContext
 
 MODES = ("filter", "annotate")
 # A label names folders in the run (``excluded/<label>/``, ``<label>/``, ``.work/<label>/``) and keys in

@@ -19,10 +19,10 @@ import numpy as np
 
 from corpus import keys
 from corpus.document import Document
-from corpus.engine.context import ReduceContext, StageContext
 from corpus.errors import UserError
 from corpus.io import atomic
 from corpus.stages.base import GlobalStage, register
+from corpus.stages.context import ReduceContext, StageContext
 
 POSITIVE, NEGATIVE = "hq", "lq"
 _SPACES = re.compile(r"\s+")

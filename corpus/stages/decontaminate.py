@@ -16,9 +16,9 @@ from pathlib import Path
 
 from corpus import keys
 from corpus.document import Document
-from corpus.engine.context import RunContext
 from corpus.errors import UserError
 from corpus.stages.base import Filter, register
+from corpus.stages.context import RunContext
 from corpus.stages.textfiles import read_texts
 
 _WORDS = re.compile(r"[^\W_]+")

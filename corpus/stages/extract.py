@@ -40,10 +40,10 @@ from resiliparse.parse.html import HTMLTree
 
 from corpus import keys
 from corpus.document import Document
-from corpus.engine.context import StageContext
 from corpus.errors import UserError
 from corpus.io.warc import HTML_TYPES
 from corpus.stages.base import Stage, register
+from corpus.stages.context import StageContext
 
 BACKENDS = ("trafilatura", "resiliparse", "auto")
 FORMATS = ("text", "markdown")

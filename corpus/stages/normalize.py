@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from corpus import keys
 from corpus.document import Document
-from corpus.engine.context import StageContext
 from corpus.stages.base import Stage, register
+from corpus.stages.context import StageContext
 
 # C0/C1 controls except tab, newline and carriage return; plus zero-width and BOM characters.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u2060\ufeff]")

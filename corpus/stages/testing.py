@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from corpus.document import Document
-from corpus.engine.context import ReduceContext, RunContext, StageContext
 from corpus.engine.ledger import StageStats, TaskResult
 from corpus.rundir import RunDir
 from corpus.stages import base
+from corpus.stages.context import ReduceContext, RunContext, StageContext
 
 TASK_ID = "00000"  # the one task's id (and its index is 0)
 

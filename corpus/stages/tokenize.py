@@ -14,9 +14,9 @@ from dataclasses import dataclass, fields
 
 from corpus import keys
 from corpus.document import Document
-from corpus.engine.context import RunContext, StageContext
 from corpus.errors import UserError
 from corpus.stages.base import Stage, register
+from corpus.stages.context import RunContext, StageContext
 from corpus.token_shards import Settings, TaskTokens, write_manifests
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from corpus.engine.context import ReduceContext
 from corpus.io import atomic
+from corpus.stages.context import ReduceContext
 from corpus.stages.dedup import runs, state
 from corpus.stages.dedup.memory import peak_mb, reset_peak
 

@@ -25,10 +25,10 @@ import xxhash
 
 from corpus import keys
 from corpus.document import Document
-from corpus.engine.context import ReduceContext, StageContext
 from corpus.errors import UserError
 from corpus.io import atomic
 from corpus.stages.base import GlobalStage, register
+from corpus.stages.context import ReduceContext, StageContext
 from corpus.stages.dedup import runs, state
 from corpus.stages.dedup.memory import measured
 from corpus.stages.dedup.shingles import strip_separators

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from corpus.engine.context import ReduceContext
+from corpus.stages.context import ReduceContext
 from corpus.stages.dedup import runs, state
 from corpus.stages.dedup.memory import measured
 from corpus.stages.dedup.shingles import jaccard

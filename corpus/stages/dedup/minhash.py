@@ -30,10 +30,10 @@ from datasketch import MinHash
 
 from corpus import keys
 from corpus.document import Document
-from corpus.engine.context import ReduceContext, RunContext, StageContext
 from corpus.errors import UserError
 from corpus.io import atomic
 from corpus.stages.base import GlobalStage, register
+from corpus.stages.context import ReduceContext, RunContext, StageContext
 from corpus.stages.dedup import clusters, lsh, runs, state
 from corpus.stages.dedup.memory import peak_mb, reset_peak
 from corpus.stages.dedup.shingles import UNITS, shingles

@@ -17,9 +17,9 @@ from typing import Any
 
 from corpus import keys, rules
 from corpus.document import Document
-from corpus.engine.context import RunContext, StageContext
 from corpus.errors import UserError
 from corpus.stages.base import Stage, register
+from corpus.stages.context import RunContext, StageContext
 from corpus.stages.pii import review
 from corpus.stages.pii.engine import PiiEngine, resolve_overlaps
 from corpus.stages.pii.ner import NerParams, backend_labels

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from corpus import keys
 from corpus.document import Document
-from corpus.engine.context import StageContext
 from corpus.stages.base import register
+from corpus.stages.context import StageContext
 from corpus.stages.quality import text
 from corpus.stages.quality.rule import LanguageRule
 

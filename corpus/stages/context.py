@@ -1,6 +1,6 @@
 """What a stage sees of the run: which task, the run's folders, how to exclude, where to count.
 
-The engine makes the contexts; a stage reads its task as ``ctx.task_id`` (the name its files carry)
+The contexts are the stage API's (stages import nothing of the engine); the engine makes them; a stage reads its task as ``ctx.task_id`` (the name its files carry)
 and ``ctx.task_index`` (its place in the plan, for arrays and ordering), and every folder of the run
 through ``ctx.run`` (`corpus.rundir.RunDir`), so no stage spells a layout name or parses a task id.
 """
@@ -11,14 +11,16 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from corpus.document import Document
-from corpus.engine.ledger import StageStats, TaskResult
-from corpus.engine.quarantine import UNSERIALISABLE
 from corpus.io import atomic
+from corpus.io.raw import UNSERIALISABLE
 from corpus.io.writers import ShardWriter, UnserialisableError
 from corpus.rundir import EXCLUDED, RunDir
+
+if TYPE_CHECKING:
+    from corpus.engine.ledger import StageStats, TaskResult
 
 # Quarantines a document: (document, code, failing step, exception).
 QuarantineFn = Callable[[Document, str, str, BaseException], None]
