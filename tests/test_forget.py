@@ -322,3 +322,21 @@ def test_forget_rewrites_parquet_shards(tmp_path):
     assert thresher("contains", str(run), "--id", kept["id"]).returncode == 0
     (tmp_path / "kept.txt").write_text(kept["text"])
     assert thresher("contains", str(run), "--text", str(tmp_path / "kept.txt")).returncode == 0
+
+
+def test_forget_rewrites_the_saved_report(built, tmp_path):
+    """A run's saved report (RUN/report/) is rewritten by forget in the formats it held: its Erasures section
+    names the request and its counts no longer include the forgotten document."""
+    run = tmp_path / "run"
+    shutil.copytree(built, run)
+    r = thresher("report", str(run), "--format", "md,json", "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    report = run / "report"
+    kept_before = orjson.loads((report / "report.json").read_bytes())["overview"]["documents_kept"]
+    (tmp_path / "ids.txt").write_text(read_docs(run)[0]["id"] + "\n")
+    r = thresher("forget", str(run), "--ids", str(tmp_path / "ids.txt"), "--reason", "request 7")
+    assert r.returncode == 0, r.stderr
+    assert "report rewritten" in r.stdout
+    assert "request 7" in (report / "report.md").read_text().split("Erasures\n", 1)[1].split("\n#", 1)[0]
+    assert orjson.loads((report / "report.json").read_bytes())["overview"]["documents_kept"] == kept_before - 1
+    assert not (report / "report.html").exists()  # only the formats it held

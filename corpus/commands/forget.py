@@ -26,9 +26,24 @@ def _values(args) -> tuple[str, list[str]]:
     return "match", [args.match]
 
 
+def _refresh_report(run: Path) -> list[Path]:
+    """Rewrite the run's saved report (``RUN/report/``) in the formats it holds, so its counts and its
+    Erasures section say what the run holds now; a run never reported gets none."""
+    from corpus.config import REPORT_FORMATS
+    from corpus.rundir import RunDir
+
+    folder = RunDir(run).report
+    formats = [f for f in REPORT_FORMATS if (folder / f"report.{f}").is_file()]
+    if not formats:
+        return []
+    from corpus.report import write_reports
+
+    return write_reports(run, formats)
+
+
 def cmd_forget(args) -> int:
     from corpus.rights.forget import Request, forget
-    from corpus.rundir import MANIFEST, is_finished
+    from corpus.rundir import MANIFEST, RunDir, is_finished
 
     run = Path(args.run_dir)
     if not is_finished(run):
@@ -47,6 +62,8 @@ def cmd_forget(args) -> int:
           f"{done['token_shards']} token shard(s); merkle root {done['merkle_root']}")
     for c in done["affected_checkpoints"]:
         print(f"affected (trained before the erasure; weights unchanged): {c['path']} (step {c['step']})")
+    if _refresh_report(run):
+        print(f"{run}: report rewritten ({RunDir(run).report})")
     return 0
 
 
