@@ -2,9 +2,11 @@
 
 The trainer reads what the pipeline wrote (token shards, the run directory, lineage keys) and shares a
 few conventions with it (errors and exit codes, atomic writes, YAML reading, config validation, the
-tokenizer's hash). Those live in the modules below; everything else of `corpus` (stages, engine,
-report, commands) is the data side, which the trainer never imports, so either can change without the
-other, and ``pip install thresher`` ships the data side without torch.
+tokenizer's hash, the erasure history). Those live in the modules below; everything else of `corpus`
+(stages, engine, report, commands) is the data side, which the trainer never imports, so either can
+change without the other, and ``pip install thresher`` ships the data side without torch. A trainer
+command that drives the data side too (``thresher ablate``) runs its ``thresher`` commands in
+subprocesses, as a user would.
 
 The base is closed: a base module imports, at module level or inside a function, only base modules and
 third-party packages. ``tests/test_dependency_direction.py`` checks that, that the trainer imports
@@ -31,10 +33,3 @@ BASE: tuple[str, ...] = (
     "corpus.io.raw",  # the reader's record type, which jsonl and parquet yield
     "corpus.erasures",  # the erasure history read: which checkpoints saw a run, the token layout before erasures
 )
-
-# ``thresher ablate`` drives both sides, so besides the base it reaches the data side, through these
-# entry points only: the pipeline config and its inputs, ``thresher build``'s own function, the
-# ``tokenizer train`` and ``tokenize`` commands.
-DRIVERS: dict[str, tuple[str, ...]] = {
-    "trainer.ablate": ("corpus.cli", "corpus.config", "corpus.commands.build", "corpus.engine.plan"),
-}

@@ -116,8 +116,7 @@ def test_identical_variants_show_no_difference(known):
     assert "no difference detectable at this scale" in (known["out"] / "report.md").read_text()
 
 
-def test_results_and_report_shape(known):
-    res, out = known["results"], known["out"]
+def assert_results_shape(res: dict, out: Path) -> None:
     assert {"variants", "ranking", "primary", "comparisons"} <= set(res)
     for d in res["variants"].values():
         assert {"documents", "tokens", "epochs", "metrics"} <= set(d)
@@ -131,6 +130,10 @@ def test_results_and_report_shape(known):
         "bpb", "bpb/news", "cloze/acc", "cloze/acc_norm", "cloze/gold_logprob", "cloze/gold_bpb"}
     page = (out / "report.html").read_text()
     assert page.count("<svg") == 2 and "<polyline" in page
+
+
+def test_results_and_report_shape(known):
+    assert_results_shape(known["results"], known["out"])
 
 
 def test_identical_variants_share_builds_and_runs(known):
@@ -169,8 +172,11 @@ def test_shared_prefix_runs_once(corpus):
     assert sum("reused" in line for line in lines) == 4
 
 
-def test_killed_ablation_resumes_without_redoing(corpus):
-    path = write_experiment(corpus, "resume", {"filtered": {}, "junk": KNOWN["junk"]})
+def test_killed_torchrun_ablation_resumes_without_redoing(corpus):
+    """Each proxy run goes through torchrun (2 processes, gloo on CPU): the same results, and a killed
+    ablation rerun redoes no finished build, checkpoint or eval."""
+    proxy = {**PROXY, "launch": {"nproc_per_node": 2}}
+    path = write_experiment(corpus, "resume", {"filtered": {}, "junk": KNOWN["junk"]}, proxy=proxy)
     out = corpus / "out" / "resume"
     p = ablate(path, background=True)
     runs = out / "runs"
@@ -188,7 +194,42 @@ def test_killed_ablation_resumes_without_redoing(corpus):
     assert "done earlier, reused" in r.stderr
     for f, mtime in before.items():
         assert f.stat().st_mtime_ns == mtime, f"{f} was redone"
-    assert (out / "results.json").is_file()
+    assert_results_shape(json.loads((out / "results.json").read_text()), out)
+    for run in runs.iterdir():  # every step of every run was taken by two ranks
+        lineage = json.loads(max(run.glob("ckpt/step-*/lineage.json")).read_text())
+        assert [s["world_size"] for s in lineage["batch_schedule"]] == [2], run
+        assert (run / "train.log").is_file()
+
+
+@pytest.mark.parametrize("gpus, launch, lanes", [
+    (0, {}, [()]),
+    (0, {"nproc_per_node": 2}, [()]),
+    (0, {"concurrent": 2}, [(), ()]),
+    (1, {}, [(0,)]),
+    (4, {}, [(0,), (1,), (2,), (3,)]),  # one run per GPU
+    (4, {"concurrent": 3}, [(0,), (1,), (2,)]),
+    (4, {"nproc_per_node": 2}, [(0, 1), (2, 3)]),  # one run across two GPUs, two at once
+    (8, {"nproc_per_node": 8}, [tuple(range(8))]),
+    (3, {"nproc_per_node": 2}, [(0, 1)]),
+])
+def test_runs_get_devices(gpus, launch, lanes):
+    from trainer.ablate.launch import Launch, assign
+    from trainer.ablate.launch import lanes as lanes_for
+
+    got = lanes_for(gpus, Launch(**launch))
+    assert got == lanes
+    runs = list(range(7))
+    dealt = assign(runs, len(got))
+    assert sorted(r for lane in dealt for r in lane) == runs  # every run once
+    assert max(map(len, dealt)) - min(map(len, dealt)) <= 1  # the lanes finish together
+
+
+def test_more_processes_than_gpus_is_one_line():
+    from corpus.errors import Fault
+    from trainer.ablate.launch import Launch, lanes
+
+    with pytest.raises(Fault, match="nproc_per_node is 4, but this machine has 2 GPU"):
+        lanes(2, Launch(nproc_per_node=4))
 
 
 @pytest.mark.parametrize("change, message", [
@@ -197,6 +238,9 @@ def test_killed_ablation_resumes_without_redoing(corpus):
     ({"proxy": {**PROXY, "tokens": 0}}, "proxy.tokens must be a whole number >= 1"),
     ({"eval": {"heldout": {"news": "missing.jsonl"}}}, "eval file not found"),
     ({"eval": {"heldout": {"news": "news.jsonl"}, "every": 2}}, "eval.every must be a share"),
+    ({"proxy": {**PROXY, "launch": {"nproc_per_node": 3}}}, "proxy.micro_batch_size (8) must be a multiple of"),
+    ({"proxy": {**PROXY, "launch": {"concurrent": 0}}}, "proxy.launch.concurrent must be auto or a whole number"),
+    ({"proxy": {**PROXY, "launch": {"gpus": 2}}}, "unknown key 'gpus' in proxy.launch"),
 ])
 def test_experiment_mistakes_are_one_line(corpus, change, message):
     path = write_experiment(corpus, "mistake", {"a": {}})
@@ -205,3 +249,21 @@ def test_experiment_mistakes_are_one_line(corpus, change, message):
     r = ablate(path)
     assert r.returncode == 2
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_validate_json_names_what_the_build_records(corpus):
+    """``thresher validate --json``, ablate's address of a build, is the hash and inputs the build records."""
+    write_experiment(corpus, "ident", {"a": {}}, [{"stage": "normalize"}])
+    pipeline = corpus / "ident-pipeline.yaml"
+    r = subprocess.run([sys.executable, "-m", "corpus.cli", "validate", str(pipeline), "--json"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    ident = json.loads(r.stdout)
+    web = corpus / "data" / "web.jsonl"
+    assert ident["stages"] == ["normalize"] and ident["tasks"] >= 1
+    assert ident["inputs"] == [{"path": str(web), "size": web.stat().st_size, "mtime_ns": web.stat().st_mtime_ns}]
+    r = subprocess.run([sys.executable, "-m", "corpus.cli", "build", str(pipeline), "--quiet"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((corpus / "out" / "ident-unused" / "manifest.json").read_text())
+    assert manifest["config_sha256"] == ident["config_sha256"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -55,8 +57,25 @@ def cmd_validate(args) -> int:
 
     bp = buildplan.make(cfg)
     stage_warnings(bp.stages)
-    print(f"{args.pipeline}: ok ({len(bp.stages)} stage(s), {len(bp.tasks)} task(s))")
+    if args.json:
+        print(json.dumps(_identity(bp)))
+    else:
+        print(f"{args.pipeline}: ok ({len(bp.stages)} stage(s), {len(bp.tasks)} task(s))")
     return 0
+
+
+def _identity(bp) -> dict[str, Any]:
+    """What decides the build's output: the resolved config's ``config_sha256`` and the inputs as they
+    are now (a local file with its size and modification time; a folder or hub dataset by name), so a
+    caller (``thresher ablate``) can address a build without importing the pipeline side."""
+    from corpus.engine.plan import expand_inputs
+
+    def stat(path: str) -> dict[str, Any]:
+        st = os.stat(path) if os.path.isfile(path) else None
+        return {"path": path, "size": st and st.st_size, "mtime_ns": st and st.st_mtime_ns}
+
+    return {"config_sha256": bp.config_sha, "stages": bp.labels, "tasks": len(bp.tasks),
+            "inputs": [stat(path) for path, _, _ in expand_inputs(bp.cfg)]}
 
 
 def cmd_stages(args) -> int:
@@ -103,6 +122,8 @@ def register(sub) -> None:
 
     p = sub.add_parser("validate", help="check a pipeline YAML and its inputs without running it")
     p.add_argument("pipeline")
+    p.add_argument("--json", action="store_true",
+                   help='print {"config_sha256", "stages", "tasks", "inputs": [{"path", "size", "mtime_ns"}]}')
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("stages", help="list the stages with their parameters and defaults")

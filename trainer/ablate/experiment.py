@@ -6,7 +6,8 @@ pipeline: web.yaml                       # the base pipeline, relative to this f
 variants: {base: {}, no_quality: {remove: [c4]}, strict: {set: {gopher_quality: {min_stop_words: 3}}},
            books_x2: {mix: {"books/*": 2.0}}}
 tokenizer: {train: {vocab_size: 8192}}   # trained once on the base variant; or a folder
-proxy: {model: {...}, tokens: 2000000, seq_len: 256, seeds: [0, 1, 2]}
+proxy: {model: {...}, tokens: 2000000, seq_len: 256, seeds: [0, 1, 2],
+        launch: {nproc_per_node: 1, concurrent: auto}}   # optional: how the runs go (trainer.ablate.launch)
 eval: {heldout: {news: val/news.jsonl}, tasks: [tasks/cloze.jsonl], every: 0.25}
 output: out/quality-thresholds
 ```
@@ -24,10 +25,12 @@ from typing import Any
 
 from corpus.errors import UserError
 from corpus.yamlfile import read_yaml
+from trainer.ablate.launch import AUTO, Launch
 
 TOP_KEYS = ("name", "pipeline", "variants", "tokenizer", "proxy", "eval", "output", "primary")
 VARIANT_KEYS = ("remove", "set", "mix")
-PROXY_KEYS = ("model", "tokens", "seq_len", "seeds", "micro_batch_size", "lr")
+PROXY_KEYS = ("model", "tokens", "seq_len", "seeds", "micro_batch_size", "lr", "launch")
+LAUNCH_KEYS = ("nproc_per_node", "concurrent")
 EVAL_KEYS = ("heldout", "tasks", "every", "stride")
 PRIMARY = "bpb"  # the default primary metric: the mean bits per byte over the held-out sets
 
@@ -55,6 +58,7 @@ class Experiment:
     stride: int | None
     output: Path
     primary: str = PRIMARY
+    launch: Launch = field(default_factory=Launch)
 
 
 def _require(cond: bool, msg: str) -> None:
@@ -98,6 +102,24 @@ def _variant(name: str, spec: Any, stages: list[dict[str, Any]]) -> Variant:
     return Variant(name, out, {str(k): float(v) for k, v in mix.items()})
 
 
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _launch(spec: Any, micro_batch_size: Any) -> Launch:
+    """``proxy.launch``: processes per run, and runs at once (``auto``: one per GPU group, one on CPU)."""
+    spec = _keys("proxy.launch", spec, LAUNCH_KEYS)
+    nproc = spec.get("nproc_per_node", 1)
+    _require(_whole(nproc), "proxy.launch.nproc_per_node must be a whole number >= 1")
+    concurrent = spec.get("concurrent", AUTO)
+    _require(concurrent == AUTO or _whole(concurrent), f"proxy.launch.concurrent must be {AUTO} or a whole number >= 1")
+    _require(_whole(micro_batch_size), "proxy.micro_batch_size must be a whole number >= 1")
+    _require(micro_batch_size % nproc == 0,
+             f"proxy.micro_batch_size ({micro_batch_size}) must be a multiple of proxy.launch.nproc_per_node "
+             f"({nproc}): each process takes an equal share of the batch")
+    return Launch(nproc, None if concurrent == AUTO else concurrent)
+
+
 def _path(base: Path, p: Any, where: str) -> str:
     _require(isinstance(p, str) and p, f"{where} must be a path")
     return str((base / os.path.expanduser(p)).resolve())
@@ -134,11 +156,12 @@ def load(path: str | os.PathLike) -> Experiment:
         _require(key in proxy, f"proxy: missing required key {key!r}")
     _require(isinstance(proxy["model"], dict), "proxy.model must be a mapping (the trainer's model section)")
     for key in ("tokens", "seq_len"):
-        _require(isinstance(proxy[key], int) and proxy[key] >= 1, f"proxy.{key} must be a whole number >= 1")
+        _require(_whole(proxy[key]), f"proxy.{key} must be a whole number >= 1")
     seeds = proxy["seeds"]
     _require(isinstance(seeds, list) and seeds and all(isinstance(s, int) for s in seeds)
              and len(set(seeds)) == len(seeds), "proxy.seeds must be a list of distinct whole numbers")
     proxy = {"micro_batch_size": 8, "lr": 3e-3, **proxy}
+    launch = _launch(proxy.pop("launch", None) or {}, proxy["micro_batch_size"])
 
     ev = _keys("eval", data["eval"], EVAL_KEYS)
     heldout = ev.get("heldout") or {}
@@ -158,4 +181,4 @@ def load(path: str | os.PathLike) -> Experiment:
     return Experiment(name=str(data["name"]), path=Path(path).resolve(), pipeline=pipeline,
                       pipeline_dir=pipe_path.parent, variants=vs, tokenizer=tok_dir, tokenizer_train=tok_train,
                       proxy=proxy, heldout=heldout, tasks=tasks, every=float(every), stride=ev.get("stride"),
-                      output=Path(_path(base, data["output"], "output")), primary=str(primary))
+                      output=Path(_path(base, data["output"], "output")), primary=str(primary), launch=launch)

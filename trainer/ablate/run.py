@@ -5,14 +5,13 @@ ablation rerun with the same command redoes nothing finished: builds (see `build
 (``OUTPUT/tokenizer/<hash>/``, by the corpus and settings it is trained on), tokens
 (``OUTPUT/tokens/<hash>/``, one per final build and mix), runs (``OUTPUT/runs/<hash>/``, one per tokens
 folder, recipe and seed: identical variants share them), and each checkpoint's eval
-(``eval-step-NNNNNN.json`` beside the checkpoints). The steps use the commands' own code paths
-(``thresher build``'s engine, ``thresher tokenizer train``, ``thresher tokenize``, the trainer's loop,
-``thresher eval``'s scorer) in this process.
+(``eval-step-NNNNNN.json`` beside the checkpoints). The data side runs as ``thresher`` commands
+(``validate``, ``build``, ``tokenizer train``, ``tokenize``: `trainer.ablate.proc`); the runs go as
+``proxy.launch`` says (`trainer.ablate.launch`); evals use ``thresher eval``'s scorer in this process.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import math
@@ -25,7 +24,9 @@ import orjson
 from corpus import rundir
 from corpus.io.atomic import read_json, write_json
 from trainer.ablate import builds as builds_mod
+from trainer.ablate import launch
 from trainer.ablate.experiment import Experiment
+from trainer.ablate.proc import thresher
 
 TOKENIZER, TOKENS, RUNS = "tokenizer", "tokens", "runs"
 
@@ -38,13 +39,9 @@ def _hash(value: Any) -> str:
     return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
-def _command(argv: list[str]) -> None:
-    """Run a ``thresher`` subcommand's own function in this process (its errors propagate)."""
-    from corpus.cli import make_parser
-
-    args = make_parser().parse_args(argv)
-    with contextlib.redirect_stdout(sys.stderr):  # their summaries are progress here; stdout is the report path
-        args.func(args)
+def _command(*argv: str) -> None:
+    """Run a ``thresher`` command; its summary is progress here (stdout is the report's path)."""
+    sys.stderr.write(thresher(*argv))
 
 
 def tokenizer(exp: Experiment, base_run: Path) -> str:
@@ -61,7 +58,7 @@ def tokenizer(exp: Experiment, base_run: Path) -> str:
         if key in t:
             argv += [f"--{key.replace('_', '-')}", str(t[key])]
     log(f"tokenizer: training on {base_run}")
-    _command(argv)
+    _command(*argv)
     return str(out)
 
 
@@ -69,13 +66,14 @@ def tokenize(exp: Experiment, run: Path, tok: str, mix: dict[str, float]) -> Pat
     out = exp.output / TOKENS / _hash({"run": run.name, "tokenizer": tok, "mix": mix})
     if not (out / rundir.TOKENS_MANIFEST).is_file():
         log(f"tokens: {run.name} -> {out.name}" + (f" (mix {mix})" if mix else ""))
-        _command(["tokenize", str(run), "--tokenizer", tok, "--output", str(out),
-                  *[a for p, w in mix.items() for a in ("--mix", f"{p}={w}")]])
+        _command("tokenize", str(run), "--tokenizer", tok, "--output", str(out),
+                 *[a for p, w in mix.items() for a in ("--mix", f"{p}={w}")])
     return out
 
 
-def train_config(exp: Experiment, tokens: Path, tok: str, seed: int) -> tuple[dict[str, Any], Path]:
-    """A proxy run's trainer config: the token budget as steps, a checkpoint every ``eval.every`` of them."""
+def train_config(exp: Experiment, tokens: Path, tok: str, seed: int) -> launch.Run:
+    """A proxy run: the token budget as steps of ``micro_batch_size`` windows (the global batch, whatever
+    the launch), a checkpoint every ``eval.every`` of them; addressed by that recipe."""
     p = exp.proxy
     steps = max(1, math.ceil(p["tokens"] / (p["micro_batch_size"] * p["seq_len"])))
     every = max(1, round(steps * exp.every))
@@ -85,21 +83,28 @@ def train_config(exp: Experiment, tokens: Path, tok: str, seed: int) -> tuple[di
                         "warmup_steps": max(1, steps // 10), "seed": seed},
               "checkpoint": {"every": every, "keep": steps // every + 2}, "eval": {"every": 0}}
     out = exp.output / RUNS / _hash(recipe)
-    return {**recipe, "output": {"dir": str(out), "export": False, "progress": False}}, out
+    return launch.Run({**recipe, "output": {"dir": str(out), "export": False, "progress": False}}, out)
 
 
-def train(cfg_dict: dict[str, Any], out: Path) -> None:
-    from trainer import checkpoint, config, loop
+def done(run: launch.Run) -> bool:
+    """Has the run saved its last step's checkpoint?"""
+    from trainer import checkpoint
 
-    cfg = config.parse(cfg_dict, out)
-    last = checkpoint.latest(Path(cfg.checkpoint.dir))
-    if last is not None and int(last.name.split("-")[1]) == cfg.train.steps:
-        log(f"run {out.name} (seed {cfg.train.seed}): done earlier, reused")
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "train_config.json", cfg_dict)
-    log(f"run {out.name} (seed {cfg.train.seed}): {cfg.train.steps} steps")
-    loop.run(cfg)
+    last = checkpoint.latest(run.out / "ckpt")
+    return last is not None and int(last.name.split("-")[1]) == run.config["train"]["steps"]
+
+
+def train(runs: list[launch.Run], exp: Experiment) -> None:
+    """Train the runs not finished earlier (each once, however many variants share it)."""
+    import torch
+
+    pending: dict[Path, launch.Run] = {}
+    for run in runs:
+        if done(run):
+            log(f"run {run.out.name} (seed {run.config['train']['seed']}): done earlier, reused")
+        else:
+            pending.setdefault(run.out, run)
+    launch.train(list(pending.values()), exp.launch, torch.cuda.device_count(), log)
 
 
 def evaluate_run(exp: Experiment, out: Path) -> list[dict[str, Any]]:
@@ -132,20 +137,20 @@ def run(exp: Experiment) -> Path:
     final = builds_mod.build_all(exp, log)
     base = next((v for v in exp.variants if v.name == "base"), exp.variants[0])
     tok = tokenizer(exp, builds_mod.run_dir(exp, final[base.name]))
+    runs, tokens = {}, {}
+    for v in exp.variants:
+        tokens[v.name] = tokenize(exp, builds_mod.run_dir(exp, final[v.name]), tok, v.mix)
+        runs[v.name] = [train_config(exp, tokens[v.name], tok, seed) for seed in exp.proxy["seeds"]]
+    train([r for rs in runs.values() for r in rs], exp)
     variants = {}
     for v in exp.variants:
         run_dir = builds_mod.run_dir(exp, final[v.name])
-        tokens = tokenize(exp, run_dir, tok, v.mix)
-        runs = []
-        for seed in exp.proxy["seeds"]:
-            cfg, out = train_config(exp, tokens, tok, seed)
-            train(cfg, out)
-            runs.append({"seed": seed, "dir": str(out), "evals": evaluate_run(exp, out), "loss": losses(out),
-                         "steps": cfg["train"]["steps"]})
-        manifest = read_json(tokens / rundir.TOKENS_MANIFEST)
+        manifest = read_json(tokens[v.name] / rundir.TOKENS_MANIFEST)
         kept = read_json(rundir.RunDir(run_dir).stats)["kept"]
         variants[v.name] = {"build": run_dir, "tokens": manifest["totals"]["tokens"], "documents": kept,
-                            "runs": runs}
+                            "runs": [{"seed": r.config["train"]["seed"], "dir": str(r.out),
+                                      "evals": evaluate_run(exp, r.out), "loss": losses(r.out),
+                                      "steps": r.config["train"]["steps"]} for r in runs[v.name]]}
     results = stats.results(exp, variants)
     write_json(exp.output / "results.json", results)
     return report.write(exp, results, variants)
