@@ -14,11 +14,12 @@ from pathlib import Path
 from corpus.commands import quality_diff
 from corpus.errors import UserError
 from corpus.io import atomic
-from corpus.stages.classifier import NEGATIVE, POSITIVE, fasttext_line
 from corpus.stages.textfiles import read_texts
 
 
 def _examples(paths: list[str], label: str, fields: list[str] | None) -> list[str]:
+    from corpus.stages.classifier import fasttext_line
+
     out = [f"__label__{label} {fasttext_line(t)}" for p in paths for t in read_texts(p, fields)]
     if not out:
         raise UserError(f"no {label} examples in {', '.join(paths)}")
@@ -27,6 +28,8 @@ def _examples(paths: list[str], label: str, fields: list[str] | None) -> list[st
 
 def evaluate(model, examples: list[str]) -> dict[str, float]:
     """Accuracy, and precision/recall/F1 of the positive label at probability 0.5."""
+    from corpus.stages.classifier import POSITIVE
+
     tp = fp = fn = correct = 0
     for line in examples:
         label, text = line.split(" ", 1)
@@ -45,6 +48,8 @@ def evaluate(model, examples: list[str]) -> dict[str, float]:
 
 def cmd_train(args) -> int:
     import fasttext
+
+    from corpus.stages.classifier import NEGATIVE, POSITIVE  # numpy: only when a model is trained
 
     fasttext.FastText.eprint = lambda *a, **k: None
     if not 0.0 <= args.valid_fraction < 1.0:
