@@ -224,6 +224,14 @@ def test_runs_get_devices(gpus, launch, lanes):
     assert max(map(len, dealt)) - min(map(len, dealt)) <= 1  # the lanes finish together
 
 
+def test_a_lane_names_the_gpus_this_process_sees():
+    from trainer.ablate.launch import visible_devices
+
+    assert visible_devices((1,), {}) == "1"
+    assert visible_devices((0, 1), {"CUDA_VISIBLE_DEVICES": "2, 5,7"}) == "2,5"
+    assert visible_devices((1,), {"CUDA_VISIBLE_DEVICES": "GPU-aa,GPU-bb"}) == "GPU-bb"
+
+
 def test_more_processes_than_gpus_is_one_line():
     from corpus.errors import Fault
     from trainer.ablate.launch import Launch, lanes

@@ -58,6 +58,13 @@ def assign(runs: list[T], lane_count: int) -> list[list[T]]:
     return [runs[i::lane_count] for i in range(lane_count)]
 
 
+def visible_devices(devices: tuple[int, ...], env: dict[str, str]) -> str:
+    """A lane's GPUs as ``CUDA_VISIBLE_DEVICES`` for its subprocess: indices into the GPUs this process
+    sees, which ``CUDA_VISIBLE_DEVICES`` may already narrow (``2,3``: lane GPU 0 is device 2)."""
+    seen = [d.strip() for d in env["CUDA_VISIBLE_DEVICES"].split(",")] if env.get("CUDA_VISIBLE_DEVICES") else None
+    return ",".join(seen[d] if seen else str(d) for d in devices)
+
+
 def rank_config(run: Run, nproc: int) -> dict[str, Any]:
     """The config each process trains with: its share of the global batch."""
     train = run.config["train"]
@@ -80,7 +87,9 @@ def _in_process(run: Run) -> None:
 
 def _subprocess(run: Run, devices: tuple[int, ...], nproc: int) -> None:
     write_json(run.out / CONFIG, rank_config(run, nproc))
-    env = {**os.environ, **({"CUDA_VISIBLE_DEVICES": ",".join(map(str, devices))} if devices else {})}
+    env = dict(os.environ)
+    if devices:
+        env["CUDA_VISIBLE_DEVICES"] = visible_devices(devices, env)
     with open(run.out / LOG, "ab") as log:
         rc = subprocess.run(command(run.out / CONFIG, nproc), stdout=log, stderr=subprocess.STDOUT, env=env).returncode
     if rc != 0:
