@@ -5,7 +5,9 @@
 Each filter sees every document (so each one's cost is measured on the same input, as a first stage
 would), on one core; CPU seconds (``time.process_time``) so that other load on a shared machine
 counts less. Prints throughput per filter and in total, the ratio, and the share of equal decisions.
-datatrove's filters run in the peer environment (``peer_env.py``) on the same texts.
+``chained`` then runs each document through the four in turn (every filter decides on its own copy
+of every document), as a build runs its stages: there the rule stages share the document's words.
+datatrove's filters run in the peer environment (``peer_env.py``) on the same texts, both ways.
 """
 
 from __future__ import annotations
@@ -56,9 +58,11 @@ def main() -> int:
     print(f"{len(texts)} documents, {mb:.2f} MB, one core, CPU seconds")
     print(f"{'filter':<20}{'thresher docs/s':>17}{'datatrove docs/s':>18}{'ratio':>8}{'same decision':>15}")
     total_ours = total_peer = 0.0
+    stages = []
     for name, peer_name in PAIRS:
         ours, _ = base.build({"stage": name})
         ours.setup()
+        stages.append(ours)
         our_docs = [Document(str(i), t, "b") for i, t in enumerate(texts)]
         s_ours, k_ours = run(lambda d, s=ours: s.decide(d) is None, our_docs)
         s_peer, k_peer = peers[peer_name]["cpu_s"], peers[peer_name]["kept"]
@@ -68,10 +72,19 @@ def main() -> int:
         print(f"{name:<20}{len(texts) / s_ours:>17.1f}{len(texts) / s_peer:>18.1f}{s_peer / s_ours:>8.1f}{same:>15.4f}")
     print(f"{'all four':<20}{len(texts) / total_ours:>17.1f}{len(texts) / total_peer:>18.1f}"
           f"{total_peer / total_ours:>8.1f}")
+    copies = [[Document(str(i), t, "b") for _ in stages] for i, t in enumerate(texts)]
+    t0 = time.process_time()
+    kept = [[s.decide(d) is None for s, d in zip(stages, ds, strict=True)] for ds in copies]
+    chained_ours, chained_peer = time.process_time() - t0, peers["chained"]["cpu_s"]
+    same = sum(a == b for a, b in zip(kept, peers["chained"]["kept"], strict=True)) / len(texts)
+    print(f"{'chained':<20}{len(texts) / chained_ours:>17.1f}{len(texts) / chained_peer:>18.1f}"
+          f"{chained_peer / chained_ours:>8.1f}{same:>15.4f}")
     print(f"MB/s per core: thresher {mb / total_ours:.2f}, datatrove {mb / total_peer:.3f}")
     write_result(args.json, "quality", Path(args.input).name if args.input else paragraphs_name(args.docs, args.size),
                  [row("4 rule stages", "datatrove's 4 filters", "docs per CPU-second",
-                      round(len(texts) / total_ours, 1), round(len(texts) / total_peer, 1))])
+                      round(len(texts) / total_ours, 1), round(len(texts) / total_peer, 1)),
+                  row("4 rule stages, chained", "datatrove's 4 filters, chained", "docs per CPU-second",
+                      round(len(texts) / chained_ours, 1), round(len(texts) / chained_peer, 1))])
     return 0
 
 

@@ -15,9 +15,11 @@ a whole clause would otherwise count as one word.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, filterfalse
+from typing import TypeVar
 
 import regex
 
@@ -36,6 +38,7 @@ _CHUNK_CACHE = 200_000  # distinct whitespace-separated chunks per generation of
 _LONG = 64  # a suffix branch that can match more characters than this is searched over the whole chunk
 
 Special = tuple[tuple[str, tuple[str, ...]], ...]
+_V = TypeVar("_V")
 
 
 def _finder(pattern: str) -> re.Pattern[str] | None:
@@ -151,7 +154,10 @@ class WordSplitter:
         chunks = text.split()
         for chunk in filterfalse(cache.__contains__, chunks):
             toks = older.get(chunk)
-            cache[chunk] = toks if toks is not None else self._split_chunk(chunk)
+            if toks is None:
+                toks = self._split_chunk(chunk)
+                _remember(toks)  # new words are classified once, here, not looked for in every list
+            cache[chunk] = toks
         return list(chain.from_iterable(map(cache.__getitem__, chunks)))
 
     def _split_chunk(self, chunk: str) -> tuple[str, ...]:
@@ -261,37 +267,49 @@ def cached_words(split: WordSplitter, text: str) -> list[str]:
     return split.words(text)
 
 
-# Per distinct word, remembered (words repeat far more than chunks do): the length of a word that is
-# not only symbols (0 for a symbol word), whether it has a letter, and its class for sentence counting.
-_WORD_LEN: dict[str, int] = {}
-_HAS_LETTER: dict[str, int] = {}
+# Per distinct word, remembered (words repeat far more than chunks do, and a splitter classifies the
+# words of each chunk it splits, so the per-document sums below find them all): `_WORD_INFO` packs the
+# length of a word that is not only symbols (0 for a symbol word) with whether it has a letter (bit 40
+# up), `_SENTENCE_CLASS` holds its class for sentence counting.
+_WORD_INFO: dict[str, int] = {}
 _SENTENCE_CLASS: dict[str, str] = {}
+_LETTER = 1 << 40  # a word's length stays below; sums over a document keep the two apart
 
 
-def _remember(words: list[str]) -> None:
-    """Classify the words not seen yet (the three tables always hold the same words)."""
-    if len(_WORD_LEN) > _CHUNK_CACHE:
-        for table in (_WORD_LEN, _HAS_LETTER, _SENTENCE_CLASS):
-            table.clear()
-    for w in filterfalse(_WORD_LEN.__contains__, words):
+def _remember(words: Iterable[str]) -> None:
+    """Classify the words not seen yet (the two tables always hold the same words)."""
+    if len(_WORD_INFO) > 2 * _CHUNK_CACHE:
+        _WORD_INFO.clear()
+        _SENTENCE_CLASS.clear()
+    for w in filterfalse(_WORD_INFO.__contains__, words):
         alpha = w.isalpha()
-        _WORD_LEN[w] = len(w) if alpha or _HAS_WORD_CHAR.search(w) is not None else 0
-        _HAS_LETTER[w] = int(alpha or _HAS_ALPHA.search(w) is not None)
+        length = len(w) if alpha or _HAS_WORD_CHAR.search(w) is not None else 0
+        _WORD_INFO[w] = length + (_LETTER if alpha or _HAS_ALPHA.search(w) is not None else 0)
         # "|" ends a sentence-start segment (a word that is not only punctuation), "s" is a standalone
         # sentence-terminal token; a word can be both ("|s"), punctuation that is neither writes nothing.
         terminal = "s" if len(w) == 1 and STERM.match(w) else ""
         _SENTENCE_CLASS[w] = terminal if _ALL_PUNCT.fullmatch(w) else "|" + terminal
 
 
+def _looked_up(table: dict[str, _V], words: list[str]) -> list[_V]:
+    """``table``'s value for each word, in C; words not classified yet (a table cleared since, or
+    words from elsewhere than a splitter) are classified first."""
+    try:
+        return list(map(table.__getitem__, words))
+    except KeyError:
+        _remember(words)
+        return list(map(table.__getitem__, words))
+
+
 def word_stats(words: list[str]) -> tuple[int, int, int]:
     """(words that are not only symbols, their total length, words with a letter).
 
     A "symbol word" has no letter, mark or digit (datatrove uses a hand-made punctuation list);
-    "has a letter" is ``str.isalpha`` of any character. The sums run in C over remembered values.
+    "has a letter" is ``str.isalpha`` of any character. One packed value per word, summed in C.
     """
-    _remember(words)
-    lengths = list(map(_WORD_LEN.__getitem__, words))
-    return len(lengths) - lengths.count(0), sum(lengths), sum(map(_HAS_LETTER.__getitem__, words))
+    info = _looked_up(_WORD_INFO, words)
+    total = sum(info)
+    return len(info) - info.count(0), total % _LETTER, total // _LETTER
 
 
 def count_sentences(words: list[str]) -> int:
@@ -303,7 +321,6 @@ def count_sentences(words: list[str]) -> int:
     """
     if not words:
         return 0
-    _remember(words)
-    segments = "".join(map(_SENTENCE_CLASS.__getitem__, words)).split("|")
+    segments = "".join(_looked_up(_SENTENCE_CLASS, words)).split("|")
     del segments[-1]  # the text after the last word that starts a sentence
     return 1 + len(segments) - segments.count("")

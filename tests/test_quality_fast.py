@@ -1,0 +1,203 @@
+"""The quality rules' fast paths decide exactly as the straightforward ones, on random and hostile text.
+
+Each fast path (cached word lists joined in C, word kinds and sentence classes summed from per-word
+tables, n-grams counted only where a shorter n-gram repeats, set-based duplicate counts, splits
+without regular expressions, c4's whole-text short cuts) is compared with the plain loop it replaces,
+written out here, on texts hypothesis builds from pieces that sit on the rules' edges: sentence
+terminals, abbreviations, citations, brackets, bullets, ellipses, long words, blank lines, CJK.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+import regex
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from corpus.document import Document
+from corpus.stages import base
+from corpus.stages.quality import gopher_repetition, text
+
+PIECES = ["the", "a", "of", "Mr.", "U.S.", "don't", ".", "!", "?", "...", "…", "。", "।", ",", "-", "—", "•", "#",
+          "[1]", "[edit]", "[citation needed]", "{", "}", "lorem ipsum", "javascript", "privacy policy", ":)",
+          "1990's", "3.5km", "(8)", "https://example.org/a?b=c", "©", "→", "１", "漢字", "x" * 1001, "word", "Word.",
+          "end.", "'", '"', "”", "e.g.", "\u00ad", "\u200b"]
+SEPARATORS = [" ", "  ", "\n", "\n\n", "\n\n\n", "\t", " \n ", "\r\n", "\u2028", "\x0c"]
+hostile = st.lists(st.tuples(st.one_of(st.sampled_from(PIECES), st.text(max_size=6)), st.sampled_from(SEPARATORS)),
+                   max_size=60).map(lambda parts: "".join(p + s for p, s in parts))
+FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def stage(name: str, **params):
+    s, _ = base.build({"stage": name, **params})
+    s.setup()
+    return s
+
+
+SPLIT = stage("gopher_quality").resolve("en")[1]
+
+
+# --- the straightforward paths --------------------------------------------------------------------------------
+
+def plain_words(txt: str) -> list[str]:
+    return [tok for chunk in txt.split() for tok in SPLIT._split_chunk(chunk)]
+
+
+def plain_word_stats(words: list[str]) -> tuple[int, int, int]:
+    real = [w for w in words if regex.search(r"[\p{L}\p{M}\p{N}]", w)]
+    return len(real), sum(map(len, real)), sum(1 for w in words if regex.search(r"\p{L}", w))
+
+
+def plain_count_sentences(words: list[str]) -> int:
+    if not words:
+        return 0
+    n, seen_end = 1, False
+    for w in words:
+        if seen_end and not regex.fullmatch(r"\p{P}+", w):
+            n, seen_end = n + 1, False
+        if len(w) == 1 and text.STERM.match(w):
+            seen_end = True
+    return n
+
+
+def plain_duplicates(items: list[str]) -> tuple[int, int]:
+    seen: set[str] = set()
+    count = chars = 0
+    for item in items:
+        if item in seen:
+            count, chars = count + 1, chars + len(item)
+        seen.add(item)
+    return count, chars
+
+
+def plain_top_chars(words: list[str], n: int) -> int:
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    gram, count = Counter(grams).most_common(1)[0]
+    return len(" ".join(gram)) * count
+
+
+def plain_repeated_chars(words: list[str], n: int) -> int:
+    seen: set[tuple[str, ...]] = set()
+    chars, i = 0, 0
+    while i < len(words) - n + 1:
+        gram = tuple(words[i:i + n])
+        if gram in seen:
+            chars, i = chars + sum(map(len, gram)), i + n
+        else:
+            seen.add(gram)
+            i += 1
+    return chars
+
+
+def plain_c4(txt: str, p) -> tuple[str | None, Counter, str]:
+    """c4's line loop as it was before the whole-text short cuts."""
+    removed: Counter[str] = Counter()
+    ends, policies, kept, sentences = tuple(p.end_punctuation or ()), [s.lower() for s in p.policy_substrings], [], 0
+    for line in txt.splitlines():
+        line = line.strip()
+        tokens = line.split()
+        if p.max_word_length and any(len(t) > p.max_word_length for t in tokens):
+            removed["long_word"] += 1
+            continue
+        if p.remove_citations:
+            line = re.sub(r"\[\d*]|\[edit]|\[citation needed]", "", line)
+        if ends and (not line.endswith(ends) or (p.exclude_ellipsis and line.endswith("..."))):
+            removed["no_terminal_punct"] += 1
+            continue
+        if p.min_words_per_line and len(tokens) < p.min_words_per_line:
+            removed["too_few_words"] += 1
+            continue
+        lower = line.lower()
+        if p.filter_lorem_ipsum and "lorem ipsum" in lower:
+            return "c4_lorem_ipsum", removed, txt
+        if p.filter_javascript and "javascript" in lower:
+            removed["javascript"] += 1
+            continue
+        if p.filter_curly_bracket and "{" in line:
+            return "c4_curly_bracket", removed, txt
+        if policies and any(s in lower for s in policies):
+            removed["policy"] += 1
+            continue
+        sentences += plain_count_sentences(plain_words(line))
+        kept.append(line)
+    if p.min_num_sentences and sentences < p.min_num_sentences:
+        return "c4_too_few_sentences", removed, txt
+    return None, removed, "\n".join(kept).strip()
+
+
+# --- fast == straightforward ----------------------------------------------------------------------------------
+
+@FAST
+@given(hostile)
+def test_word_list_kinds_and_sentences(txt):
+    words = SPLIT.words(txt)
+    assert words == plain_words(txt)
+    assert text.word_stats(words) == plain_word_stats(words)
+    assert text.count_sentences(words) == plain_count_sentences(words)
+    for line in txt.splitlines():
+        assert text.count_sentences(SPLIT.words(line)) == plain_count_sentences(plain_words(line))
+
+
+@FAST
+@given(st.lists(st.sampled_from(["a", "b", "c", "ab", "."]), max_size=80))
+def test_ngrams_count_as_tuples_do(words):
+    if not words:
+        return
+    ends_arr = np.cumsum([0, *map(len, words)])
+    grams = gopher_repetition.NGrams(words)
+    for n in range(1, min(10, len(words)) + 1):
+        if n > 1:
+            grams.next()
+        assert grams.top_chars(ends_arr) == plain_top_chars(words, n), n
+        assert grams.repeated_chars(ends_arr) == plain_repeated_chars(words, n), n
+
+
+@FAST
+@given(st.lists(st.sampled_from(["a", "b", "", " ", "\n", "\n\n", "\n\n\n", "\r"]), max_size=40).map("".join))
+def test_line_and_paragraph_splits(txt):
+    assert gopher_repetition.split_lines(txt) == re.split(r"\n+", txt)
+    assert gopher_repetition.split_paragraphs(txt) == re.split(r"\n{2,}", txt)
+    items = txt.split()
+    assert gopher_repetition.duplicates(items) == plain_duplicates(items)
+
+
+KEPT = ("We hold these truths to be self-evident. All men are created equal [1]. They are endowed, Mr. Smith "
+        "said! Is it so? It is so.\nA second line holds three words.\nmenu\n" + "y" * 50 + " is one long word.")
+
+
+@FAST
+@given(hostile, st.sampled_from([None, 40]))
+@example(KEPT, None)
+@example(KEPT, 40)
+@example(KEPT + "\nSee the [edit] {code}.", None)
+def test_c4_lines_and_decision(txt, max_word_length):
+    c4 = stage("c4", **({"max_word_length": max_word_length} if max_word_length else {}))
+    params, split = c4.resolve("en")
+    removed: Counter[str] = Counter()
+    doc = Document("d", txt, "t")
+    reason = c4._check_lines(doc, params, split, removed)
+    want_reason, want_removed, want_text = plain_c4(txt, params)
+    assert (reason, removed) == (want_reason, want_removed)
+    if reason is None:
+        assert doc.text == want_text
+
+
+def test_word_cache_generations_answer_as_a_fresh_split(monkeypatch):
+    """Past the generation size the cache starts a new generation; words stay the same throughout."""
+    monkeypatch.setattr(text, "_CHUNK_CACHE", 5)
+    split = text.WordSplitter(**{k: getattr(SPLIT, k) for k in ("prefixes", "suffixes", "infixes", "url",
+                                                                "special_cases", "letters_stay_whole")})
+    docs = [" ".join(f"w{i}{j}, (x{j % 3}) Mr. end." for j in range(4)) for i in range(12)]
+    for txt in docs * 2:
+        assert split.words(txt) == plain_words(txt)
+    assert len(split._chunks[0]) <= 5 + 16 and split._chunks[1]
+
+
+@pytest.mark.parametrize("words, sentences", [([], 0), (["Hello"], 1), ([".", "Hello"], 2), (["Hi", ".", "."], 1),
+                                              (["Hi", ".", ",", "there", "!", "Yes"], 3), (["Mr.", "Smith"], 1)])
+def test_sentence_counts_by_hand(words, sentences):
+    assert text.count_sentences(words) == plain_count_sentences(words) == sentences
