@@ -201,3 +201,27 @@ def test_word_cache_generations_answer_as_a_fresh_split(monkeypatch):
                                               (["Hi", ".", ",", "there", "!", "Yes"], 3), (["Mr.", "Smith"], 1)])
 def test_sentence_counts_by_hand(words, sentences):
     assert text.count_sentences(words) == plain_count_sentences(words) == sentences
+
+
+WORD_RULES = SPLIT.prefixes, SPLIT.suffixes
+EDGE_CHARS = sorted({c for pattern in WORD_RULES for c in pattern if not c.isspace()} | set("aZ09é\n.'’°"))
+affix_text = st.lists(st.sampled_from(EDGE_CHARS), max_size=8).map("".join) | st.text(max_size=8)
+
+
+@FAST
+@given(affix_text)
+def test_affix_searches_try_only_the_branches_that_can_match_at_the_edge(s):
+    from corpus.stages.quality.affixes import PrefixFinder, SuffixFinder
+
+    prefixes, suffixes = WORD_RULES
+    m, mine = re.compile(prefixes).search(s), PrefixFinder(prefixes).search(s)
+    assert (m and m.span()) == (mine and mine.span())
+    m = re.compile(suffixes).search(s)
+    assert SuffixFinder(suffixes)(s) == (m.end() - m.start() if m else 0)
+    for pattern in (r"(?i)^a|^b", r"^a|b", r"(?m)b$|a$", r"[^a]$|\w$|(?:ab|c)+$", r"^(?:x|y)?z|^[0-9]"):
+        m = re.compile(pattern).search(s)
+        if pattern.startswith(("^", "(?i)^")):
+            mine = PrefixFinder(pattern).search(s)
+            assert (m and m.span()) == (mine and mine.span()), pattern
+        else:
+            assert SuffixFinder(pattern)(s) == (m.end() - m.start() if m else 0), pattern

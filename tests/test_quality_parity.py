@@ -194,7 +194,7 @@ def test_suffix_search_in_a_window_finds_what_a_full_search_finds(s):
     import re
 
     from corpus import rules
-    from corpus.stages.quality.text import SuffixFinder
+    from corpus.stages.quality.affixes import SuffixFinder
 
     pattern = rules.load("quality/lang/en.yaml")["words"]["suffixes"]
     m = re.compile(pattern).search(s)

@@ -7,7 +7,8 @@ replays spaCy's algorithm in plain Python on spaCy's own data (``words:`` in
 per chunk, look up special cases (``don't`` -> ``do`` + ``n't``, ``U.S.``, ``:)``), strip prefixes
 and suffixes one at a time (stopping at a special case), keep a URL whole, split the rest at infixes,
 then re-join token runs that spell a special case. Each distinct chunk is split once (chunks repeat:
-Zipf), which is where the speed comes from. Scripts written without spaces (Han, kana, Thai...) are
+Zipf), which is where the speed comes from; the prefix and suffix searches of a new chunk try only
+the patterns' branches that can match at its edge (`affixes`). Scripts written without spaces (Han, kana, Thai...) are
 then split into characters (with their combining marks) when the document's language says so, because
 a whole clause would otherwise count as one word.
 """
@@ -23,10 +24,7 @@ from typing import TypeVar
 
 import regex
 
-try:  # the parser behind `re` (for the widths of a pattern's branches); sre_parse before Python 3.11
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover
-    import sre_parse  # type: ignore[no-redef]
+from corpus.stages.quality.affixes import PrefixFinder, SuffixFinder
 
 #: Sentence-terminal characters (Unicode ``Sentence_Terminal``): ``.``, ``!``, ``?``, ``。``, ``।``...
 STERM = regex.compile(r"\p{Sentence_Terminal}")
@@ -35,7 +33,6 @@ _ALL_PUNCT = regex.compile(r"\p{P}+")
 _HAS_WORD_CHAR = regex.compile(r"[\p{L}\p{M}\p{N}]")
 _HAS_ALPHA = regex.compile(r"\p{L}")  # str.isalpha: a letter of any script
 _CHUNK_CACHE = 200_000  # distinct whitespace-separated chunks per generation of a splitter's cache (two kept)
-_LONG = 64  # a suffix branch that can match more characters than this is searched over the whole chunk
 
 Special = tuple[tuple[str, tuple[str, ...]], ...]
 _V = TypeVar("_V")
@@ -44,55 +41,6 @@ _V = TypeVar("_V")
 def _finder(pattern: str) -> re.Pattern[str] | None:
     """spaCy's patterns are Python ``re`` patterns: compiled with ``re`` they match exactly as in spaCy."""
     return re.compile(pattern) if pattern else None
-
-
-def _branches(pattern: str) -> list[str]:
-    """The top-level alternatives of a regular expression (``a|(b|c)|[|]`` -> ``a``, ``(b|c)``, ``[|]``)."""
-    out, depth, in_class, escaped, start = [], 0, False, False, 0
-    for i, ch in enumerate(pattern):
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-        elif ch in "()":
-            depth += 1 if ch == "(" else -1
-        elif ch == "|" and depth == 0:
-            out.append(pattern[start:i])
-            start = i + 1
-    return [*out, pattern[start:]]
-
-
-class SuffixFinder:
-    """Length of the suffix spaCy's suffix pattern finds (the leftmost match; every branch ends in ``$``).
-
-    ``re.search`` tries the whole alternation at every position of the chunk. A branch that matches
-    at most ``window`` characters can only start in the last ``window``, so those branches are searched
-    from there (a look-behind still sees the text before); the few unbounded ones (``\\.\\.+$``) are
-    searched in full; the leftmost start of both is spaCy's match.
-    """
-
-    def __init__(self, pattern: str) -> None:
-        branches = _branches(pattern)
-        widths = [sre_parse.parse(b).getwidth()[1] for b in branches]
-        if not all(b.endswith("$") and not b.endswith("\\$") for b in branches):
-            widths = [sre_parse.MAXREPEAT] * len(branches)  # not all end-anchored: search in full
-        bounded = [b for b, w in zip(branches, widths, strict=True) if w < _LONG]
-        unbounded = [b for b, w in zip(branches, widths, strict=True) if w >= _LONG]
-        self.window = max((w for w in widths if w < _LONG), default=0)
-        self.bounded = re.compile("|".join(bounded)) if bounded else None
-        self.unbounded = re.compile("|".join(unbounded)) if unbounded else None
-
-    def __call__(self, s: str) -> int:
-        best = self.unbounded.search(s) if self.unbounded is not None else None
-        if self.bounded is not None:
-            m = self.bounded.search(s, max(0, len(s) - self.window))
-            if m is not None and (best is None or m.start() < best.start()):
-                best = m
-        return best.end() - best.start() if best is not None else 0
 
 
 @dataclass(frozen=True, eq=False)  # one instance per rule set (`splitter`): hashed by identity, not by content
@@ -115,7 +63,7 @@ class WordSplitter:
 
     def __post_init__(self) -> None:
         setattr_ = object.__setattr__
-        setattr_(self, "_pre", _finder(self.prefixes))
+        setattr_(self, "_pre", PrefixFinder(self.prefixes) if self.prefixes else None)
         setattr_(self, "_suf", SuffixFinder(self.suffixes) if self.suffixes else None)
         setattr_(self, "_inf", _finder(self.infixes))
         setattr_(self, "_url", _finder(self.url))
@@ -152,12 +100,15 @@ class WordSplitter:
             self._chunks[:] = [{}, cache]
         cache, older = self._chunks
         chunks = text.split()
+        fresh: list[str] = []
         for chunk in filterfalse(cache.__contains__, chunks):
             toks = older.get(chunk)
             if toks is None:
                 toks = self._split_chunk(chunk)
-                _remember(toks)  # new words are classified once, here, not looked for in every list
+                fresh.extend(toks)
             cache[chunk] = toks
+        if fresh:
+            _remember(fresh)  # new words are classified once, here, not looked for in every list
         return list(chain.from_iterable(map(cache.__getitem__, chunks)))
 
     def _split_chunk(self, chunk: str) -> tuple[str, ...]:
