@@ -107,6 +107,7 @@ def _content_id(value: Any) -> Any:
     """``sha256:<hex>`` of the local file or folder ``value`` names (a Thresher run folder by its
     manifest, which hashes every output); anything else (a hub name) stays as given."""
     from corpus.engine.manifest import sha256_file, sha256_tree
+    from corpus.rundir import RunDir, is_finished
 
     if not isinstance(value, str) or not value:
         return value
@@ -114,8 +115,8 @@ def _content_id(value: Any) -> Any:
     if p.is_file():
         return f"sha256:{sha256_file(p)}"
     if p.is_dir():
-        run = next((d for d in (p, p.parent) if (d / "manifest.json").is_file()), None)  # a run or its stage folder
-        return f"sha256:{sha256_file(run / 'manifest.json') if run else sha256_tree(p)}"
+        run = next((RunDir(d) for d in (p, p.parent) if is_finished(d)), None)  # a run or its stage folder
+        return f"sha256:{sha256_file(run.manifest) if run else sha256_tree(p)}"
     return value
 
 

@@ -29,6 +29,7 @@ import yaml
 
 from corpus.errors import UserError
 from corpus.io import atomic
+from corpus.rundir import RunDir
 from corpus.stages.dedup.shingles import shingle_set, shingles
 
 STAGE = "dedup_minhash"
@@ -101,7 +102,7 @@ def find_run(ref: str, stage: str = STAGE) -> Path:
     path = Path(ref).expanduser().resolve()
     if (path / "params.json").is_file():
         return path
-    config = path / "config.yaml"
+    config = RunDir(path).config
     if not config.is_file():
         raise UserError(f"against: {ref} is neither a Thresher run directory nor a {stage} state folder")
     stages = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("stages") or []
