@@ -52,10 +52,10 @@ def flush() -> None:
 class Progress:
     """Documents read, tasks done, and kept/removed so far, for one pass at a time."""
 
-    def __init__(self, quiet: bool = False, stream=sys.stderr):
+    def __init__(self, quiet: bool = False, stream=None):
         self.quiet = quiet
-        self.stream = stream
-        self.tty = stream.isatty()
+        self.stream = stream if stream is not None else sys.stderr  # the one current when the build starts
+        self.tty = self.stream.isatty()
         self.bar = None
         self.docs = 0
         self.t0 = time.monotonic()
