@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import compress, repeat
 
 from corpus import keys
 from corpus.document import Document
@@ -73,21 +74,29 @@ class C4(LanguageRule):
         ends = tuple(p.end_punctuation or ())
         policies = [s.lower() for s in p.policy_substrings]
         txt = doc.text
-        # Asked of the whole text first (a line's words are among the text's): when no word is that
-        # long, or no "[" starts a citation, no line needs the step.
-        longest = p.max_word_length if p.max_word_length and max(map(len, txt.split()), default=0) > p.max_word_length else 0
+        lines = list(map(str.strip, txt.splitlines()))
+        # Asked of the whole text first: when no line is longer than a word may be, or no "[" starts a
+        # citation, no line needs the step.
+        longest = p.max_word_length if p.max_word_length and max(map(len, lines), default=0) > p.max_word_length else 0
         citations = p.remove_citations and "[" in txt
+        numbered = enumerate(lines)
+        if ends and not longest and not citations:  # then a line without an ending is removed for that alone:
+            numbered = compress(numbered, map(str.endswith, lines, repeat(ends)))  # such lines are skipped in C
         kept: list[str] = []
         sentences = 0
-        for stripped in map(str.strip, txt.splitlines()):
-            if longest and max(map(len, stripped.split()), default=0) > longest:
+        last = -1  # the previous line looked at; those between were skipped for their ending
+        for i, stripped in numbered:
+            if i > last + 1:
+                removed["no_terminal_punct"] += i - last - 1
+            last = i
+            if longest and len(stripped) > longest and max(map(len, stripped.split())) > longest:
                 removed["long_word"] += 1
                 continue
             line = _CITATION.sub("", stripped) if citations and "[" in stripped else stripped
             if ends and (not line.endswith(ends) or (p.exclude_ellipsis and line.endswith("..."))):
                 removed["no_terminal_punct"] += 1
                 continue
-            if p.min_words_per_line and len(stripped.split()) < p.min_words_per_line:
+            if p.min_words_per_line and len(stripped.split(None, p.min_words_per_line - 1)) < p.min_words_per_line:
                 removed["too_few_words"] += 1
                 continue
             lower = line.lower()
@@ -98,12 +107,14 @@ class C4(LanguageRule):
                 continue
             if p.filter_curly_bracket and "{" in line:
                 return "c4_curly_bracket"
-            if policies and any(s in lower for s in policies):
+            if policies and any(map(lower.__contains__, policies)):
                 removed["policy"] += 1
                 continue
             if p.min_num_sentences and sentences < p.min_num_sentences:  # past the minimum, no need to count
                 sentences += text.count_sentences(split.words(line))
             kept.append(line)
+        if len(lines) > last + 1:
+            removed["no_terminal_punct"] += len(lines) - last - 1
         if p.min_num_sentences and sentences < p.min_num_sentences:
             return "c4_too_few_sentences"
         if p.remove_lines and self.mode == "filter":
