@@ -100,6 +100,8 @@ def _subprocess(run: Run, devices: tuple[int, ...], nproc: int) -> None:
 def train(runs: list[Run], launch: Launch, gpus: int, log: Callable[[str], None]) -> None:
     """Train ``runs``: in this process one after another when one lane of one process does, else each
     in a subprocess on its lane's devices, the lanes at once."""
+    if not runs:  # all trained earlier: nothing to ask of this machine's devices
+        return
     groups = lanes(gpus, launch)
     for run in runs:
         run.out.mkdir(parents=True, exist_ok=True)
