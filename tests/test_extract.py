@@ -82,6 +82,22 @@ def test_empty_timeout_and_passing_documents() -> None:
     assert twice.text == once.text
 
 
+def test_page_metadata_is_read_anywhere_in_the_page() -> None:
+    """Robots and TDM reservations placed in the body count like those in the head; the first canonical
+    link and the first TDM tag decide even when empty; the most trusted date key wins whatever its
+    place; a date key counts only as the tag's first attribute of name, property and itemprop."""
+    head = ('<link rel="CANONICAL"><link rel="canonical" href="/second">'
+            '<meta name="date" content="2001-01-01"><meta name="author" property="pubdate" content="1999-09-09">')
+    body = ('<meta name="Robots" content="NoAI noindex"><meta name="tdm-reservation" content=" 1 ">'
+            '<meta name="tdm-reservation" content="0"><meta itemprop="datePublished" content=" 2020-02-02 ">'
+            '<meta name="robots" content="noai, noimageai">')
+    html = f"<html lang='fr'><head><title>T</title>{head}</head><body><p>{'Words of prose here. ' * 20}</p>{body}</body></html>"
+    [doc], _, _ = extract({"backend": "resiliparse"}, [Document("b", html, "s", {"content_type": "text/html"})])
+    m = doc.metadata
+    assert m["robots"] == ["noai", "noindex", "noimageai"] and m["tdm_reservation"] == "1"
+    assert m["published"] == "2020-02-02" and m["html_lang"] == "fr" and "canonical_url" not in m
+
+
 @pytest.mark.parametrize("spec", [{"backend": "readability"}, {"format": "html"},
                                   {"backend": "resiliparse", "format": "markdown"}, {"timeout_s": -1}])
 def test_settings_are_checked(spec: dict) -> None:

@@ -50,7 +50,14 @@ FORMATS = ("text", "markdown")
 # <meta> names and properties that carry a publication date, in order of trust.
 _DATE_META = ("article:published_time", "datepublished", "date", "dc.date.issued", "dc.date", "pubdate",
               "og:published_time", "publish-date")
-_DATE_SELECTOR = ", ".join(f'meta[{attr}="{key}" i]' for key in _DATE_META for attr in ("name", "property", "itemprop"))
+_DATE_ATTRS = ("name", "property", "itemprop")
+_ROBOTS, _TDM = "robots", "tdm-reservation"
+# Every element `page_metadata` reads, anywhere in the page (a robots or TDM ``<meta>`` may sit in the
+# body): one walk of the document. ``meta:is(...)`` tests the tag once per element and the attributes
+# only on ``<meta>``s; a flat list of 26 ``meta[...]`` selectors costs one tag test per selector and
+# element (measured on html-dev: 0.14 ms a page against 0.25 ms, the four queries of before 0.34 ms).
+_META_SELECTOR = ('link[rel="canonical" i], meta:is(' + ", ".join(
+    [f'[name="{_ROBOTS}" i]', f'[name="{_TDM}" i]', *(f'[{a}="{k}" i]' for k in _DATE_META for a in _DATE_ATTRS)]) + ")")
 _ROBOTS_SPLIT = re.compile(r"[\s,]+")
 _SENTENCE_END = tuple('.!?:;"\u00bb\u201c\u201d)\u2026')  # a line ending so is prose, however short
 _TAG = re.compile(r"<[^>]*>")
@@ -95,8 +102,11 @@ def is_html(doc: Document) -> bool:
 def page_metadata(tree: HTMLTree) -> dict[str, Any]:
     """Title, ``<html lang>``, canonical URL, publication date and robots directives of a parsed page.
 
-    Each is one CSS query with an attribute selector: reading every ``<meta>``'s attributes from Python
-    costs more than the extraction itself (measured on html-dev)."""
+    One CSS query finds the few elements that carry them (`_META_SELECTOR`); each is then sorted by
+    its attributes in document order: the first canonical ``<link>`` and the first TDM ``<meta>``
+    count, every robots ``<meta>`` adds its directives, and of the date ``<meta>``s the most trusted
+    key wins (`_DATE_META`). Reading every ``<meta>``'s attributes from Python instead costs more than
+    the extraction itself (measured on html-dev)."""
     out: dict[str, Any] = {}
     doc = tree.document
     if tree.title:
@@ -104,22 +114,29 @@ def page_metadata(tree: HTMLTree) -> dict[str, Any]:
     root = doc.query_selector("html")
     if root is not None and root.getattr("lang"):
         out[keys.HTML_LANG] = root.getattr("lang").strip()
-    link = doc.query_selector('link[rel="canonical" i]')
-    if link is not None and link.getattr("href"):
-        out[keys.CANONICAL_URL] = link.getattr("href").strip()
-    dates = {}
-    for meta in doc.query_selector_all(_DATE_SELECTOR):
-        key = (meta.getattr("name") or meta.getattr("property") or meta.getattr("itemprop") or "").lower()
-        if meta.getattr("content"):
-            dates.setdefault(key, meta.getattr("content").strip())
+    canonical = tdm = None
+    dates: dict[str, str] = {}
+    robots: list[str] = []
+    for node in doc.query_selector_all(_META_SELECTOR):
+        if node.tag == "link":
+            canonical = node if canonical is None else canonical
+            continue
+        name = (node.getattr("name") or "").lower()
+        content = node.getattr("content")
+        if name == _ROBOTS:
+            robots += [d for d in _ROBOTS_SPLIT.split((content or "").lower()) if d]
+        elif name == _TDM:
+            tdm = node if tdm is None else tdm
+        values = [node.getattr(a) for a in _DATE_ATTRS]
+        if content and any(v and v.lower() in _DATE_META for v in values):
+            dates.setdefault(next((v for v in values if v), "").lower(), content.strip())
+    if canonical is not None and canonical.getattr("href"):
+        out[keys.CANONICAL_URL] = canonical.getattr("href").strip()
     published = next((dates[k] for k in _DATE_META if k in dates), None)
     if published:
         out[keys.PUBLISHED] = published
-    robots = [d for meta in doc.query_selector_all('meta[name="robots" i]')
-              for d in _ROBOTS_SPLIT.split((meta.getattr("content") or "").lower()) if d]
     if robots:
         out[keys.ROBOTS_META] = list(dict.fromkeys(robots))
-    tdm = doc.query_selector('meta[name="tdm-reservation" i]')
     if tdm is not None and tdm.getattr("content"):
         out[keys.TDM_RESERVATION] = tdm.getattr("content").strip()
     return out
