@@ -80,11 +80,33 @@ def test_tokenize_not_last_fails_before_any_task(tmp_path: Path, trained_tokeniz
     assert not (tmp_path / "out").exists()  # no run started: no .state/, no pass markers
 
 
+def _registered_by_ast(source: str) -> list[str]:
+    """What `base.registered_names` must find, read from the parsed module: the ``name = "..."`` of each
+    module-level class decorated ``@register`` or ``@<module>.register``."""
+    def is_register(d: ast.expr) -> bool:
+        return (isinstance(d, ast.Name) and d.id == "register") or (isinstance(d, ast.Attribute) and d.attr == "register")
+
+    return [stmt.value.value for node in ast.parse(source).body
+            if isinstance(node, ast.ClassDef) and any(map(is_register, node.decorator_list))
+            for stmt in node.body if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant)
+            and any(isinstance(t, ast.Name) and t.id == "name" for t in stmt.targets)]
+
+
 def test_register_is_recognised_written_either_way() -> None:
-    found = [base._is_register(d) for d in ast.parse("@register\n@base.register\n@other\nclass A: pass\n")
-             .body[0].decorator_list]
-    assert found == [True, True, False]
+    source = ('@dataclass\n@register\nclass A(Stage):\n\n    """Doc."""\n    name = "a"  # the name\n\n'
+              '    def f(self):\n        name = "local"\n\n\nname = "module"\n\n\n@base.register\nclass B(\n'
+              '    Filter,\n):\n    name = \'b\'\n\n\n@other\nclass C(Stage):\n    name = "c"\n')
+    assert base.registered_names(source) == _registered_by_ast(source) == ["a", "b"]
     assert "test_fault" not in base.names()  # a test module's stage is not part of the package
+
+
+def test_the_stage_scan_agrees_with_the_parsed_sources() -> None:
+    """Every module of the package: the cheap scan a build runs finds what parsing the module finds."""
+    root = Path(base.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        assert base.registered_names(source) == _registered_by_ast(source), path
+    assert len(base.names()) >= 16 and base.get("extract").name == "extract"
 
 
 def test_run_stage_runs_a_global_stage_with_its_scan_and_reduce() -> None:
