@@ -129,6 +129,25 @@ def plain_c4(txt: str, p) -> tuple[str | None, Counter, str]:
     return None, removed, "\n".join(kept).strip()
 
 
+def plain_fineweb(txt: str, p) -> str | None:
+    """fineweb as it was before the per-line work moved into C and the chunk bound on the line ratio."""
+    lines = [ln for ln in txt.split("\n") if ln.strip()]
+    if not lines:
+        return "fineweb_empty"
+    ends = sum(bool(ln) and text.STERM.match(ln[-1]) is not None for ln in lines) / len(lines)
+    if ends < p.line_punct_thr and not (ends == 0 and p.line_punct_exclude_zero):
+        return "fineweb_line_punct"
+    if sum(len(ln) <= p.short_line_length for ln in lines) / len(lines) > p.short_line_thr:
+        return "fineweb_short_lines"
+    chars = len(txt) - txt.count("\n")
+    if chars and plain_duplicates(lines)[1] / chars > p.char_duplicates_ratio:
+        return "fineweb_dup_line_chars"
+    words = plain_words(txt)
+    if not words or txt.count("\n") / len(words) > p.new_line_ratio:
+        return "fineweb_list_ratio"
+    return None
+
+
 # --- fast == straightforward ----------------------------------------------------------------------------------
 
 @FAST
@@ -184,6 +203,17 @@ def test_c4_lines_and_decision(txt, max_word_length):
     assert (reason, removed) == (want_reason, want_removed)
     if reason is None:
         assert doc.text == want_text
+
+
+@FAST
+@given(hostile)
+@example(KEPT)
+@example("\n".join(f"Extraordinarilylongunhyphenatedwordnumber{i}x." for i in range(6)))  # list ratio, exact
+@example("\n".join(f"Line {i} of a plain paragraph holds enough words to pass." for i in range(6)))  # by the bound
+def test_fineweb_decision(txt):
+    fineweb = stage("fineweb")
+    params, split = fineweb.resolve("en")
+    assert fineweb.check_doc(Document("d", txt, "t"), params, split) == plain_fineweb(txt, params)
 
 
 def test_word_cache_generations_answer_as_a_fresh_split(monkeypatch):

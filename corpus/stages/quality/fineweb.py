@@ -66,7 +66,10 @@ class FineWeb(LanguageRule):
             if chars and duplicates(lines)[1] / chars > p.char_duplicates_ratio:
                 return "fineweb_dup_line_chars"
         if p.new_line_ratio is not None:
-            words = text.cached_words(split, txt)
-            if not words or txt.count("\n") / len(words) > p.new_line_ratio:
+            # every whitespace-separated chunk holds a word or more: when the ratio passes per chunk,
+            # it passes per word, and the words need not be split
+            chunks, breaks = len(txt.split()), txt.count("\n")
+            if not chunks or (breaks / chunks > p.new_line_ratio
+                              and breaks / len(text.cached_words(split, txt)) > p.new_line_ratio):
                 return "fineweb_list_ratio"
         return None

@@ -7,7 +7,6 @@ paper and in datatrove; thresholds live in ``rules/quality/gopher_repetition.yam
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +18,6 @@ from corpus.stages.base import register
 from corpus.stages.quality import text
 from corpus.stages.quality.rule import LanguageRule
 
-_PARAGRAPHS = re.compile(r"\n{2,}")
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier (golden ratio), for n-gram keys
 
 
@@ -60,8 +58,13 @@ def split_lines(txt: str) -> list[str]:
 
 
 def split_paragraphs(txt: str) -> list[str]:
-    """``re.split(r"\n{2,}", txt)``; most texts have no blank line, so the expression is often skipped."""
-    return _PARAGRAPHS.split(txt) if "\n\n" in txt else [txt]
+    """``re.split(r"\n{2,}", txt)`` without the regular expression: split at each pair of newlines,
+    then a piece's leading newlines belong to the run before it, and a piece left empty in between
+    was inside a run (the first and last piece stay, as the expression keeps them)."""
+    parts = txt.split("\n\n")
+    if len(parts) < 2:
+        return parts
+    return [parts[0], *filter(None, [p.lstrip("\n") for p in parts[1:-1]]), parts[-1].lstrip("\n")]
 
 
 def _groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
