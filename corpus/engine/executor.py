@@ -2,24 +2,28 @@
 
 It knows nothing of stages: it maps a function over jobs. Workers die with the build (Linux
 ``PR_SET_PDEATHSIG``), so a killed build never leaves orphans writing into the run directory.
+The pool's modules (multiprocessing, ctypes) are imported when a pool starts: a one-worker build
+runs its tasks in-process and never needs them.
 """
 
 from __future__ import annotations
 
-import ctypes
-import multiprocessing as mp
 import os
 import queue as queue_mod
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from corpus.engine import progress
 
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
 
 def _die_with_parent() -> None:
+    import ctypes
+
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -54,6 +58,9 @@ class LocalExecutor:
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
             ctx = mp.get_context("spawn")
             self._queue = ctx.Queue()
             self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
@@ -85,6 +92,8 @@ class LocalExecutor:
                     on_done(r)
                 results.append(r)
             return results
+        from concurrent.futures import as_completed
+
         pool = self._ensure_pool()
         futures = {pool.submit(fn, job): i for i, job in enumerate(jobs)}
         out: list[Any] = [None] * len(jobs)
