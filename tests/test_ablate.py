@@ -249,6 +249,13 @@ def test_more_processes_than_gpus_is_one_line():
     ({"proxy": {**PROXY, "launch": {"nproc_per_node": 3}}}, "proxy.micro_batch_size (8) must be a multiple of"),
     ({"proxy": {**PROXY, "launch": {"concurrent": 0}}}, "proxy.launch.concurrent must be auto or a whole number"),
     ({"proxy": {**PROXY, "launch": {"gpus": 2}}}, "unknown key 'gpus' in proxy.launch"),
+    ({"proxy": {**{k: v for k, v in PROXY.items() if k != "model"}, "modle": PROXY["model"]}},
+     "unknown key 'modle' in proxy (did you mean 'model'?)"),
+    ({"proxy": {**PROXY, "model": {**PROXY["model"], "hiden_size": 32}}},
+     "unknown key 'hiden_size' in proxy.model (did you mean 'hidden_size'?)"),
+    ({"proxy": {**PROXY, "seeds": [0, "one"]}}, "proxy.seeds[1] must be a whole number, got 'one'"),
+    ({"eval": {"heldout": {"news": "news.jsonl"}, "evrey": 0.5}}, "unknown key 'evrey' in eval (did you mean 'every'?)"),
+    ({"tokenizer": {"train": {}}}, "tokenizer.train: missing required key 'vocab_size'"),
 ])
 def test_experiment_mistakes_are_one_line(corpus, change, message):
     path = write_experiment(corpus, "mistake", {"a": {}})
