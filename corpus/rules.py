@@ -9,10 +9,13 @@ import os
 import sysconfig
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from corpus import schema
 from corpus.errors import UserError
 from corpus.yamlfile import read_yaml
+
+T = TypeVar("T")
 
 
 def rules_dir() -> Path:
@@ -49,3 +52,14 @@ def _load(path: str) -> Any:
 
 def load(ref: str | os.PathLike) -> Any:
     return _load(str(resolve(ref)))
+
+
+def load_as(cls: type[T], ref: str | os.PathLike, what: str) -> T:
+    """A rules file whose keys the dataclass ``cls`` holds (`corpus.schema`: an empty file takes the
+    defaults); ``what`` names the file in errors, one line each (``blocklist lists/x.yaml: unknown key
+    'domian' (did you mean 'domains'?)``)."""
+    data = load(ref)
+    try:
+        return schema.from_mapping(cls, data)
+    except UserError as e:
+        raise UserError(f"{what} {ref}: {e}") from None

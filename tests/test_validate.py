@@ -22,6 +22,8 @@ from corpus.rundir import RunDir
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "in.jsonl").write_text('{"id": "a", "text": "hello world, a document", "url": "https://example.org/a"}\n')
     (tmp_path / "eval.jsonl").write_text('{"text": "an evaluation item of a few words"}\n')
+    (tmp_path / "typo-blocklist.yaml").write_text("domians: [spam.test]\n")
+    (tmp_path / "typo-optout.yaml").write_text("url_prefix: [https://a.org/private/]\n")
     monkeypatch.chdir(tmp_path)  # a missing file named relative to the current directory stays missing
     return tmp_path
 
@@ -47,6 +49,10 @@ MISTAKES = {
                          "stage label 'normalize' is used twice"),
     "missing blocklist": ([{"stage": "url_filter", "blocklists": ["missing-blocklist.yaml"]}],
                           "missing-blocklist.yaml"),
+    "blocklist key typo": ([{"stage": "url_filter", "blocklists": ["typo-blocklist.yaml"]}],
+                           "typo-blocklist.yaml: unknown key 'domians' (did you mean 'domains'?)"),
+    "opt-out list key typo": ([{"stage": "rights", "optout": ["typo-optout.yaml"]}],
+                              "typo-optout.yaml: unknown key 'url_prefix' (did you mean 'url_prefixes'?)"),
     "missing eval set": ([{"stage": "decontaminate", "eval_sets": {"gsm": "missing.jsonl"}}],
                          "eval_sets.gsm: file not found: missing.jsonl"),
     "missing classifier model": ([{"stage": "quality_classifier", "model": "missing.bin", "min_score": 0.5}],

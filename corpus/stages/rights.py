@@ -24,12 +24,11 @@ from urllib.robotparser import RobotFileParser
 
 import orjson
 
-from corpus import keys, rules
+from corpus import keys, rules, schema
 from corpus.document import Document
 from corpus.errors import UserError
 from corpus.stages.base import Filter, register
 
-OPTOUT_KEYS = ("domains", "url_prefixes", "content_hashes")
 UNDATED = "undated"
 # ledger ``extra`` counter prefixes the report reads (corpus/report/facts.py)
 DOMAIN_COUNTER = "domain:"
@@ -46,6 +45,18 @@ MECHANISMS = {
     "rights_x_robots_tag": "X-Robots-Tag header",
     "rights_robots_txt": "robots.txt (AI user agents)",
 }
+
+
+@dataclass
+class OptOutList:
+    """The keys of an opt-out list file (the schema, `corpus.schema`)."""
+
+    domains: list[str] = field(default_factory=list)
+    url_prefixes: list[str] = field(default_factory=list)
+    content_hashes: list[str] = field(default_factory=list)  # sha256 of the document's text
+
+
+OPTOUT_KEYS = tuple(schema.keys(OptOutList))  # the stage takes the same lists inline
 
 
 @dataclass
@@ -101,13 +112,9 @@ def _json(text: str, where: Any) -> Any:
         raise UserError(f"{where}: not JSON ({e})") from None
 
 
-def load_optout(ref: str) -> dict[str, list[str]]:
+def load_optout(ref: str) -> OptOutList:
     """An opt-out list: YAML with ``domains``, ``url_prefixes`` and ``content_hashes`` (sha256 of the text)."""
-    data = rules.load(rules.resolve(ref)) or {}
-    bad = sorted(set(data) - set(OPTOUT_KEYS)) if isinstance(data, dict) else ["(not a mapping)"]
-    if bad:
-        raise UserError(f"opt-out list {ref}: unknown key {bad[0]!r} (allowed: {', '.join(OPTOUT_KEYS)})")
-    return {k: [str(v) for v in data.get(k) or []] for k in OPTOUT_KEYS}
+    return rules.load_as(OptOutList, ref, "opt-out list")
 
 
 def tdm_reserved(value: Any) -> bool:
@@ -142,12 +149,18 @@ class Rights(Filter):
     path_params = ("robots", "tdmrep", "optout")
     doc = "Drop or flag documents whose rightsholder opted out of TDM (robots.txt AI agents, TDMRep, noai, opt-out list)."
 
+    def check(self) -> None:
+        """Read every opt-out list now: a mistake in one stops `validate` and the build before any task."""
+        for ref in self.p.optout:
+            load_optout(ref)
+
     def setup(self) -> None:
         p: RightsParams = self.p
         lists = {k: list(getattr(p, k)) for k in OPTOUT_KEYS}
         for ref in p.optout:
-            for key, values in load_optout(ref).items():
-                lists[key] += values
+            found = load_optout(ref)
+            for key in OPTOUT_KEYS:
+                lists[key] += getattr(found, key)
         self._domains = {d.lower().removeprefix("www.").strip(".") for d in lists["domains"]}
         self._prefixes = tuple(u.lower() for u in lists["url_prefixes"])
         self._hashes = {h.lower() for h in lists["content_hashes"]}

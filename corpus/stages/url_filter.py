@@ -12,13 +12,24 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from corpus import keys, rules
+from corpus import keys, rules, schema
 from corpus.document import Document
 from corpus.errors import UserError
 from corpus.stages.base import Filter, register
 
 _URL_WORDS = re.compile(r"[^\W_]+")
-LIST_KEYS = ("domains", "words", "subwords")
+
+
+@dataclass
+class Blocklist:
+    """The keys of a YAML blocklist file (the schema, `corpus.schema`); a text file is ``domains`` only."""
+
+    domains: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
+    subwords: list[str] = field(default_factory=list)
+
+
+LIST_KEYS = tuple(schema.keys(Blocklist))  # the stage takes the same lists inline
 
 
 @dataclass
@@ -39,17 +50,13 @@ class UrlFilterParams:
             rules.resolve(ref)
 
 
-def load_blocklist(ref: str) -> dict[str, list[str]]:
+def load_blocklist(ref: str) -> Blocklist:
     """A blocklist file: YAML with ``domains``/``words``/``subwords``, or text with a domain a line."""
     path = rules.resolve(ref)
     if path.suffix in (".yaml", ".yml"):
-        data = rules.load(path) or {}
-        bad = sorted(set(data) - set(LIST_KEYS)) if isinstance(data, dict) else ["(not a mapping)"]
-        if bad:
-            raise UserError(f"blocklist {ref}: unknown key {bad[0]!r} (allowed: {', '.join(LIST_KEYS)})")
-        return {k: [str(v) for v in data.get(k) or []] for k in LIST_KEYS}
+        return rules.load_as(Blocklist, ref, "blocklist")
     lines = path.read_text(encoding="utf-8").splitlines()
-    return {"domains": [ln.split("#")[0].strip() for ln in lines if ln.split("#")[0].strip()]}
+    return Blocklist(domains=[ln.split("#")[0].strip() for ln in lines if ln.split("#")[0].strip()])
 
 
 def host_of(url: str) -> str:
@@ -68,12 +75,18 @@ class UrlFilter(Filter):
     Params = UrlFilterParams
     doc = "Drop documents whose URL (metadata field) has a blocked domain, word or substring."
 
+    def check(self) -> None:
+        """Read every blocklist now: a mistake in one stops `validate` and the build before any task."""
+        for ref in self.p.blocklists:
+            load_blocklist(ref)
+
     def setup(self) -> None:
         p: UrlFilterParams = self.p
         lists = {k: {v.lower() for v in getattr(p, k)} for k in LIST_KEYS}
         for ref in p.blocklists:
-            for key, values in load_blocklist(ref).items():
-                lists[key].update(v.lower() for v in values)
+            found = load_blocklist(ref)
+            for key in LIST_KEYS:
+                lists[key].update(v.lower() for v in getattr(found, key))
         self._domains = {d.removeprefix("www.").strip(".") for d in lists["domains"]}
         self._words = lists["words"]
         self._subwords = re.compile("|".join(map(re.escape, sorted(lists["subwords"])))) if lists["subwords"] else None
