@@ -4,9 +4,10 @@ A dataclass's init fields are the allowed keys (a trailing underscore in a field
 keyword: ``async_`` is the YAML key ``async``), their annotations the allowed values, their defaults
 what a left-out key means. `from_mapping` checks a parsed YAML mapping against it, nested dataclasses
 and ``list[...]``, ``dict[...]``, unions, ``Optional`` and ``Literal`` included, and builds the
-instance. Every mistake is a one-line `UserError` in words that names the key where it sits
-(``stages[3].ner.threshold must be a number, got 'high'``), so the pipeline config, stage parameters
-and the trainer config all read the same.
+instance; `replace` puts the checked keys of a partial mapping into an instance (an override). Every
+mistake is a one-line `UserError` in words that names the key where it sits (``stages[3].ner.threshold
+must be a number, got 'high'``), so the pipeline config, stage parameters, the trainer config, the
+ablate experiment file and the rules files a stage reads all read the same.
 
 Rules of the values: a ``float`` takes a whole number too (and holds it as a float); ``bool`` is never
 taken for a number nor a number for ``bool``; a ``str`` is never empty; ``None`` (YAML ``null``) only
@@ -53,16 +54,8 @@ def from_mapping(cls: type[T], data: Any, where: str = "", ignore: Iterable[str]
 
     ``where`` is the mapping's place in its file (``stages[3]``; empty for the top level), named in
     every error; keys in ``ignore`` are allowed in ``data`` and left to the caller."""
-    if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
-        raise UserError(f"{where or 'the top level'} must be a mapping of keys, got {_show(data)}")
+    data, fields = _mapping(cls, data, where, tuple(ignore))
     hints = _hints(cls)
-    fields = {yaml_key(f.name): f for f in dataclasses.fields(cls) if f.init}
-    ignore = tuple(ignore)
-    for key in data:
-        if key not in fields and key not in ignore:
-            raise UserError(unknown_key(key, where, [*fields, *ignore]))
     values = {}
     for key, f in fields.items():
         if key in data:
@@ -70,6 +63,29 @@ def from_mapping(cls: type[T], data: Any, where: str = "", ignore: Iterable[str]
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise UserError(f"{where}: missing required key {key!r}" if where else f"missing required key {key!r}")
     return cls(**values)
+
+
+def replace(obj: T, data: Any, where: str = "") -> T:
+    """The dataclass instance ``obj`` with the keys of ``data`` put in, each checked as `from_mapping`
+    checks it: a partial mapping that overrides a few values (a language's section of a rules file)."""
+    data, fields = _mapping(type(obj), data, where, ())
+    hints = _hints(type(obj))
+    return dataclasses.replace(obj, **{fields[k].name: check(_join(where, k), v, hints[fields[k].name])
+                                       for k, v in data.items()})
+
+
+def _mapping(cls: type, data: Any, where: str, ignore: tuple[str, ...]) -> tuple[Mapping, dict[str, Any]]:
+    """``data`` as a mapping (``None``: empty) whose keys are all fields of ``cls`` or in ``ignore``,
+    with the fields by YAML key."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise UserError(f"{where or 'the top level'} must be a mapping of keys, got {_show(data)}")
+    fields = {yaml_key(f.name): f for f in dataclasses.fields(cls) if f.init}
+    for key in data:
+        if key not in fields and key not in ignore:
+            raise UserError(unknown_key(key, where, [*fields, *ignore]))
+    return data, fields
 
 
 def unknown_key(key: Any, where: str, allowed: list[str]) -> str:

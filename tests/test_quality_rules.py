@@ -108,3 +108,19 @@ def test_inline_parameters_override_rules_and_unknown_language_keys_fail(tmp_pat
 
     with pytest.raises(UserError, match="min_doc_word"):
         bad.decide(Document("b", "text", "t", {"language": "xx"}))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("gopher_quality:\n  min_doc_word: 3\n", "xx.yaml: unknown key 'min_doc_word' in gopher_quality (did you mean 'min_doc_words'?)"),
+    ("gopher_quality:\n  min_doc_words: many\n", "xx.yaml: gopher_quality.min_doc_words must be a whole number"),
+    ("words:\n  unspaced_script: [Han]\n", "xx.yaml: unknown key 'unspaced_script' in words (did you mean 'unspaced_scripts'?)"),
+    ("words:\n  letters_stay_whole: 1\n", "xx.yaml: words.letters_stay_whole must be true or false, got 1"),
+])
+def test_a_language_file_mistake_names_the_file_and_key(tmp_path, text, message):
+    """A language's rules file is checked by the stage's own schema (and `WordRules`), in one line."""
+    from corpus.errors import UserError
+
+    (tmp_path / "xx.yaml").write_text(text)
+    with pytest.raises(UserError) as e:
+        stage("gopher_quality", language_rules=str(tmp_path), default_language="xx")
+    assert message in str(e.value) and "\n" not in str(e.value)
