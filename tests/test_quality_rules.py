@@ -115,6 +115,8 @@ def test_inline_parameters_override_rules_and_unknown_language_keys_fail(tmp_pat
     ("gopher_quality:\n  min_doc_words: many\n", "xx.yaml: gopher_quality.min_doc_words must be a whole number"),
     ("words:\n  unspaced_script: [Han]\n", "xx.yaml: unknown key 'unspaced_script' in words (did you mean 'unspaced_scripts'?)"),
     ("words:\n  letters_stay_whole: 1\n", "xx.yaml: words.letters_stay_whole must be true or false, got 1"),
+    ("gopher_qualty:\n  min_doc_words: 3\n", "xx.yaml: unknown key 'gopher_qualty' (did you mean 'gopher_quality'?)"),
+    ("pii:\n  entities: {}\n", "xx.yaml: unknown key 'pii' (allowed: words, c4, fineweb, gopher_quality, gopher_repetition)"),
 ])
 def test_a_language_file_mistake_names_the_file_and_key(tmp_path, text, message):
     """A language's rules file is checked by the stage's own schema (and `WordRules`), in one line."""

@@ -12,8 +12,11 @@ pipeline pays for a language only when it meets one.
 from __future__ import annotations
 
 import functools
+import importlib
+import pkgutil
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import regex
@@ -21,11 +24,13 @@ import regex
 from corpus import keys, rules, schema
 from corpus.document import Document
 from corpus.errors import UserError
+from corpus.stages import base
 from corpus.stages.base import Filter
 from corpus.stages.quality import text
 
 #: The words section every language starts from: datatrove splits every language with spaCy's English rules.
 BASE_WORDS = "quality/lang/en.yaml"
+WORDS = "words"  # the word-splitting section of a language file; the others are named by their stage
 
 
 @dataclass
@@ -53,7 +58,20 @@ def language_file(folder: str | None, lang: str) -> dict[str, Any]:
     data = rules.load(path)
     if not isinstance(data, dict):
         raise UserError(f"{folder}/{lang}.yaml: expected a mapping of sections")
+    sections = [WORDS, *_rule_stages()]
+    for section in data:  # a misspelt section would leave the language on the default thresholds unnoticed
+        if section not in sections:
+            raise UserError(f"{folder}/{lang}.yaml: {schema.unknown_key(section, '', sections)}")
     return data
+
+
+def _rule_stages() -> list[str]:
+    """The stages a language file can hold a section for (`LanguageRule`s): this package's (its small
+    modules imported, not every stage's, which takes seconds) and any other registered, such as a
+    plugin's in the pipeline."""
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        importlib.import_module(f"{__package__}.{module.name}")
+    return sorted(name for name, cls in base.REGISTRY.items() if issubclass(cls, LanguageRule))
 
 
 def base_words() -> WordRules:
@@ -64,7 +82,7 @@ def base_words() -> WordRules:
 @functools.cache
 def _words_of(path: str) -> WordRules:
     """A file's ``words:`` section, checked once per process (its 1,300 special cases take ~8 ms)."""
-    return read_section(WordRules(), (rules.load(path) or {}).get("words"), "words", path)
+    return read_section(WordRules(), (rules.load(path) or {}).get(WORDS), WORDS, path)
 
 
 def read_section(defaults: Any, section: Any, name: str, where: str) -> Any:
@@ -109,7 +127,7 @@ class LanguageRule(Filter):
         data = language_file(self.p.language_rules, lang)
         where = f"{self.p.language_rules}/{lang}.yaml"
         params = read_section(self.p, data.get(self.name), self.name, where)
-        split = word_splitter(read_section(base_words(), data.get("words"), "words", where), where)
+        split = word_splitter(read_section(base_words(), data.get(WORDS), WORDS, where), where)
         cached[lang] = (params, split)
         return params, split
 
