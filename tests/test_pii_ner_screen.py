@@ -63,12 +63,16 @@ def test_caseless_and_shouting_paragraphs_go_whole_and_titles_and_short_lines_co
 def test_a_lists_file_without_lists_is_a_user_error(tmp_path: Path) -> None:
     bad = tmp_path / "screen.yaml"
     bad.write_text("capitalised: [a]\n")
-    with pytest.raises(UserError, match="needs capitalised and lowercase"):
+    with pytest.raises(UserError, match="screen.yaml: missing required key 'lowercase'"):
         ScreenLists.load(str(bad))
     worse = tmp_path / "screen-2.yaml"  # rules files are cached by path
     worse.write_text("capitalised: 3\nlowercase: []\n")
-    with pytest.raises(UserError, match="lists of strings"):
+    with pytest.raises(UserError, match="screen-2.yaml: capitalised must be a list, got 3"):
         ScreenLists.load(str(worse))
+    typo = tmp_path / "screen-3.yaml"
+    typo.write_text("capitalised: []\nlowercase: []\nneighbors: 2\n")
+    with pytest.raises(UserError, match=r"unknown key 'neighbors' \(did you mean 'neighbours'\?\)"):
+        ScreenLists.load(str(typo))
 
 
 @pytest.fixture(scope="module")

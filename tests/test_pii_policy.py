@@ -127,6 +127,21 @@ def test_policy_mistakes_are_user_errors(entities: dict, message: str) -> None:
         parse_rules(entities, 0.5)
 
 
+@pytest.mark.parametrize("cities, message", [
+    ("citys: [Avondale]", "s.yaml: unknown key 'citys' (did you mean 'cities'?)"),
+    ("cities: []", "s.yaml: cities is empty"),
+])
+def test_a_surrogates_file_mistake_is_one_line(tmp_path, monkeypatch, cities: str, message: str) -> None:
+    monkeypatch.setenv("THRESHER_PII_KEY", KEY)
+    (tmp_path / "s.yaml").write_text(f"first_names: [Ana]\nlast_names: [Costa]\nstreet_names: [Oak]\n"
+                                     f"street_suffixes: [Road]\n{cities}\n")
+    stage, _ = base.build({"stage": "pii", "ner": {"backend": "none"}, "entities": {"EMAIL_ADDRESS": "pseudonymize"},
+                           "surrogates": str(tmp_path / "s.yaml")})
+    with pytest.raises(UserError) as e:
+        policy_for(stage.p)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
 def test_no_key_needed_without_keyed_actions(engine, monkeypatch) -> None:
     monkeypatch.delenv("THRESHER_PII_KEY", raising=False)
     assert key_from_env("THRESHER_PII_KEY", parse_rules({"EMAIL_ADDRESS": "redact"}, 0.5)) is None

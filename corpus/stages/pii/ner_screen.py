@@ -32,6 +32,21 @@ from corpus.stages.pii.ner import LINE_OR_SENTENCE_BREAK, PARAGRAPH_BREAK
 WORD = re.compile(r"[^\W\d_][\w'\u2019\-]*")
 
 
+@dataclass
+class ScreenFile:
+    """The keys of a screen lists file (the schema, `corpus.schema`), as `thresher pii-screen-words`
+    writes them."""
+
+    capitalised: list[str]
+    lowercase: list[str]
+    titles: list[str] = field(default_factory=list)
+    short_line_chars: int = 48
+    neighbours: int = 1
+    built_with: dict[str, Any] | None = None  # how the lists were measured: a record for the reader
+    min_count: int | None = None  # the measurement's settings, a record too
+    max_rate: float | None = None
+
+
 @dataclass(frozen=True)
 class ScreenLists:
     """The screen's data: ``rules/pii/ner_screen.yaml`` or a file built for another model."""
@@ -39,23 +54,15 @@ class ScreenLists:
     capitalised: frozenset[str]  # lower-cased words that, written with a capital, the model does not tag
     lowercase: frozenset[str]  # words the model does not tag in lower case (a sentence's first word)
     titles: frozenset[str] = field(default_factory=frozenset)
-    short_line_chars: int = 48
-    neighbours: int = 1
+    short_line_chars: int = ScreenFile.short_line_chars
+    neighbours: int = ScreenFile.neighbours
 
     @classmethod
     def load(cls, ref: str) -> ScreenLists:
-        data = rules.load(ref)
-        if not isinstance(data, dict) or not {"capitalised", "lowercase"} <= set(data):
-            raise UserError(f"pii ner screen {ref}: needs capitalised and lowercase word lists")
-        try:
-            return cls(capitalised=frozenset(map(str.lower, data["capitalised"])),
-                       lowercase=frozenset(map(str.lower, data["lowercase"])),
-                       titles=frozenset(map(str.lower, data.get("titles") or ())),
-                       short_line_chars=int(data.get("short_line_chars", 48)),
-                       neighbours=int(data.get("neighbours", 1)))
-        except (TypeError, ValueError, AttributeError):
-            raise UserError(f"pii ner screen {ref}: word lists must be lists of strings, "
-                            "short_line_chars and neighbours integers") from None
+        f = rules.load_as(ScreenFile, ref, "pii ner screen")
+        return cls(capitalised=frozenset(map(str.lower, f.capitalised)), lowercase=frozenset(map(str.lower, f.lowercase)),
+                   titles=frozenset(map(str.lower, f.titles)), short_line_chars=f.short_line_chars,
+                   neighbours=f.neighbours)
 
 
 class NerScreen:

@@ -102,7 +102,7 @@ def policy_for(p: PiiParams) -> Policy:
     """The policy alone: entity rules, and the key (from the environment) when an action needs one."""
     entity_rules = parse_rules(p.entities, p.default_threshold)
     key = key_from_env(p.key_env, entity_rules)
-    return Policy(entity_rules, Surrogates(key, load_words(rules.load(p.surrogates))) if key else None)
+    return Policy(entity_rules, Surrogates(key, load_words(p.surrogates)) if key else None)
 
 
 def accepted(engine: PiiEngine, policy: Policy, texts: list[str]) -> list[list]:

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import asdict, dataclass
 
 _SECRET_PREFIX = re.compile(r"^(?:AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|xox[a-z]-|AIza|sk-(?:[a-z]{2,8}-)?|eyJ"
                             r"|-----BEGIN [A-Z ]*-----|https://hooks\.slack\.com/[a-z]+/)")
@@ -127,11 +127,24 @@ def _iban_digits(s: str) -> str:
     return "".join(str(int(c, 36)) for c in s)
 
 
-def load_words(data: Any) -> dict[str, list[str]]:
-    """Check the surrogate word lists (a rules file) have every list the makers use."""
+@dataclass
+class SurrogateWords:
+    """The keys of a surrogates file (the schema, `corpus.schema`): the lists the makers draw words from."""
+
+    first_names: list[str]
+    last_names: list[str]
+    street_names: list[str]
+    street_suffixes: list[str]
+    cities: list[str]
+
+
+def load_words(ref: str) -> dict[str, list[str]]:
+    """The surrogate word lists of a rules file, every list the makers use there and non-empty."""
+    from corpus import rules
     from corpus.errors import UserError
 
-    need = ("first_names", "last_names", "street_names", "street_suffixes", "cities")
-    if not isinstance(data, dict) or any(not data.get(k) for k in need):
-        raise UserError(f"pii surrogates file needs non-empty lists: {', '.join(need)}")
-    return {k: [str(w) for w in data[k]] for k in need}
+    words = asdict(rules.load_as(SurrogateWords, ref, "pii surrogates file"))
+    empty = [k for k, v in words.items() if not v]
+    if empty:
+        raise UserError(f"pii surrogates file {ref}: {empty[0]} is empty; every list needs words")
+    return words
