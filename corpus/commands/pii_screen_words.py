@@ -10,6 +10,7 @@ Inputs: ``.txt`` files (one document each) and JSONL files, plain or compressed 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ def read_texts(paths: list[str], text_field: str) -> list[str]:
 def cmd_pii_screen_words(args: Any) -> int:
     from corpus.commands.pii_eval import pii_spec
     from corpus.stages import base
-    from corpus.stages.pii.ner_screen import count_words
+    from corpus.stages.pii.ner_screen import ScreenFile, count_words
     from corpus.stages.pii.stage import build
 
     if args.min_count < 1 or not 0 <= args.max_rate < 1:
@@ -60,17 +61,12 @@ def cmd_pii_screen_words(args: Any) -> int:
         raise UserError("ner.backend is none: there is no model to measure")
     t0 = time.perf_counter()
     counts = count_words(texts, engine.ner, set(engine.ner_entities), policy.accepts)
-    data = {
-        "built_with": {"backend": stage.p.ner.backend, "model": stage.p.ner.model or "default",
-                       "texts": len(texts), "chars": sum(map(len, texts)), "about": args.about},
-        "min_count": args.min_count,
-        "max_rate": args.max_rate,
-        "titles": TITLES,
-        "short_line_chars": args.short_line_chars,
-        "neighbours": args.neighbours,
-        "capitalised": counts.common(True, args.min_count, args.max_rate),
-        "lowercase": counts.common(False, args.min_count, args.max_rate),
-    }
+    data = dataclasses.asdict(ScreenFile(
+        built_with={"backend": stage.p.ner.backend, "model": stage.p.ner.model or "default",
+                    "texts": len(texts), "chars": sum(map(len, texts)), "about": args.about},
+        min_count=args.min_count, max_rate=args.max_rate, titles=TITLES, short_line_chars=args.short_line_chars,
+        neighbours=args.neighbours, capitalised=counts.common(True, args.min_count, args.max_rate),
+        lowercase=counts.common(False, args.min_count, args.max_rate)))
     header = ("# NER screen word lists (docs/pii.md), built by `thresher pii-screen-words`.\n"
               "# capitalised: words that, written with a capital, the model tagged in at most max_rate of\n"
               "# their min_count or more occurrences; lowercase: the same in lower case.\n")

@@ -32,19 +32,19 @@ from corpus.stages.pii.ner import LINE_OR_SENTENCE_BREAK, PARAGRAPH_BREAK
 WORD = re.compile(r"[^\W\d_][\w'\u2019\-]*")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ScreenFile:
-    """The keys of a screen lists file (the schema, `corpus.schema`), as `thresher pii-screen-words`
-    writes them."""
+    """The keys of a screen lists file (the schema, `corpus.schema`), in the order `thresher
+    pii-screen-words` writes them (the long lists last)."""
 
-    capitalised: list[str]
-    lowercase: list[str]
-    titles: list[str] = field(default_factory=list)
-    short_line_chars: int = 48
-    neighbours: int = 1
     built_with: dict[str, Any] | None = None  # how the lists were measured: a record for the reader
     min_count: int | None = None  # the measurement's settings, a record too
     max_rate: float | None = None
+    titles: list[str] = field(default_factory=list)
+    short_line_chars: int = 48
+    neighbours: int = 1
+    capitalised: list[str]
+    lowercase: list[str]
 
 
 @dataclass(frozen=True)
