@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 from urllib.parse import urlsplit
 
 from corpus import keys, rules, schema
@@ -39,11 +40,9 @@ class UrlFilterParams:
     words: list[str] = field(default_factory=list)
     subwords: list[str] = field(default_factory=list)
     field: str = keys.URL
-    missing: str = "keep"
+    missing: Literal["keep", "drop"] = "keep"  # what a document without a URL gets
 
     def check(self) -> None:
-        if self.missing not in ("keep", "drop"):
-            raise UserError(f"stage 'url_filter': missing must be keep or drop, not {self.missing!r}")
         if not (self.blocklists or self.domains or self.words or self.subwords):
             raise UserError("stage 'url_filter': give blocklists (files) or domains/words/subwords")
         for ref in self.blocklists:
