@@ -136,8 +136,7 @@ NOT_LAYOUT = {
     ("corpus/report/outline.py", "sources", "tokens"): "a column heading of the report",
     ("corpus/report/outline.py", "lineage", "tokens"): "a column heading of the report",
     ("corpus/report/lineage.py", "sections", "tokens"): "a row heading of the lineage report",
-    ("trainer/ablate/experiment.py", "<module>", "tokens"): "the ablation config's proxy.tokens key",
-    ("trainer/ablate/experiment.py", "load", "tokens"): "the ablation config's proxy.tokens key",
+    ("trainer/ablate/experiment.py", "_proxy", "tokens"): "the ablation config's proxy.tokens key",
     ("trainer/ablate/run.py", "<module>", "tokens"): "the ablation output's own folder (OUT/tokens/<hash>/), no run's",
 }
 EXTRA = ("-quarantine.jsonl", "pass-")  # the quarantine files' and pass markers' names, in any string
