@@ -152,6 +152,8 @@ def render(result: dict[str, Any], looked_for: set[str]) -> str:
 
 def pii_spec(config: str | None) -> dict[str, Any]:
     """The pii stage's spec for the measuring commands: defaults, overridden by a YAML of stage keys."""
+    from corpus.stages.base import ENTRY_KEYS
+
     spec: dict[str, Any] = {"stage": "pii"}
     if config:
         try:
@@ -160,7 +162,7 @@ def pii_spec(config: str | None) -> dict[str, Any]:
             raise UserError(f"{config}: cannot read ({str(e).splitlines()[0]})") from None
         if not isinstance(extra, dict):
             raise UserError(f"{config}: expected a mapping of pii stage keys")
-        spec |= {k: v for k, v in extra.items() if k not in ("stage", "mode", "label")}
+        spec |= {k: v for k, v in extra.items() if k not in ENTRY_KEYS}
     return spec
 
 

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 from corpus import keys
 from corpus.document import Document
@@ -47,15 +48,9 @@ def collapse_whitespace(text: str) -> str:
 
 @dataclass
 class NormalizeParams:
-    form: str = "NFC"
+    form: Literal["NFC", "NFKC", "NFD", "NFKD", "none"] = "NFC"
     strip_control: bool = True
     collapse_whitespace: bool = True
-
-    def check(self) -> None:
-        from corpus.errors import UserError
-
-        if self.form not in ("NFC", "NFKC", "NFD", "NFKD", "none"):
-            raise UserError(f"stage 'normalize': form must be NFC, NFKC, NFD, NFKD or none, not {self.form!r}")
 
 
 @register
