@@ -24,6 +24,11 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "eval.jsonl").write_text('{"text": "an evaluation item of a few words"}\n')
     (tmp_path / "typo-blocklist.yaml").write_text("domians: [spam.test]\n")
     (tmp_path / "typo-optout.yaml").write_text("url_prefix: [https://a.org/private/]\n")
+    # Language files a quality stage reads only when a task first meets a document in that language.
+    (tmp_path / "lang-typo").mkdir()
+    (tmp_path / "lang-typo" / "xx.yaml").write_text("gopher_quality:\n  min_doc_word: 3\n")
+    (tmp_path / "lang-words").mkdir()
+    (tmp_path / "lang-words" / "xx.yaml").write_text("words:\n  unspaced_script: [Han]\n")
     monkeypatch.chdir(tmp_path)  # a missing file named relative to the current directory stays missing
     return tmp_path
 
@@ -69,6 +74,14 @@ MISTAKES = {
     "nested wrong type": ([{"stage": "pii", "ner": {"backend": "none", "threshold": "high"}}],
                           "stages[0].ner.threshold must be a number, got 'high'"),
     "wrong type": ([{"stage": "length", "min_words": "ten"}], "stages[0].min_words must be a whole number, got 'ten'"),
+    "bad normalize form": ([{"stage": "normalize", "form": "NFX"}],
+                           "stage 'normalize': stages[0].form must be one of NFC, NFKC, NFD, NFKD, none, got 'NFX'"),
+    "language file typo": ([{"stage": "gopher_quality", "language_rules": "lang-typo"}],
+                           "lang-typo/xx.yaml: unknown key 'min_doc_word' in gopher_quality (did you mean 'min_doc_words'?)"),
+    "language words typo": ([{"stage": "c4", "language_rules": "lang-words"}],
+                            "lang-words/xx.yaml: unknown key 'unspaced_script' in words (did you mean 'unspaced_scripts'?)"),
+    "missing language folder": ([{"stage": "fineweb", "language_rules": "missing-lang"}],
+                                "language_rules folder not found: missing-lang"),
 }
 
 
@@ -95,14 +108,33 @@ def test_validate_and_build_refuse_the_same_mistake_before_any_task(workdir: Pat
 def test_the_stages_checks_pass_on_what_exists(workdir: Path, capsys) -> None:
     stages = [{"stage": "decontaminate", "eval_sets": {"gsm": "eval.jsonl"}},
               {"stage": "url_filter", "blocklists": ["blocklists/example.yaml"]},
-              {"stage": "pii", "ner": {"backend": "none", "threshold": 1}}]
+              {"stage": "pii", "ner": {"backend": "none", "threshold": 1}},
+              {"stage": "gopher_quality", "mode": "annotate"}]  # every shipped language file checked
     p = write_pipeline(workdir / "p.yaml", name="t", input={"paths": ["in.jsonl"]}, output="out", workers=1,
                        stages=stages)
     rc, out, err = run_cli(capsys, "validate", str(p))
-    assert rc == 0 and "ok (3 stage(s), 1 task(s))" in out, err
+    assert rc == 0 and "ok (4 stage(s), 1 task(s))" in out, err
     r = thresher("build", str(p), "--quiet", cwd=workdir)
     assert r.returncode == 0, r.stderr
     assert RunDir(workdir / "out").markers()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("min_word: 4\n", "unknown key 'min_word' (did you mean 'min_words'?)"),
+    ("min_words: four\n", "min_words must be a whole number, got 'four'"),
+])
+def test_a_stage_rules_file_mistake_is_one_line_naming_the_file(workdir: Path, capsys, monkeypatch, text: str,
+                                                                message: str) -> None:
+    """A stage's own rules file (its published defaults) is checked by its ``Params``, like an entry."""
+    from corpus.stages import base
+
+    rules_file = workdir / "length.yaml"
+    rules_file.write_text(text)
+    monkeypatch.setattr(base.get("length"), "rules", str(rules_file))
+    p = write_pipeline(workdir / "p.yaml", name="t", input={"paths": ["in.jsonl"]}, output="out", workers=1,
+                       stages=[{"stage": "length"}])
+    rc, out, err = run_cli(capsys, "validate", str(p))
+    assert rc == 2 and err.strip() == f"thresher: error: rules file {rules_file}: {message}", err
 
 
 @dataclass

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+import typing
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -311,11 +312,26 @@ def param_defaults(cls: type[Stage]) -> dict[str, Any]:
             out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
     if cls.rules:
         data = rules.load(cls.rules) or {}
-        unknown = set(data) - set(out) - {f.name for f in dataclasses.fields(cls.Params)}
-        if unknown:
-            raise UserError(f"rules file {cls.rules}: unknown keys {sorted(unknown)} for stage {cls.name!r}")
+        _check_rules_file(cls, data)
         out.update(data)
     return out
+
+
+def _check_rules_file(cls: type[Stage], data: Any) -> None:
+    """The stage's rules file checked key by key against its ``Params`` (`corpus.schema`), each mistake
+    one line naming the file; key by key because the file may leave keys to the dataclass or the entry."""
+    where = f"rules file {cls.rules}"
+    if not isinstance(data, dict):
+        raise UserError(f"{where}: expected a mapping of stage {cls.name!r}'s parameters")
+    fields = {schema.yaml_key(f.name): f.name for f in dataclasses.fields(cls.Params) if f.init}
+    hints = typing.get_type_hints(cls.Params)
+    for key, value in data.items():
+        if key not in fields:
+            raise UserError(f"{where}: {schema.unknown_key(key, '', list(fields))}")
+        try:
+            schema.check(key, value, hints[fields[key]])
+        except UserError as e:
+            raise UserError(f"{where}: {e}") from None
 
 
 def resolve_paths(spec: dict[str, Any], base_dir: Path) -> dict[str, Any]:

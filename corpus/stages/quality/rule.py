@@ -6,7 +6,8 @@ pipeline entry. For a document whose ``metadata.language`` has a file ``rules/qu
 that language, and its ``words:`` keys replace those of the shipped English file (spaCy's English
 tokenizer rules, which datatrove uses for every language). Documents without a language use
 ``default_language``. Resolution is lazy and cached per language, so a
-pipeline pays for a language only when it meets one.
+pipeline pays for a language only when it meets one; but every file in the folder is checked before
+the first task (`LanguageRule.check`), so a typo in one fails ``validate``, not a build halfway.
 """
 
 from __future__ import annotations
@@ -65,6 +66,17 @@ def language_file(folder: str | None, lang: str) -> dict[str, Any]:
     return data
 
 
+def language_codes(folder: str | None) -> list[str]:
+    """The languages with a file in ``folder`` (a path, else under ``rules/``): those a stage could meet.
+    A folder that is not there is the user's mistake, not a silent fallback to the default values."""
+    if not folder:
+        return []
+    path = Path(folder) if Path(folder).is_dir() else rules.rules_dir() / folder
+    if not path.is_dir():
+        raise UserError(f"language_rules folder not found: {folder} (looked in {rules.rules_dir()})")
+    return sorted(p.stem for p in path.glob("*.yaml"))
+
+
 def _rule_stages() -> list[str]:
     """The stages a language file can hold a section for (`LanguageRule`s): this package's (its small
     modules imported, not every stage's, which takes seconds) and any other registered, such as a
@@ -120,16 +132,25 @@ class LanguageRule(Filter):
         self._by_lang: dict[str, tuple[Any, text.WordSplitter]] = {}
         self.resolve(self.p.default_language)
 
+    def check(self) -> None:
+        """Every language file the stage could meet, read and checked as `resolve` reads it, in the driver
+        before any task; the instance's cache is left alone. The shipped 13 take ~0.08 s for the first
+        rule stage and ~5 ms for each other (files, English words and splitters cached per process)."""
+        for lang in language_codes(self.p.language_rules):
+            self._for_language(lang)
+
     def resolve(self, lang: str) -> tuple[Any, text.WordSplitter]:
         cached = self._by_lang  # made by setup(), which the base class runs before any decide
-        if lang in cached:
-            return cached[lang]
+        if lang not in cached:
+            cached[lang] = self._for_language(lang)
+        return cached[lang]
+
+    def _for_language(self, lang: str) -> tuple[Any, text.WordSplitter]:
+        """The parameters and splitter for ``lang``: its file's section for this stage and ``words:``."""
         data = language_file(self.p.language_rules, lang)
         where = f"{self.p.language_rules}/{lang}.yaml"
         params = read_section(self.p, data.get(self.name), self.name, where)
-        split = word_splitter(read_section(base_words(), data.get(WORDS), WORDS, where), where)
-        cached[lang] = (params, split)
-        return params, split
+        return params, word_splitter(read_section(base_words(), data.get(WORDS), WORDS, where), where)
 
     def decide(self, doc: Document) -> str | None:
         lang = doc.metadata.get(keys.LANGUAGE) or self.p.default_language
