@@ -98,6 +98,7 @@ class NGrams:
     """
 
     def __init__(self, words: list[str]) -> None:
+        self.words = words
         self.h = np.fromiter(map(hash, words), dtype=np.int64, count=len(words)).view(np.uint64)
         self.n = 1
         self.key = self.h  # the key of the n-gram at each position
@@ -112,7 +113,7 @@ class NGrams:
             self.rep = adjacent[repeating(self.key[adjacent])] if len(adjacent) else adjacent
         self.n = n
 
-    def top_chars(self, ends: np.ndarray) -> int:
+    def top_chars(self) -> int:
         """Characters of the most frequent n-gram (words joined by spaces) times its count; among
         equally frequent n-grams, the one seen first (as ``Counter.most_common`` picks)."""
         n, top, i = self.n, 1, 0  # nothing repeats: each n-gram occurs once, the first one wins
@@ -120,23 +121,22 @@ class NGrams:
             order, size = _groups(self.key[self.rep])
             top = int(size.max())
             i = int(self.rep[order[size == top]].min())  # the earliest member of a largest group is its first
-        return int(ends[i + n] - ends[i] + n - 1) * top
+        return (sum(map(len, self.words[i:i + n])) + n - 1) * top
 
-    def repeated_chars(self, ends: np.ndarray) -> int:
+    def repeated_chars(self) -> int:
         """Characters in n-grams that repeat an earlier one, scanning left to right and skipping past
         each repeat (so overlapping repeats are not counted twice), as datatrove does.
 
-        Only repeating n-grams can be a repeat, so the scan visits just those positions; ``ends``
-        holds the running sum of word lengths.
+        Only repeating n-grams can be a repeat, so the scan visits just those positions.
         """
-        n = self.n
+        n, words = self.n, self.words
         seen: set[int] = set()
         chars = resume = 0
         for i, gram in zip(self.rep.tolist(), self.key[self.rep].tolist(), strict=True):
             if i < resume:  # inside the repeat just counted: skipped, not remembered
                 continue
             if gram in seen:
-                chars += int(ends[i + n] - ends[i])
+                chars += sum(map(len, words[i:i + n]))
                 resume = i + n
             else:
                 seen.add(gram)
@@ -171,16 +171,14 @@ class GopherRepetition(LanguageRule):
         words = text.cached_words(split, txt)
         if not words:
             return None
-        ends = np.zeros(len(words) + 1, dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, words), dtype=np.int64, count=len(words)), out=ends[1:])
         last = min(max(*p.top_n_grams, *p.dup_n_grams, 0), len(words))
         grams = NGrams(words)
         for n in range(1, last + 1):
             if n > 1:
                 grams.next()
-            if n in p.top_n_grams and grams.top_chars(ends) / size > p.top_n_grams[n]:
+            if n in p.top_n_grams and grams.top_chars() / size > p.top_n_grams[n]:
                 return f"gopher_top_{n}gram"
-            if n in p.dup_n_grams and grams.repeated_chars(ends) / size > p.dup_n_grams[n]:
+            if n in p.dup_n_grams and grams.repeated_chars() / size > p.dup_n_grams[n]:
                 return f"gopher_dup_{n}gram"
             if not len(grams.rep) and n >= max(p.top_n_grams, default=0):
                 break  # once no n-gram repeats, no longer one does, and no top n-gram is left to check
