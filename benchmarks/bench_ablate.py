@@ -3,7 +3,8 @@
 The three variants differ only in their last stage (``length`` with three thresholds), so the engine's
 prefix sharing (`trainer.ablate.builds`) builds the shared passes once and each variant's last stage
 over their output. The peer is the plain ``thresher build`` of one variant's full pipeline over the
-same corpus, in the same run. The corpus is the bundled speeches cut into paragraphs (about 3,000
+same corpus, in the same run, as a user runs it (``thresher build``, its own process: the ablation's builds
+are ``thresher`` processes too), with the audit report the ablation writes for each variant's corpus. The corpus is the bundled speeches cut into paragraphs (about 3,000
 characters each), cycled to ``--docs`` documents with a running number, so no two are identical.
 
     .venv/bin/python benchmarks/bench_ablate.py [--docs 4000] [--rounds 2] [--json FILE]
@@ -16,15 +17,16 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
+import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import orjson
 import yaml
 from common import paragraphs_name, row, speech_paragraph_docs, timed, write_result
 
-from corpus import config
-from corpus.engine import build
 from trainer.ablate import builds, experiment
 
 STAGES = [{"stage": "normalize"}, {"stage": "language", "keep": ["en"]}, {"stage": "gopher_repetition"},
@@ -46,7 +48,7 @@ def write_configs(root: Path, name: str) -> tuple[Path, Path]:
     """The pipeline (one variant's full build) and the experiment over it."""
     pipe = root / f"{name}-pipeline.yaml"
     pipe.write_text(yaml.safe_dump({"name": name, "input": {"paths": ["data/docs.jsonl"]}, "output": f"out/{name}",
-                                    "workers": 1, "stages": STAGES}))
+                                    "workers": 1, "stages": STAGES, "report": {"formats": ["html", "md", "json"]}}))
     exp = root / f"{name}-experiment.yaml"
     exp.write_text(yaml.safe_dump({"name": name, "pipeline": pipe.name, "variants": VARIANTS,
                                    "tokenizer": {"train": {"vocab_size": 400}}, "proxy": PROXY,
@@ -66,10 +68,10 @@ def main() -> None:
     one, three, shared = [], [], 0
     for r in range(args.rounds):
         pipe, exp_path = write_configs(root, f"r{r}")
-        one.append(timed(lambda: build.run(config.load(pipe), quiet=True))[0])
+        one.append(timed(partial(subprocess.run, [sys.executable, "-m", "corpus.cli", "build", str(pipe), "--quiet"],
+                                 check=True))[0])
         exp = experiment.load(exp_path)
-        lines: list[str] = []
-        three.append(timed(lambda: builds.build_all(exp, lines.append))[0])
+        three.append(timed(partial(builds.build_all, exp, lambda line: None))[0])
         shared = len(builds.plan(exp)[0])
         print(f"round {r + 1}: one build {one[-1]:.1f} s, three variants {three[-1]:.1f} s in {shared} builds "
               f"(cost {three[-1] / one[-1]:.2f}x)")

@@ -80,10 +80,12 @@ def finished(run: Path) -> bool:
 
 
 @contextlib.contextmanager
-def pipeline_file(exp: Experiment, stages: list[dict[str, Any]], parent: str | None) -> Iterator[Path]:
+def pipeline_file(exp: Experiment, stages: list[dict[str, Any]], parent: str | None, report: bool) -> Iterator[Path]:
     """The build's pipeline, as a file beside the base one while it is used: the base pipeline's settings
-    with these stages, reading the parent build's ``data/`` (or the base's own input)."""
-    data = {**exp.pipeline, "name": exp.name, "stages": stages, "report": {"formats": ["html", "md", "json"]},
+    with these stages, reading the parent build's ``data/`` (or the base's own input). A variant's final
+    build writes its audit report (the decision report links it); a build that only feeds others does not."""
+    data = {**exp.pipeline, "name": exp.name, "stages": stages,
+            "report": {"formats": ["html", "md", "json"]} if report else None,
             "output": str(run_dir(exp, "pending"))}  # validate's; build gets the run directory once addressed
     if parent is not None:
         data["input"] = {"paths": [str(rundir.RunDir(run_dir(exp, parent)).data)], "text_field": "text",
@@ -109,10 +111,11 @@ def build_all(exp: Experiment, log: Callable[[str], None]) -> dict[str, str]:
     """Address each build (parents first: a child's address needs its parent's data), run those not yet
     finished; returns each variant's final build id."""
     builds, final = plan(exp)
-    for b in builds:
+    finals = set(final.values())
+    for i, b in enumerate(builds):
         parent = None if b.parent is None else builds[b.parent].id
         stages = ", ".join(label(s) for s in b.stages)
-        with pipeline_file(exp, b.stages, parent) as path:
+        with pipeline_file(exp, b.stages, parent, report=i in finals) as path:
             b.id = build_id(json.loads(thresher("validate", str(path), "--json")), parent)
             run = run_dir(exp, b.id)
             if finished(run):
