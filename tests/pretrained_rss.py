@@ -1,5 +1,6 @@
 """Run under torchrun by test_trainer_pretrained: materialise a ``from_pretrained`` model under FSDP the way
-the trainer does, and report this rank's resident memory before and at its peak, and its shard's sums.
+the trainer does, and report this rank's resident memory after the imports, before loading (tokenizer
+and process group too) and at its peak, and its shard's sums.
 
 argv: CONFIG.yaml OUT_PREFIX (writes OUT_PREFIX.<rank>.json).
 """
@@ -18,6 +19,7 @@ from trainer.model import load_tokenizer
 
 
 def main() -> None:
+    imported = psutil.Process().memory_info().rss
     cfg = config.load(sys.argv[1])
     tok = load_tokenizer(cfg.tokenizer)
     d = parallel.init()
@@ -28,7 +30,7 @@ def main() -> None:
              for name, p in model.named_parameters()}
     rows = {name: (p.to_local() if hasattr(p, "to_local") else p).shape[0] for name, p in model.named_parameters()}
     with open(f"{sys.argv[2]}.{d.rank}.json", "w") as f:
-        json.dump({"rank": d.rank, "before": before, "peak": peak, "sums": local, "rows": rows,
+        json.dump({"rank": d.rank, "imported": imported, "before": before, "peak": peak, "sums": local, "rows": rows,
                    "params": sum(p.numel() for p in model.parameters())}, f)
     parallel.close()
 

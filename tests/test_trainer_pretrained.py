@@ -53,9 +53,30 @@ def test_fsdp_load_of_a_100m_model_keeps_each_process_to_its_shard(fx, tmp_path)
             assert ranks[0]["sums"][name] + ranks[1]["sums"][name] == pytest.approx(full.double().sum().item(), abs=1e-6)
     for rk in ranks:
         grown = rk["peak"] - rk["before"]  # the loading's own memory: imports and process group come before
-        print(f"rank {rk['rank']}: {rk['before'] / 1e6:.0f} MB before, peak {rk['peak'] / 1e6:.0f} MB, model {size / 1e6:.0f} MB")
-        assert grown < 1.5 * size
-        assert grown < 0.75 * size, "a rank held more than its half of the weights"
+        print(f"rank {rk['rank']}: {rk['imported'] / 1e6:.0f} MB imported, {rk['before'] / 1e6:.0f} MB before, peak "
+              f"{rk['peak'] / 1e6:.0f} MB ({rk['peak'] / size:.2f}x), model {size / 1e6:.0f} MB")
+        # Its half (0.5x) read straight into the shard, plus torch's code pages and FSDP's objects: about
+        # 0.53x. Not asserted: the peak < 1.5x, as the imports alone are about 0.98x of this model
+        # (torch, torch.distributed.tensor, transformers; docs/trainer.md), which puts the peak at 1.52x.
+        assert grown < 0.6 * size, "a rank held more than its half of the weights and a little code"
+
+
+def test_rows_are_read_into_the_shard_or_converted_and_a_wrong_shape_is_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    from corpus.errors import UserError
+    from trainer.pretrained import SafetensorsRows
+
+    w = torch.randn(6, 4)
+    save_file({"w": w, "half": w.to(torch.bfloat16)}, tmp_path / "model.safetensors")
+    rows = SafetensorsRows(tmp_path)
+    out = torch.empty(3, 4)
+    rows.read_into("w", w.shape, out, start=3)  # the file's dtype: straight into out's memory
+    assert torch.equal(out, w[3:])
+    rows.read_into("half", w.shape, out)  # bf16 on disk into an fp32 model: read, then converted
+    assert torch.equal(out, w[:3].to(torch.bfloat16).float())
+    with pytest.raises(UserError, match=r"holds w with shape \[6, 4\], the model's config makes it \[6, 5\]"):
+        rows.read_into("w", torch.Size([6, 5]), torch.empty(3, 5))
 
 
 def test_hub_id_loads_offline_from_the_hugging_face_cache(fx, tmp_path):  # noqa: F811

@@ -3,8 +3,9 @@ run before a byte of weights is read, and materialised once.
 
 Under FSDP with several processes the model is built with its parameters on the meta device, sharded,
 and only then given storage; each rank reads from the safetensors files just the rows of each tensor
-that its shard holds (``os.pread`` at the tensor's offset, no memory map), so no rank ever holds a full
-copy of the weights. Elsewhere (one process, DDP, LoRA, a resized vocabulary, weights that are not
+that its shard holds, straight into the shard's memory (``os.preadv`` at the tensor's offset: no memory
+map, whose file pages would count as the process's own, and no buffer in between), so no rank ever holds
+a full copy of the weights, nor a second copy of its own rows. Elsewhere (one process, DDP, LoRA, a resized vocabulary, weights that are not
 safetensors) ``transformers`` loads the whole model, which every rank needs anyway.
 """
 
@@ -123,18 +124,33 @@ class SafetensorsRows:
                 return key
         return None
 
-    def rows(self, key: str, start: int, stop: int) -> torch.Tensor:
+    def read_into(self, key: str, whole: torch.Size, out: torch.Tensor, start: int = 0) -> None:
+        """Fill ``out`` with the rows from ``start`` on of the tensor, which has shape ``whole`` in the model.
+
+        The bytes go straight into ``out``'s memory when it is a contiguous CPU tensor of the file's dtype
+        (a rank's shard): loading costs the shard's own pages and no buffer besides. Another dtype or a
+        GPU goes through one buffer of these rows, which ``copy_`` converts or moves.
+        """
         path, dtype, shape, offset = self.tensors[key]
-        if not shape:
-            start, stop = 0, 1
-        row = math.prod(shape[1:]) * torch.empty((), dtype=dtype).element_size()
+        if list(whole) != shape:
+            raise UserError(f"model.from_pretrained: {path.name} holds {key} with shape {shape}, the model's "
+                            f"config makes it {list(whole)}")
+        direct = out.device.type == "cpu" and out.dtype == dtype and out.is_contiguous()
+        target = out.detach() if direct else torch.empty(out.shape, dtype=dtype)
+        view = memoryview(target.reshape(-1).view(torch.uint8).numpy())
+        at = offset + start * (math.prod(shape[1:]) * dtype.itemsize)
         fd = os.open(path, os.O_RDONLY)
         try:
-            data = bytearray(os.pread(fd, (stop - start) * row, offset + start * row))
+            done = 0
+            while done < len(view):
+                n = os.preadv(fd, [view[done:]], at + done)
+                if n == 0:
+                    raise UserError(f"model.from_pretrained: {path} ends inside {key} (a truncated download?)")
+                done += n
         finally:
             os.close(fd)
-        out = torch.frombuffer(data, dtype=dtype) if data else torch.empty(0, dtype=dtype)
-        return out.view(stop - start, *shape[1:]) if shape else out.view(())
+        if not direct:
+            out.copy_(target)
 
 
 def materialize(model: nn.Module, folder: Path, device: torch.device) -> None:
@@ -152,7 +168,10 @@ def materialize(model: nn.Module, folder: Path, device: torch.device) -> None:
     with torch.no_grad():
         for name, b in model.named_buffers():
             key = weights.find(name, prefix)
-            b.copy_(weights.rows(key, 0, b.shape[0] if b.dim() else 1).view(b.shape) if key else buffers[name])
+            if key:
+                weights.read_into(key, b.shape, b)
+            else:
+                b.copy_(buffers[name])
         for name, p in model.named_parameters():  # tied parameters come once
             key = weights.find(name, prefix)
             if key is None:
@@ -161,6 +180,6 @@ def materialize(model: nn.Module, folder: Path, device: torch.device) -> None:
                 local, n = p.to_local(), p.shape[0]
                 chunk = -(-n // p.device_mesh.size())
                 start = min(p.device_mesh.get_local_rank() * chunk, n)
-                local.copy_(weights.rows(key, start, start + local.shape[0]))
+                weights.read_into(key, p.shape, local, start)
             else:
-                p.copy_(weights.rows(key, 0, p.shape[0] if p.dim() else 1).view(p.shape))
+                weights.read_into(key, p.shape, p)
