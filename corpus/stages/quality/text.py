@@ -239,7 +239,7 @@ def _remember(words: Iterable[str]) -> None:
         # "|" ends a sentence-start segment (a word that is not only punctuation), "s" is a standalone
         # sentence-terminal token; a word can be both ("|s"), punctuation that is neither writes nothing.
         terminal = "s" if len(w) == 1 and STERM.match(w) else ""
-        _SENTENCE_CLASS[w] = terminal if _ALL_PUNCT.fullmatch(w) else "|" + terminal
+        _SENTENCE_CLASS[w] = terminal if not alpha and _ALL_PUNCT.fullmatch(w) else "|" + terminal  # letters: no \p{P}
 
 
 def _looked_up(table: dict[str, _V], words: list[str]) -> list[_V]:
