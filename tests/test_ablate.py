@@ -175,7 +175,7 @@ def test_shared_prefix_runs_once(corpus):
 def test_killed_torchrun_ablation_resumes_without_redoing(corpus):
     """Each proxy run goes through torchrun (2 processes, gloo on CPU): the same results, and a killed
     ablation rerun redoes no finished build, checkpoint or eval."""
-    proxy = {**PROXY, "seeds": [0], "launch": {"nproc_per_node": 2}}
+    proxy = {**PROXY, "seeds": [0], "tokens": 8000, "launch": {"nproc_per_node": 2}}  # 16 steps: what is tested is the launch
     path = write_experiment(corpus, "resume", {"filtered": {}, "junk": KNOWN["junk"]}, proxy=proxy)
     out = corpus / "out" / "resume"
     p = ablate(path, background=True)
