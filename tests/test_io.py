@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from conftest import read_docs, thresher, write_pipeline
+from hypothesis import given
+from hypothesis import strategies as st
 
 from corpus.document import Document
 from corpus.io.writers import ShardWriter
@@ -85,3 +87,17 @@ def test_shard_writer_rolls_over_and_never_shows_half_a_shard(tmp_path: Path) ->
     from corpus.rundir import read_shards
 
     assert [d.id for d in read_shards([p for p, _ in shards])] == [str(i) for i in range(60)]
+
+
+@given(st.lists(st.integers(min_value=-(10**40), max_value=10**40), min_size=1, max_size=4),
+       st.floats(allow_nan=False, allow_infinity=False))
+def test_integers_of_any_size_are_read_exactly(ints, f):
+    """orjson turns an integer outside [-2**63, 2**64) into a float; `loads` must keep every integer exact
+    (two ids that differ past the 17th digit stay two ids), anywhere in the record, and leave floats floats."""
+    from corpus.io.jsonl import loads
+    from corpus.io.writers import dumps
+
+    record = {"id": ints[0], "metadata": {"n": ints, "deep": [[{"v": ints[-1]}]], "f": f}, "text": "1" * 25}
+    back = loads(dumps(record))
+    assert back == record
+    assert all(type(a) is int for a in back["metadata"]["n"]) and type(back["metadata"]["f"]) is float
