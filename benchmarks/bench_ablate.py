@@ -7,7 +7,7 @@ same corpus, in the same run, as a user runs it (``thresher build``, its own pro
 are ``thresher`` processes too), with the audit report the ablation writes for each variant's corpus. The corpus is the bundled speeches cut into paragraphs (about 3,000
 characters each), cycled to ``--docs`` documents with a running number, so no two are identical.
 
-    .venv/bin/python benchmarks/bench_ablate.py [--docs 4000] [--rounds 2] [--json FILE]
+    .venv/bin/python benchmarks/bench_ablate.py [--docs 20000] [--rounds 2] [--json FILE]
 
 ``cost`` (ablation seconds / one build's seconds) is the figure the issue bounds; the table's row is
 its inverse per variant (variants built per build-time), higher-is-better like every other row.
@@ -59,7 +59,7 @@ def write_configs(root: Path, name: str) -> tuple[Path, Path]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--docs", type=int, default=4000)
+    ap.add_argument("--docs", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=2, help="each side this many times, interleaved; best kept")
     ap.add_argument("--json", help="write the summary rows here too (run_all.py reads it)")
     args = ap.parse_args()

@@ -66,7 +66,7 @@ BENCHES = [
           work=True, gpu=True),
     Bench("ray", "bench_ray.py", ("--docs", "2000", "--repeat", "1"), ("--docs", "60000", "--repeat", "2")),
     Bench("extract", "bench_extract.py", ("--pages", "60"), ("--pages", "400"), work=True),
-    Bench("ablate", "bench_ablate.py", ("--docs", "1000", "--rounds", "1"), ("--docs", "4000", "--rounds", "2")),
+    Bench("ablate", "bench_ablate.py", ("--docs", "1000", "--rounds", "1"), ("--docs", "20000", "--rounds", "2")),
 ]
 QUICK_TIMEOUT_S = 900  # a quick run that takes longer than this is stuck, not slow
 
