@@ -104,6 +104,10 @@ class WordSplitter:
             self._chunks[:] = [{}, cache]
         cache, older = self._chunks
         chunks = text.split()
+        try:  # a text whose chunks are all cached (a later rule on the same text): one pass, not two
+            return list(chain.from_iterable(map(cache.__getitem__, chunks)))
+        except KeyError:
+            pass
         fresh: list[str] = []
         for chunk in filterfalse(cache.__contains__, chunks):
             toks = older.get(chunk)
