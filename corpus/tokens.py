@@ -45,8 +45,6 @@ CODE_DTYPES = {v: k for k, v in DTYPE_CODES.items()}
 HEADER_BYTES = len(INDEX_HEADER) + 8 + 1 + 8 + 8
 # The names corpus.rundir gives the tokens folder's manifest and validation split, under the names the
 # format's readers (rights/forget.py, the tests' fixtures) import.
-MANIFEST = TOKENS_MANIFEST
-VAL_DIR = TOKENS_VAL
 SHARD_FILES = ("bin", "idx", "ids")
 
 
@@ -233,7 +231,7 @@ class TokenCorpus:
 
     def __init__(self, directory: str | os.PathLike):
         self.dir = Path(directory)
-        path = self.dir / MANIFEST
+        path = self.dir / TOKENS_MANIFEST
         if not path.exists():
             raise FileNotFoundError(f"{path} not found: tokenize the run first (thresher tokenize RUN)")
         self.manifest_bytes = path.read_bytes()
@@ -310,8 +308,8 @@ class TokenCorpus:
 
     @property
     def val(self) -> TokenCorpus | None:
-        d = self.dir / VAL_DIR
-        return TokenCorpus(d) if (d / MANIFEST).exists() else None
+        d = self.dir / TOKENS_VAL
+        return TokenCorpus(d) if (d / TOKENS_MANIFEST).exists() else None
 
     def verify(self) -> list[str]:
         """Problems found re-hashing every shard file against the manifest (empty when all is well)."""

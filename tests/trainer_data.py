@@ -12,8 +12,9 @@ from pathlib import Path
 import orjson
 from testdata import SEED_TASKS, speech_pieces
 
+from corpus.rundir import TOKENS_MANIFEST
 from corpus.tokenizer import folder_sha256
-from corpus.tokens import FORMAT, MANIFEST, ShardWriter, dtype_for_vocab
+from corpus.tokens import FORMAT, ShardWriter, dtype_for_vocab
 
 CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
                  "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
@@ -66,7 +67,7 @@ def write_tokens(out: Path, tok_dir: Path, docs: list[tuple[str, str]], shards: 
     manifest = {"format": FORMAT, "shards": entries, "vocab_size": len(tok), "dtype": dtype.name,
                 "eos_id": tok.eos_token_id, "bos_id": tok.bos_token_id, "pad_id": tok.pad_token_id,
                 "tokenizer": {"name": str(tok_dir), "sha256": folder_sha256(tok_dir)}}
-    (out / MANIFEST).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    (out / TOKENS_MANIFEST).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     return out
 
 

@@ -37,7 +37,7 @@ from corpus.engine.manifest import leaf, merkle_root, sha256_file
 from corpus.erasures import ERASURES, affected_checkpoints, chain, digest, entries
 from corpus.errors import UserError
 from corpus.io import atomic
-from corpus.rundir import STATE, STATS, RunDir, read_shards
+from corpus.rundir import STATE, STATS, TOKENS_MANIFEST, TOKENS_VAL, RunDir, read_shards
 
 HISTORY = "history"
 WORK = (STATE, "forget")
@@ -109,18 +109,16 @@ def _plan(run: Path, req: Request, checkpoints: list[Path]) -> dict[str, Any]:
 
 
 def _token_dirs(run: Path) -> list[Path]:
-    from corpus.tokens import MANIFEST, VAL_DIR
-
     tokens = RunDir(run).tokens
-    return [d for d in (tokens, tokens / VAL_DIR) if (d / MANIFEST).is_file()]
+    return [d for d in (tokens, tokens / TOKENS_VAL) if (d / TOKENS_MANIFEST).is_file()]
 
 
 def _token_shards(run: Path, ids: set[str]) -> list[str]:
-    from corpus.tokens import MANIFEST, Shard
+    from corpus.tokens import Shard
 
     found = []
     for d in _token_dirs(run):
-        for entry in atomic.read_json(d / MANIFEST)["shards"]:
+        for entry in atomic.read_json(d / TOKENS_MANIFEST)["shards"]:
             if ids & set(Shard(d / entry["name"]).doc_ids):
                 found.append(str((d / entry["name"]).relative_to(run)))
     return found
@@ -210,10 +208,9 @@ def _drop_view(run: Path, rel: str) -> None:
 
 def _token_manifests(run: Path, staged_meta: dict[str, dict[str, Any]], docs: dict[str, dict[str, Any]]) -> None:
     """Rewrite each ``tokens`` manifest whose shards changed: entries, totals, per-source counts."""
-    from corpus.tokens import MANIFEST
 
     for d in _token_dirs(run):
-        m = atomic.read_json(d / MANIFEST)
+        m = atomic.read_json(d / TOKENS_MANIFEST)
         changed = False
         for i, entry in enumerate(m["shards"]):
             meta = staged_meta.get(str((d / entry["name"]).relative_to(run)))
@@ -231,7 +228,7 @@ def _token_manifests(run: Path, staged_meta: dict[str, dict[str, Any]], docs: di
         if changed:
             m["totals"]["sequences"] = sum(s["sequences"] for s in m["shards"])
             m["totals"]["tokens"] = sum(s["tokens"] for s in m["shards"])
-            atomic.write_json(d / MANIFEST, m)
+            atomic.write_json(d / TOKENS_MANIFEST, m)
 
 
 def _stats(run: Path, plan: dict[str, Any]) -> None:
@@ -311,7 +308,7 @@ def _manifest(run: Path, plan: dict[str, Any], touched: set[str], removals: dict
 def forget(run: Path, req: Request, checkpoints: list[Path] = ()) -> dict[str, Any]:
     """Carry out (or resume) one erasure; returns its log entry's counts. ``checkpoints``: folders searched
     for checkpoints trained on the run before the erasure (listed in the log as affected)."""
-    from corpus.tokens import MANIFEST, SHARD_FILES
+    from corpus.tokens import SHARD_FILES
 
     work = run.joinpath(*WORK)
     plan_path = work / "plan.json"
@@ -340,7 +337,7 @@ def forget(run: Path, req: Request, checkpoints: list[Path] = ()) -> dict[str, A
     _token_manifests(run, meta, plan["docs"])
     _stats(run, plan)
     touched = {f"{rel}.{ext}" for rel in plan["token_shards"] for ext in SHARD_FILES}
-    touched |= {str((d / MANIFEST).relative_to(run)) for d in _token_dirs(run)} | {STATS}
+    touched |= {str((d / TOKENS_MANIFEST).relative_to(run)) for d in _token_dirs(run)} | {STATS}
     new = _manifest(run, plan, touched, {rel: m["removed_at"] for rel, m in meta.items()})
     shutil.rmtree(work)
     return {"documents": len(ids), "data_shards": len(plan["data_shards"]),
