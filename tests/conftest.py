@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import orjson
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,17 +27,14 @@ def write_pipeline(path: Path, **cfg) -> Path:
 
 
 def read_docs(run_dir: Path, sub: str = "data") -> list[dict]:
-    """Every document in ``RUN/<sub>/`` shards (and its sub-folders'), in the order they were written."""
-    from corpus.io.jsonl import open_compressed
+    """Every document in ``RUN/<sub>/`` shards (and its sub-folders'), in the order they were written,
+    whichever format the writer used (``.jsonl.zst`` or Parquet)."""
     from corpus.io.writers import list_shards
+    from corpus.rundir import read_shards
 
-    out = []
     root = run_dir / sub
     dirs = [root, *sorted(p for p in root.rglob("*") if p.is_dir())]
-    for p in (p for d in dirs for p in list_shards(d) if p.name.endswith(".jsonl.zst")):
-        with open_compressed(str(p)) as f:
-            out.extend(orjson.loads(line) for line in f)
-    return out
+    return [doc.to_dict() for doc in read_shards([p for d in dirs for p in list_shards(d)])]
 
 
 def tree_bytes(directory: Path) -> dict[str, bytes]:
