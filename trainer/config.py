@@ -32,6 +32,11 @@ STRATEGIES = ("ddp", "fsdp")
 INIT_OPTIMIZER = ("fresh", "continue")
 DTYPES = ("fp32", "bf16")
 
+# The output folder's names (docs/trainer.md), spelled only here.
+CHECKPOINT_DIR = "ckpt"  # checkpoint.dir's default, under output.dir
+METRICS_FILE = "metrics.jsonl"
+EXPORT_DIR = "hf"  # the final export, under output.dir
+
 
 @dataclass
 class LoraConfig:
@@ -259,7 +264,7 @@ def parse(data: Any, base_dir: Path, where: str = "config") -> Config:
         c.model.from_pretrained = _local_or_hub(base_dir, c.model.from_pretrained)
     c.train.init_from = _absolute(base_dir, c.train.init_from)
     c.output.dir = _absolute(base_dir, c.output.dir)
-    c.checkpoint.dir = _absolute(base_dir, c.checkpoint.dir) or str(Path(c.output.dir) / "ckpt")
+    c.checkpoint.dir = _absolute(base_dir, c.checkpoint.dir) or str(Path(c.output.dir) / CHECKPOINT_DIR)
     return c
 
 

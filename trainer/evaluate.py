@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus.errors import UserError
+from trainer.config import EXPORT_DIR
 
 LM_EVAL = "lm_eval:"  # --tasks lm_eval:hellaswag runs through the lm-eval package
 DELIMITER = " "  # lm-evaluation-harness's target_delimiter
@@ -103,8 +104,8 @@ def load_model(name: str) -> tuple[Any, Any]:
 
         model, tok, _ = load_checkpoint_model(p)
         return model, tok
-    if (p / "hf" / "config.json").is_file():
-        p = p / "hf"
+    if (p / EXPORT_DIR / "config.json").is_file():
+        p = p / EXPORT_DIR
     if not p.exists() and name.startswith((".", "/", "~")):
         raise UserError(f"model not found: {name}")
     where = str(p) if p.exists() else name

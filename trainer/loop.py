@@ -18,6 +18,7 @@ import gc
 import math
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from torch.distributed.checkpoint.stateful import Stateful
 
 from corpus import keys
 from trainer import checkpoint, data, dpo, lineage, parallel
-from trainer.config import Config
+from trainer.config import EXPORT_DIR, Config
 from trainer.generate import complete
 from trainer.loss import targets as loss_targets
 from trainer.masking import model_inputs
@@ -338,5 +339,5 @@ def _train_and_export(cfg: Config) -> None:
     if cfg.output.export and trainer.dist.is_main:
         from trainer.export import export
 
-        out = export(checkpoint.step_dir(cfg.checkpoint.dir, trainer.step), f"{cfg.output.dir}/hf")
+        out = export(checkpoint.step_dir(cfg.checkpoint.dir, trainer.step), str(Path(cfg.output.dir) / EXPORT_DIR))
         print(f"thresher: exported {out}", flush=True)

@@ -24,6 +24,8 @@ from typing import Any
 import orjson
 import torch
 
+from trainer.config import METRICS_FILE
+
 # Dense bf16 tensor-core peak FLOP/s from the vendors' data sheets (SXM parts where there are two).
 PEAK_BF16 = {
     "B200": 2.25e15, "H200": 989e12, "H100": 989e12, "H800": 989e12, "GH200": 989e12, "A100": 312e12,
@@ -49,7 +51,7 @@ class Metrics:
     def __init__(self, out_dir: str, enabled: bool, start_step: int, total_steps: int,
                  progress: bool, tensorboard: bool, log_every: int):
         self.enabled = enabled
-        self.path = Path(out_dir) / "metrics.jsonl"
+        self.path = Path(out_dir) / METRICS_FILE
         self.bar = self.tb = self.file = None
         self.lines = ProgressLines(start_step, total_steps, log_every) if progress and not sys.stdout.isatty() else None
         if not enabled:

@@ -27,6 +27,7 @@ from trainer.ablate import builds as builds_mod
 from trainer.ablate import launch
 from trainer.ablate.experiment import Experiment
 from trainer.ablate.proc import thresher
+from trainer.config import CHECKPOINT_DIR, METRICS_FILE
 
 TOKENIZER, TOKENS, RUNS = "tokenizer", "tokens", "runs"
 
@@ -90,7 +91,7 @@ def done(run: launch.Run) -> bool:
     """Has the run saved its last step's checkpoint?"""
     from trainer import checkpoint
 
-    last = checkpoint.latest(run.out / "ckpt")
+    last = checkpoint.latest(run.out / CHECKPOINT_DIR)
     return last is not None and int(last.name.split("-")[1]) == run.config["train"]["steps"]
 
 
@@ -113,7 +114,7 @@ def evaluate_run(exp: Experiment, out: Path) -> list[dict[str, Any]]:
     from trainer.evaluate import evaluate
 
     points = []
-    for step, ckpt in checkpoint.complete(out / "ckpt"):
+    for step, ckpt in checkpoint.complete(out / CHECKPOINT_DIR):
         f = out / f"eval-step-{step:06d}.json"
         if not f.is_file():
             scores = evaluate(str(ckpt), exp.heldout, exp.tasks, stride=exp.stride)
@@ -123,7 +124,7 @@ def evaluate_run(exp: Experiment, out: Path) -> list[dict[str, Any]]:
 
 
 def losses(out: Path) -> list[tuple[int, float]]:
-    f = out / "metrics.jsonl"
+    f = out / METRICS_FILE
     if not f.is_file():
         return []
     rows = [orjson.loads(line) for line in f.read_bytes().splitlines() if line.strip()]
