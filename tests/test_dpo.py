@@ -5,16 +5,16 @@ from its export, so the SFT -> DPO lineage is checked end to end with the real c
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pytest
 import trainer_data as td
 import yaml
 from conftest import thresher
+from test_trainer import TORCHRUN_ENV, kill_after_first_checkpoint, torchrun_cmd
 from testdata import SEED_TASKS
 
 SEQ_LEN = 128
@@ -180,23 +180,91 @@ def test_a_pair_without_a_differing_answer_is_one_line_and_exit_2(fx):
     assert r.returncode == 2 and "do not differ" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
-def test_two_gloo_processes_give_the_one_process_metrics(fx):
-    """DDP splits each global batch of pairs over ranks; the losses, margins and accuracies are the batch's."""
-    runs = {}
-    for name, nproc, mbs in (("dpo-ddp", 2, 5), ("dpo-one", 1, 10)):
-        cfg = dpo_config(fx, name, steps=4)
-        raw = yaml.safe_load(cfg.read_text())
-        raw["train"]["micro_batch_size"] = mbs
-        raw["eval"] = {"every": 2, "batches": 1}
-        raw["output"]["export"] = False
-        cfg.write_text(yaml.safe_dump(raw))
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-               "-m", "trainer", str(cfg)]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
-        assert r.returncode == 0, r.stderr[-3000:]
-        runs[name] = metrics(cfg.parent)
-    keys = ("loss", "reward_margin", "pref_acc", "val_loss", "val_reward_margin", "val_pref_acc")
-    for a, b in zip(runs["dpo-ddp"][0] + runs["dpo-ddp"][1], runs["dpo-one"][0] + runs["dpo-one"][1], strict=True):
-        for k in keys:
-            if k in a:
-                assert a[k] == pytest.approx(b[k], abs=1e-4), (k, a, b)
+def gloo_config(fx, name: str, nproc: int, **sections) -> Path:
+    """A DPO run of ``GLOO_STEPS`` steps with a global batch of 20 pairs whatever ``nproc`` (2 x 5 x 2 or 1 x 10 x 2),
+    evaluated and checkpointed every 2 steps; ``sections`` update the config's sections key by key."""
+    cfg = dpo_config(fx, name, steps=GLOO_STEPS, micro_batch_size=10 // nproc)
+    raw = yaml.safe_load(cfg.read_text())
+    raw.update(eval={"every": 2, "batches": 1}, checkpoint={"every": 2, "keep": 10})
+    raw["output"]["export"] = False
+    for key, value in sections.items():
+        raw[key] = {**raw.get(key, {}), **value}
+    cfg.write_text(yaml.safe_dump(raw))
+    return cfg
+
+
+def launch(cfg: Path, nproc: int) -> subprocess.CompletedProcess:
+    """The run on ``nproc`` processes: real torchrun with gloo, or the plain command line for one."""
+    if nproc == 1:
+        r = thresher("train", str(cfg))
+    else:
+        r = subprocess.run(torchrun_cmd(cfg, nproc), capture_output=True, text=True, timeout=600, env=TORCHRUN_ENV)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r
+
+
+GLOO_STEPS = 6
+PAIR_KEYS = ("loss", "reward_margin", "pref_acc", "val_loss", "val_reward_margin", "val_pref_acc")
+
+
+def assert_same_metrics(a: Path, b: Path, abs_tol: float) -> None:
+    """Every step and validation line of run ``a`` equals ``b``'s on the DPO keys (``abs_tol`` 0: exactly)."""
+    rows_a, rows_b = (sum(metrics(out), []) for out in (a, b))
+    assert [r["step"] for r in rows_a] == [r["step"] for r in rows_b] and len(rows_a) == GLOO_STEPS + GLOO_STEPS // 2
+    for x, y in zip(rows_a, rows_b, strict=True):
+        for k in PAIR_KEYS:
+            if k in x:
+                assert x[k] == pytest.approx(y[k], abs=abs_tol, rel=0), (k, x, y)
+
+
+@pytest.fixture(scope="module")
+def one_process(fx) -> Path:
+    cfg = gloo_config(fx, "dpo-one", 1)
+    launch(cfg, 1)
+    return cfg.parent
+
+
+@pytest.fixture(scope="module")
+def fsdp(fx) -> Path:
+    cfg = gloo_config(fx, "dpo-fsdp", 2, parallel={"strategy": "fsdp"})
+    launch(cfg, 2)
+    return cfg.parent
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_gloo_processes_give_the_one_process_metrics(fx, one_process, fsdp, strategy):
+    """DDP and FSDP2 split each global batch of pairs over ranks; the frozen reference's log-probabilities are
+    computed by every rank (FSDP's all-gathers are collective) and are the one process's; the losses, margins and
+    accuracies, on training and validation pairs, are the batch's."""
+    if strategy == "fsdp":
+        run = fsdp
+    else:
+        cfg = gloo_config(fx, "dpo-ddp", 2)
+        launch(cfg, 2)
+        run = cfg.parent
+    assert_same_metrics(run, one_process, 1e-4)
+    assert metrics(one_process)[0][-1]["pref_acc"] > metrics(one_process)[0][0]["pref_acc"]  # it learns meanwhile
+    a, b = (json.loads((out / "dpo_reference.json").read_text()) for out in (run, one_process))
+    for key in ("train", "val"):
+        np.testing.assert_allclose(a[key], b[key], atol=1e-4)
+
+
+def test_fsdp_killed_and_resumed_dpo_losses_equal_unbroken(fx, fsdp):
+    """A killed 2-process FSDP run resumes from its sharded checkpoint and the cached reference log-probabilities:
+    the same pairs in the same order, the same losses to the last bit."""
+    cfg = gloo_config(fx, "dpo-fsdp-killed", 2, parallel={"strategy": "fsdp"})
+    killed_at = kill_after_first_checkpoint(cfg, GLOO_STEPS)
+    r = launch(cfg, 2)
+    assert f"resuming from {cfg.parent / 'ckpt' / f'step-{killed_at:06d}'}" in r.stdout
+    assert_same_metrics(cfg.parent, fsdp, 0)
+
+
+def test_lora_under_fsdp_gives_the_one_process_metrics(fx):
+    """LoRA adapters sharded with their blocks; the reference is the model with the adapters off, on every rank."""
+    lora = {"from_pretrained": str(fx["sft_hf"]), "lora": {"r": 8, "alpha": 16}}
+    runs = []
+    for nproc in (2, 1):
+        cfg = gloo_config(fx, f"dpo-lora-{nproc}", nproc, model=lora, parallel={"strategy": "fsdp"})
+        launch(cfg, nproc)
+        runs.append(cfg.parent)
+    assert_same_metrics(*runs, 1e-4)
