@@ -96,7 +96,7 @@ def test_national_phone_formats_without_context_words(find, country: str, number
 
 
 def test_phone_regions_are_policy() -> None:
-    text = "She registered 0612 345 678 for the account."  # no context word: the plan decides
+    text = "She gave 0612 345 678 for the account."  # no context word: the plan decides
     assert ("PHONE_NUMBER", "0612 345 678") in _patterns_only(phone_regions=["NL"])(text)
     assert _patterns_only(phone_regions=["US"])(text) == []
     assert _patterns_only(phone_regions=[])(text) == []

@@ -5,7 +5,8 @@
 secrets) run through one Presidio `AnalyzerEngine` on the regions the pre-screen found, so long
 documents are analysed in pieces with offsets shifted back; the NER backend runs over the stretches of
 every document of the batch that the NER screen lets through (all of them without a screen), at once,
-in token windows; `PersonCues` adds the lone names the model misses.
+in token windows; `ModelChecks` drops the model's spans that their context contradicts and
+`PersonCues` adds the lone names the model misses.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass  # noqa: E402
 
 from presidio_analyzer import AnalyzerEngine, RecognizerResult  # noqa: E402
 
+from corpus.stages.pii.model_checks import ModelChecks  # noqa: E402
 from corpus.stages.pii.ner import NerBackend  # noqa: E402
 from corpus.stages.pii.ner_screen import NerScreen  # noqa: E402
 from corpus.stages.pii.person_cues import PersonCues  # noqa: E402
@@ -28,9 +30,9 @@ from corpus.stages.pii.prescreen import Prescreen  # noqa: E402
 from corpus.stages.pii.recognizers import WindowContextEnhancer, offline_nlp_engine, pattern_registry  # noqa: E402
 from corpus.stages.pii.secrets import SECRET_ENTITIES  # noqa: E402
 
-# spans that other spans inside them belong to
-CONTAINERS = frozenset({*SECRET_ENTITIES, "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "EMAIL_ADDRESS", "PHONE_NUMBER",
-                        "US_SSN"})
+# spans that other spans inside them belong to; the checked ones also beat a span that cuts into them
+CHECKED = frozenset({*SECRET_ENTITIES, "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "EMAIL_ADDRESS", "US_SSN"})
+CONTAINERS = CHECKED | {"PHONE_NUMBER"}
 
 for _name in ("presidio-analyzer", "presidio-anonymizer", "tldextract"):
     logging.getLogger(_name).setLevel(logging.ERROR)  # their warnings can quote input text
@@ -53,8 +55,9 @@ class PiiEngine:
     def __init__(self, entities: Sequence[str], context: dict[str, list[str]], ner: NerBackend | None,
                  disabled_recognizers: Sequence[str] = (), context_words: tuple[int, int] = (6, 3),
                  margin: int = 80, screen: NerScreen | None = None, phone_regions: Sequence[str] = (),
-                 cues: PersonCues | None = None):
-        self.ner, self.screen, self.cues = ner, screen, cues
+                 cues: PersonCues | None = None, checks: ModelChecks | None = None,
+                 context_against: dict[str, list[str]] | None = None):
+        self.ner, self.screen, self.cues, self.checks = ner, screen, cues, checks
         ner_entities = ner.entities if ner else set()
         # an entity both sides find (ADDRESS: the model streets, patterns unit numbers) goes to both
         registry = pattern_registry(entities, context, disabled_recognizers, phone_regions)
@@ -62,7 +65,7 @@ class PiiEngine:
         self.analyzer = AnalyzerEngine(
             registry=registry, nlp_engine=offline_nlp_engine(), supported_languages=["en"],
             context_aware_enhancer=WindowContextEnhancer(prefix_words=context_words[0],
-                                                         suffix_words=context_words[1]))
+                                                         suffix_words=context_words[1], against=context_against))
         self.prescreen = Prescreen(self.pattern_entities, margin=margin)
         self.ner_entities = sorted(set(entities) & ner_entities)
         self.stats = EngineStats()
@@ -76,7 +79,7 @@ class PiiEngine:
         found = [self._patterns(t) for t in texts]
         if self.ner is not None and self.ner_entities:
             for text, spans, more in zip(texts, found, self.ner_results(texts, self.screen), strict=True):
-                spans.extend(more)
+                spans.extend(self.checks.keep(text, more, spans) if self.checks else more)
                 if self.cues is not None and "PERSON" in self.ner_entities:
                     spans.extend(self.cues.find(text))
                     self.cues.with_titles(text, spans)
@@ -120,14 +123,15 @@ def resolve_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
 
     A span inside a credential or a checked identifier (card, IBAN, IP, e-mail, phone, SSN) is part
     of it and goes first: digits of an IBAN are no card, a piece of an IPv6 address no house number,
-    whatever the model's score. Then best is context-supported first (``fax 223-087-9502`` is a
+    whatever the model's score; so does a span that cuts into a checked identifier (`_cuts_into`). Then best is context-supported first (``fax 223-087-9502`` is a
     phone even though the number also passes the NHS checksum), then higher score, then longer.
     """
     wholes = [r for r in results if r.entity_type in CONTAINERS]
     if wholes:
         results = [r for r in results if not any(
-            s is not r and s.start <= r.start and r.end <= s.end
-            and (s.end - s.start > r.end - r.start or r.entity_type not in CONTAINERS) for s in wholes)]
+            s is not r and (s.start <= r.start and r.end <= s.end
+                            and (s.end - s.start > r.end - r.start or r.entity_type not in CONTAINERS)
+                            or _cuts_into(r, s)) for s in wholes)]
     ranked = sorted(results, key=lambda r: (not _context_backed(r), -r.score, -(r.end - r.start), r.start,
                                             r.entity_type))
     starts: list[int] = []  # kept spans never overlap, so sorted by start they are sorted by end too
@@ -139,6 +143,14 @@ def resolve_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
         starts.insert(i, r.start)
         kept.insert(i, r)
     return kept
+
+
+def _cuts_into(r: RecognizerResult, s: RecognizerResult) -> bool:
+    """``r``, a model's guess, starts or ends inside ``s``, a checked identifier (card, IBAN, IP, e-mail,
+    SSN, secret): "1fc3 is down" tagged as an address after ``fe80::fcd6:6fc5:1fc3``. A phone number
+    is a shape that house numbers share, so a street that overlaps one keeps its chance."""
+    return (s.entity_type in CHECKED and r.entity_type not in CONTAINERS and r.start < s.end and s.start < r.end
+            and not (r.start <= s.start and s.end <= r.end))
 
 
 def _context_backed(r: RecognizerResult) -> bool:

@@ -26,27 +26,63 @@ from presidio_analyzer import RecognizerResult
 
 from corpus.stages.pii.ner_screen import ScreenLists
 
-_NAME = r"(?:(?:van|von|de|da|di|del|der|den|le|la|du|ter|ten|mac|st\.?)\s)?[^\W\d_][\w'\u2019\-]*"
-_NAMES = rf"{_NAME}(?:\s{_NAME}){{0,2}}"
+_NAME = (r"(?!(?:and|or|&)\b)(?:(?:van|von|de|da|di|del|der|den|le|la|du|ter|ten|mac|st\.?)[ \t])*"
+         r"[^\W\d_][\w'\u2019\-]*")
+_NAMES = rf"{_NAME}(?:[ \t]{_NAME}){{0,2}}"  # one to three words on one line
 _EPONYM_NOUNS = ("novel|novels|book|books|biography|memoir|film|films|movie|movies|album|albums|song|songs|"
                  "version|versions|recording|family|families|household|estate|era|trial|"
                  "concert|interview|collection|cover|saga|trilogy|play|opera|portrait|quartet|prize|lecture")
-_GROUP_NOUNS = ("founders|co-founders|cofounders|authors|co-authors|editors|members|partners|guests|speakers|"
+_GROUP_NOUNS = ("founders|co-founders|cofounders|authors|co-authors|coauthors|editors|members|partners|guests|speakers|"
                 "players|siblings|children|kids|sons|daughters|friends|owners|directors|hosts|panelists|"
-                "winners|candidates|parents|grandparents|teachers|colleagues|neighbours|neighbors|tenants")
+                "winners|candidates|parents|grandparents|teachers|colleagues|neighbours|neighbors|tenants|"
+                "attendees|participants|invitees|invited|committee|team|staff|cast|crew|signatories|recipients|"
+                "organisers|organizers|judges|jury|volunteers|employees|students|witnesses|contributors|present")
 _ATTRIBUTION = ("according to|written by|directed by|produced by|performed by|composed by|painted by|"
-                "narrated by|starring|featuring|feat\\.|thanks to|interviewed|as told to|courtesy of")
+                "narrated by|signed by|sent by|posted by|reported by|starring|featuring|feat\\.|thanks to|"
+                "interviewed|as told to|courtesy of|quoting|my name is|my name's|i am|i'm")
+_SAYING = ("says|said|writes|wrote|argues|argued|told|tells|asked|asks|replied|replies|explained|emailed|texted|"
+           "thinks|thought|believes|believed|lives|lived|married|smiled|laughed|admitted|insisted")
+_ADVERB = r"(?:(?:just|also|then|never|already|later|finally|has|had|will|would)[ \t]+)?"
+_PERSONAL_NOUNS = ("idea|ideas|book|car|wife|husband|mother|father|mom|mum|dad|son|daughter|brother|sister|uncle|"
+                   "aunt|cousin|grandmother|grandfather|parents|kids|children|family|friend|boyfriend|girlfriend|"
+                   "partner|house|home|flat|apartment|birthday|wedding|funeral|post|comment|reply|answer|question|"
+                   "suggestion|advice|opinion|email|phone|number|address|account|dog|cat|desk|office|bike")
+# a form's label before the name, alone on its line with it ("Name: ...", "Ship to: ...")
+_LABELS = ("(?:full |first |last |given |family |customer |client |contact |account |patient |user |maiden )?name|"
+           "surname|customer|client|applicant|patient|account holder|card ?holder|holder|ship to|bill to|deliver to|"
+           "attn\\.?|attention|contact person|contact|recipient|sender|employee|tenant|guest|passenger|from|to")
+_SIGN_OFFS = ("regards|wishes|cheers|best|thanks|thank you|sincerely|yours|greetings|grüßen|grüße|groeten|saludos|"
+              "cordialement|salutations|pozdrawiam|hälsningar|hilsen|terveisin")
+_GREETINGS = "hi|hello|hey|dear|thanks|thank you|cheers|congrats|congratulations|bye"
 
-PATTERNS = [
-    re.compile(rf"\b(?:the|a|an)\s+(?P<n>{_NAMES})\s+(?:{_EPONYM_NOUNS})\b", re.IGNORECASE),
-    re.compile(rf"\b(?:{_GROUP_NOUNS})\b\s*(?:were|are|was|:|,|include|included)?\s*(?::\s*)?"
-               rf"(?P<list>{_NAMES}(?:\s*,\s*{_NAMES})*,?\s+(?:and|&)\s+{_NAMES})", re.IGNORECASE),
-    re.compile(rf"\b(?:{_ATTRIBUTION}|says|said)\s+(?P<n>{_NAMES})", re.IGNORECASE),
-    re.compile(rf"\b(?P<n>{_NAMES}),?\s+(?:says|said|writes|wrote|argues|argued|told|asked|replied|explained)\b",
-               re.IGNORECASE),
-    re.compile(rf"^[ \t>]*(?P<n>{_NAME}):\s*\\?[\"\u201c]", re.MULTILINE),
+# (pattern, side): the side of the cue, so that a candidate of several words that is not a name as
+# a whole ("to what Smets" before "said") is tried again from the words next to the cue ("Smets")
+PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(rf"\b(?:the|a|an)[ \t]+(?P<n>{_NAMES})[ \t]+(?:{_EPONYM_NOUNS})\b", re.IGNORECASE), "after"),
+    (re.compile(rf"\b(?:{_GROUP_NOUNS})\b[ \t]*(?:were|are|was|is|:|,|-|\u2013|include|included)?[ \t]*(?:[:\-\u2013][ \t]*)?"
+                rf"(?P<list>{_NAMES}(?:[ \t]*[,;][ \t]*{_NAMES})+(?:,?[ \t]+(?:and|&)[ \t]+{_NAMES})?"
+                rf"|{_NAMES}[ \t]+(?:and|&)[ \t]+{_NAMES})", re.IGNORECASE), "list"),
+    (re.compile(rf"\b(?:{_ATTRIBUTION}|says|said)[ \t]+(?P<n>{_NAMES})", re.IGNORECASE), "before"),
+    (re.compile(rf"\b(?P<n>{_NAMES}),?[ \t]+{_ADVERB}(?:{_SAYING})\b", re.IGNORECASE), "after"),
+    (re.compile(rf"\b(?P<list>{_NAME}[ \t]+(?:and|&)[ \t]+{_NAME})[ \t]+{_ADVERB}(?:{_SAYING})\b", re.IGNORECASE),
+     "list"),
+    (re.compile(rf"^[ \t>]*(?P<n>{_NAME}):[ \t]*\\?[\"\u201c]", re.MULTILINE), "after"),
+    (re.compile(rf"\b(?P<n>{_NAME})['\u2019]s[ \t]+(?:(?:new|old|own|late|last|first|latest)[ \t]+)?"
+                rf"(?:{_PERSONAL_NOUNS})\b", re.IGNORECASE), "after"),
+    (re.compile(rf"^[ \t]*(?:{_LABELS})[ \t]*:[ \t]*(?P<n>{_NAMES})[ \t]*(?=$|<|\||,)", re.IGNORECASE | re.MULTILINE),
+     "before"),
+    (re.compile(rf"(?:\b(?:{_SIGN_OFFS})|--|\u2014)[ \t]*[,!.]?[ \t]*\n[ \t]*(?P<n>{_NAMES})[ \t]*(?=$|\||,)",
+                re.IGNORECASE | re.MULTILINE), "before"),
+    (re.compile(rf"(?:^|[.!?][ \t]+|\b(?:{_GREETINGS}|all|everyone|folks),?[ \t]+)(?P<n>{_NAMES})[ \t]+here\b",
+                re.IGNORECASE | re.MULTILINE), "after"),
+    (re.compile(rf"\b(?:{_GREETINGS})[ \t]+(?P<n>{_NAMES})[ \t]*[,!:]", re.IGNORECASE), "before"),
 ]
-_LIST_SPLIT = re.compile(r"\s*,\s*(?:(?:and|&)\s+)?|\s+(?:and|&)\s+", re.IGNORECASE)
+_LIST_SPLIT = re.compile(r"[ \t]*[,;][ \t]*(?:(?:and|&)[ \t]+)?|[ \t]+(?:and|&)[ \t]+", re.IGNORECASE)
+# a delimited record (CSV, a form dump on one line): fields split by one separator, never followed by a
+# space for a comma or a semicolon, as prose writes them
+_RECORD_SEPS = (re.compile(r",(?!\s)"), re.compile(r";(?!\s)"), re.compile(r"\t"), re.compile(r"[ \t]*\|[ \t]*"))
+_FIELD_NAME = re.compile(r"[\"']?(?P<n>[^\W\d_][\w'\u2019\-]*(?:[ \t][^\W\d_][\w'\u2019\-]*){0,3})[\"']?")
+_IDENTIFIER = re.compile(r"@|\d{3}")  # a field of the record that holds contact data or a number
 _TITLE = re.compile(r"\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|herr|frau|mme|mlle)\.?\s+$", re.IGNORECASE)
 _PARTICLES = {"van", "von", "de", "da", "di", "del", "der", "den", "le", "la", "du", "ter", "ten", "mac", "st", "st."}
 _DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "our", "my", "his", "her", "their", "your",
@@ -63,13 +99,47 @@ class PersonCues:
 
     def find(self, text: str) -> list[RecognizerResult]:
         out: list[RecognizerResult] = []
-        for rx in PATTERNS:
+        for rx, side in PATTERNS:
             for m in rx.finditer(text):
                 cased = any(c.isupper() for c in text[max(0, m.start() - 200):m.end() + 200])
-                if "list" in m.groupdict() and m.group("list") is not None:
+                if side == "list":
                     out += self._list(text, m.start("list"), m.group("list"), cased)
-                elif self._is_name(m.group("n"), cased):
-                    out.append(_result(m.start("n"), m.end("n")))
+                else:
+                    span = self._name_at(text, m.start("n"), m.end("n"), side, cased)
+                    out += [_result(*span)] if span else []
+        return out + self._records(text)
+
+    def _name_at(self, text: str, start: int, end: int, side: str, cased: bool) -> tuple[int, int] | None:
+        """The run of the candidate's words nearest the cue, longest first, that is a name, as offsets
+        ("lol Abha just" before "told": "Abha")."""
+        words = list(re.finditer(r"\S+", text[start:end]))
+        n = len(words)
+        runs = ([(i, j) for i in range(n) for j in range(n, i, -1)] if side == "before"
+                else [(i, j) for j in range(n, 0, -1) for i in range(j)])
+        for i, j in runs:
+            s, e = start + words[i].start(), start + words[j - 1].end()
+            if self._is_name(text[s:e], cased):
+                return s, e
+        return None
+
+    def _records(self, text: str) -> list[RecognizerResult]:
+        """Name-shaped fields of delimited records that also hold contact data or a number
+        (``Rebecca,Hill,199-36-0446``, ``"Ignác Staněk","Družná 7"``)."""
+        out: list[RecognizerResult] = []
+        pos = 0
+        for line in text.split("\n"):
+            for sep in _RECORD_SEPS:
+                cuts = [0, *(x for m in sep.finditer(line) for x in (m.start(), m.end())), len(line)]
+                fields = list(zip(cuts[::2], cuts[1::2], strict=True))
+                if len(fields) < 3 or not any(_IDENTIFIER.search(line[a:b]) for a, b in fields):
+                    continue
+                for a, b in fields:
+                    m = _FIELD_NAME.fullmatch(line[a:b].strip())
+                    if m and self._is_name(m.group("n"), cased=True):
+                        lead = a + len(line[a:b]) - len(line[a:b].lstrip()) + m.start("n")
+                        out.append(_result(pos + lead, pos + lead + len(m.group("n"))))
+                break
+            pos += len(line) + 1
         return out
 
     def _list(self, text: str, start: int, items: str, cased: bool) -> list[RecognizerResult]:

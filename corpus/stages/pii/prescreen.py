@@ -39,7 +39,8 @@ TRIGGERS: dict[str, str] = {
     "IP_ADDRESS": f"{_IPV4}|{_IPV6}",
     # unit designators and military post lines (AddressFragmentRecognizer)
     "ADDRESS": r"\b(?:Apt|Apartment|Suite|Ste|Flat|Bldg|Apto|Wohnung|Unit|Room|Rm|Floor|Fl|Building|Lot|Space|Dept|"
-               r"Office|PSC|CMR|USNS|USNV|USS|USCGC|[ADF]PO)\b",
+               r"Office|PSC|CMR|USNS|USNV|USS|USCGC|[ADF]PO|BP|Box|Postfach|Postbus|Postboks|Postbox|Apartado|"
+               r"Casella|Case|Caixa)\b|(?i:addr|adress|anschrift|direcci|indirizzo|endere)",
     "CRYPTO": r"\b(?:[13][a-km-zA-HJ-NP-Z1-9]{25,}|bc1[a-z0-9]{20,})",
     "AWS_ACCESS_KEY": r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T)[A-Z0-9]",
     "AWS_SECRET_KEY": r"(?i)aws.{0,40}secret|secret.{0,3}access.{0,3}key",

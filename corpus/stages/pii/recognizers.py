@@ -36,13 +36,16 @@ from corpus.stages.pii.secrets import secret_recognizers
 _SEP = r"[ \t.\-]"
 _EXT = r"(?:[ \t]?(?:x|ext\.?|#)[ \t]?\d{1,6})?"
 _DATE = regex.compile(r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2}))(?:$|[ T])")
-_SSN = regex.compile(r"^\d{3}-\d{2}-\d{4}$")  # US_SSN's shape, left to its recognizer
+# US_SSN's shape, left to its recognizer (no numbering plan of phone_regions writes 3-2-4 digits)
+_SSN = regex.compile(r"^\d{3}([- ])\d{2}\1\d{4}$")
 _ISBN_PREFIX = regex.compile(r"^97[89]")
 _ISBN10 = regex.compile(r"^\d{1,5}-\d{1,7}-\d{1,7}-\d$")  # hyphenated, as printed (0-306-40615-2)
-_IPV4 = regex.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")  # IP_ADDRESS's shape
-_MONEY = regex.compile(r"^\d{1,3}(?:[ \u00a0,.]\d{3})*[.,]\d{2}$")  # 1 947.69, 12.345,00
+# IP_ADDRESS's shape: four octets of 0-255 without a leading zero (078.129.37.20 or 12.345.72.74 is a phone)
+_IPV4 = regex.compile(r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$")
+_DECIMAL = regex.compile(r"^[1-9]\d{0,2}\.\d{5,}$")  # a coordinate or a measurement (150.57953)
+_MONEY = regex.compile(r"^(?:0|[1-9]\d{0,2})(?:[ \u00a0,.]\d{3})*[.,]\d{2}$")  # 1 947.69, 12.345,00 (not 02.212.381.01)
 _LEFT = r"(?<![\w.+\-/])"
-_PAREN = r"\(\d{1,4}(?:[ \-]\d{1,4})?\)"  # an area code in brackets: (020), (0-312)
+_PAREN = r"\(\d{1,5}(?:[ \-]\d{1,4})?\)"  # an area code in brackets: (020), (0-312)
 _RIGHT = r"(?![\w/]|[.\-]\d)"
 
 
@@ -94,8 +97,8 @@ class PlanPhoneRecognizer(LocalRecognizer):
     below the policy's threshold without a context word. Here one regex finds phone-shaped runs,
     and each is parsed for every region until one plan accepts it. A valid number written as people
     write phones (grouped, in brackets, with a trunk ``0`` or a ``+``) scores 0.5, enough alone; a
-    bare run of digits without a leading ``0``, or a number of fewer than 8 digits, scores 0.3 and
-    needs a context word, since order numbers and house numbers ("21 3314 Harley Road") are often
+    bare run of digits without a leading ``0``, a decimal number, or a number of fewer than 8 digits,
+    scores 0.3 and needs a context word, since order numbers and house numbers ("21 3314 Harley Road") are often
     valid somewhere.
     """
 
@@ -118,7 +121,8 @@ class PlanPhoneRecognizer(LocalRecognizer):
             digits = re.sub(r"\D", "", value)
             if not 6 <= len(digits) <= 15 or _not_a_phone(value) or not self._valid(value):
                 continue
-            shaped = (not value.isdigit() or value.startswith("0")) and len(digits) >= 8
+            # a decimal (a coordinate: 150.57953) is a phone only with a context word
+            shaped = (not value.isdigit() or value.startswith("0")) and len(digits) >= 8 and not _DECIMAL.match(value)
             out.append(RecognizerResult("PHONE_NUMBER", m.start(), m.end(), self.SCORE if shaped else self.WEAK_SCORE,
                                         recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
                                                               RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}))
@@ -197,7 +201,8 @@ def address_recognizer() -> PatternRecognizer:
     """Address fragments: unit designators with a number, and US military (APO/FPO/DPO) addresses.
 
     Case-sensitive (``Apt. 12``, not ``apt``). Designators that are rarely anything but an address
-    (Apt, Suite, Flat, PSC ... Box, FPO AE 09123) score 0.5; ``Unit``, ``Room``, ``Floor`` and the
+    (Apt, Suite, Flat, PO Box, Postfach, PSC ... Box, FPO AE 09123) and the rest of a line after a
+    form's ``Address:`` label, when it holds a number, score 0.5; ``Unit``, ``Room``, ``Floor`` and the
     like (``Unit 4`` of a course, ``Room 101``) score 0.25 and need an address word near, unless
     they stand alone on a line of an address block.
     """
@@ -205,7 +210,24 @@ def address_recognizer() -> PatternRecognizer:
     box = r"\b(?:PSC|CMR|Unit) \d{3,5},? Box \d{1,5}\b"
     ship = r"\b(?:USNS|USNV|USS|USCGC) [A-Z][\w'\-]+"
     weak = r"(?:Unit|Room|Rm|Floor|Fl|Building|Lot|Space|Dept|Office)\.?[ \t]?#?[ \t]?\d{1,5}[A-Z]?"
+    # a post-office box in the languages of the EU; "BP 12" (boîte postale) is also a company's name
+    po_box = (r"\b(?:P\.?[ \t]?O\.?[ \t]?Box|Post[ \t]Office[ \t]Box|Postfach|Postbus|Postboks|Postbox|Box|"
+              r"Apartado(?:[ \t]de[ \t]correos)?|Casella[ \t]postale|Case[ \t]postale|Caixa[ \t]postal)[ \t]?\d{1,6}\b")
+    # what follows a form's address label on its line, when it holds a number
+    label = (r"(?i:(?<=^[ \t]*(?:address|addr\.?|home address|street address|mailing address|shipping address|"
+             r"billing address|adresse|anschrift|direcci[oó]n|indirizzo|endere[cç]o|adres)[ \t]*:[ \t]*))"
+             r"(?=[^\n]*\d)\S[^\n]*?(?=[ \t]*$)")
+    # the street written next to a unit ("Sylviesteeg 54, Apt. 8", "Flat 8A, 905 Račianske mýto"), which a
+    # model reading prose often leaves out; "Unit" is left out (``Unit 4, Chapter 2`` of a course)
+    street = (r"(?:\d{1,5}[A-Za-z]?[ \t]+\p{Lu}[\w'\-]*(?:[ \t][\w'.\-]+){0,3}"
+              r"|\p{Lu}[\w'.\-]*(?:[ \t][\w'.\-]+){0,2}[ \t]\d{1,5}[A-Za-z]?(?:/\d{1,4})?)")
+    flat = r"(?:Apt|Apartment|Suite|Ste|Flat)\.?[ \t]?#?[ \t]?\d{1,5}[A-Z]?"
+    floor = r"(?:Apt|Apartment|Suite|Ste|Flat|Room|Floor|Bldg)\.?[ \t]?#?[ \t]?\d{1,5}[A-Z]?"
     patterns = [
+        Pattern("street with unit", rf"\b(?:{street},?[ \t]+{flat}|{floor},[ \t]+{street})\b", 0.5),
+        Pattern("address label", label, 0.5),
+        Pattern("post office box", po_box, 0.5),
+        Pattern("boite postale", r"\bBP[ \t]?\d{1,5}\b", 0.25),
         Pattern("unit line", rf"^[ \t]*{weak}[ \t]*$", 0.5),
         Pattern("military address", rf"(?:{box}|{ship})[,\s]{{1,3}}{military_line}", 0.7),
         Pattern("military line", military_line, 0.6),
@@ -224,7 +246,9 @@ class WindowContextEnhancer(ContextAwareEnhancer):
     recognizer's own ``context_min_score``); a context word matches a word that starts with it
     (``phone`` matches ``phones``). The words before a match stop at the end of the previous
     sentence ("Call me tomorrow. Order 80393597" is no phone number), and at the start of its line
-    unless the match starts the line.
+    unless the match starts the line; the words after stop at the end of its line. A match with no
+    context word whose line names it as something else just before it (``against``: ``part no.``,
+    ``SKU``, ``order``) scores 0.
     """
 
     _SENTENCE_END = re.compile(r"[.!?]\s+(?=[A-Z])")
@@ -232,8 +256,9 @@ class WindowContextEnhancer(ContextAwareEnhancer):
     _WORD = re.compile(r"\w+")
 
     def __init__(self, factor: float = 0.35, min_score: float = 0.4, prefix_words: int = 6,
-                 suffix_words: int = 3):
+                 suffix_words: int = 3, against: dict[str, list[str]] | None = None):
         super().__init__(factor, min_score, prefix_words, suffix_words)
+        self.against = {ent: {w.lower() for w in words} for ent, words in (against or {}).items()}
 
     def enhance_using_context(self, text: str, raw_results: list[RecognizerResult], nlp_artifacts: NlpArtifacts,
                               recognizers: list[EntityRecognizer], context: list[str] | None = None,
@@ -251,14 +276,28 @@ class WindowContextEnhancer(ContextAwareEnhancer):
                 floor = getattr(rec, "context_min_score", self.min_score_with_context_similarity)
                 new.score = min(self.MAX_SCORE, max(res.score + self.context_similarity_factor, floor))
                 results[i] = new
+            elif self._named_otherwise(text, res):
+                new = copy.copy(res)
+                new.score = 0.0
+                results[i] = new
         return results
+
+    def _named_otherwise(self, text: str, res: RecognizerResult) -> bool:
+        """One of the two words right before the match says it is something else (``part no.
+        345-7667-11``, ``SKU 2383726``): the ``against`` words of its entity, matched whole."""
+        words = self.against.get(res.entity_type)
+        if not words or res.score >= 0.6:  # an international or NANP form is a phone whatever precedes it
+            return False
+        line = text[max(0, res.start - 40):res.start].rsplit("\n", 1)[-1]
+        return any(w.lower() in words for w in self._WORD.findall(line)[-2:])
 
     def _has_context(self, text: str, start: int, end: int, words: Iterable[str]) -> bool:
         window = self._SENTENCE_END.split(text[max(0, start - 20 * self.context_prefix_count):start])[-1]
         line = window.rsplit("\n", 1)[-1]
         if line.strip():  # the line before counts only for a match that starts its line ("Phone:\n...")
             window = line
-        following = self._SENTENCE_END.split(text[end:end + 20 * self.context_suffix_count])[0]
+        # the words after stop at the line's end too: "SSN: 302 10 6017\nPhone: ..." labels the next value
+        following = self._SENTENCE_END.split(text[end:end + 20 * self.context_suffix_count])[0].split("\n", 1)[0]
         before = self._WORD.findall(window)
         after = self._WORD.findall(following)
         near = [w.lower() for w in before[-self.context_prefix_count:] + after[:self.context_suffix_count]]

@@ -38,6 +38,7 @@ class PiiParams:
     ner: NerParams = field(default_factory=NerParams)
     ner_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # per backend: model label -> entity
     context: dict[str, list[str]] = field(default_factory=dict)
+    context_against: dict[str, list[str]] = field(default_factory=dict)  # words that name a number as no entity
     context_words: list[int] = field(default_factory=lambda: [6, 3])
     phone_regions: list = field(default_factory=list)  # not list[str]: YAML reads a bare NO as false; check() asks to quote it
     disabled_recognizers: list[str] = field(default_factory=list)
@@ -63,6 +64,7 @@ class PiiParams:
 
 def build(p: PiiParams) -> tuple[PiiEngine, Policy]:
     """The analyzer and the policy for ``p``: what setup() builds once per worker, and pii-eval too."""
+    from corpus.stages.pii.model_checks import ModelChecks
     from corpus.stages.pii.ner import make_backend
     from corpus.stages.pii.ner_screen import ScreenLists, screen_for
     from corpus.stages.pii.person_cues import PersonCues
@@ -70,11 +72,14 @@ def build(p: PiiParams) -> tuple[PiiEngine, Policy]:
     policy = policy_for(p)
     ner = make_backend(p.ner, p.ner_labels)
     screen = screen_for(p.ner.screen) if ner is not None else None
-    cues = None
-    if ner is not None and p.ner.person_cues:
-        cues = PersonCues(screen.lists if screen else ScreenLists.load(SCREEN_LISTS))
+    cues = checks = None
+    if ner is not None:
+        lists = screen.lists if screen else ScreenLists.load(SCREEN_LISTS)
+        checks = ModelChecks(lists)
+        cues = PersonCues(lists) if p.ner.person_cues else None
     engine = PiiEngine(list(policy.rules), p.context, ner, p.disabled_recognizers, tuple(p.context_words),
-                       screen=screen, phone_regions=[str(r).upper() for r in p.phone_regions], cues=cues)
+                       screen=screen, phone_regions=[str(r).upper() for r in p.phone_regions], cues=cues,
+                       checks=checks, context_against=p.context_against)
     if ner is None:  # `backend: none` means patterns only: entities only a model finds are not looked for
         model_only = {e for labels in p.ner_labels.values() for e in labels.values()} - set(engine.entities)
         policy.rules = {e: r for e, r in policy.rules.items() if e not in model_only}
