@@ -203,3 +203,66 @@ def test_generate_option_evaluates_and_saves(tmp_path: Path) -> None:
     assert json.loads(saved.read_text()) == synth.generate(33, seed=5)
     bad = thresher("pii-eval", "--generate", "0")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+# Styles the first generator did not write (issue 15, a multi-locale stress set): card words of other
+# languages and paying verbs, names in forms, signatures, chat, lists without "and", possessives and
+# delimited records; and what must stay: look-alike cues, lone numbers, common words.
+@pytest.mark.parametrize("number", ["502092670327", "352860208942467", "4716087522373122130", "6304838637940265421"])
+@pytest.mark.parametrize("template", ["Kartennummer: {} exp 11/27", "numéro de carte {}", "número de tarjeta {}",
+                                      "I paid with {} last week.", "anyone else paying with carte {} get charged twice??"])
+def test_cards_after_card_words_of_other_languages_and_paying_verbs(find, number: str, template: str) -> None:
+    for written in (number, "-".join(number[i:i + 4] for i in range(0, len(number), 4))):
+        text = template.format(written)
+        assert ("CREDIT_CARD", written) in find(text), text
+
+
+@pytest.mark.parametrize("text, names", [
+    ("Ship to: Anna Olsson\nCMR 949 Box 860, APO AP 88378", ["Anna Olsson"]),
+    ("Full name: Umberto Cristofori\nEmail: umberto@libero.it", ["Umberto Cristofori"]),
+    ("Best regards,\nCiro Fajardo-Rius\nTel: +34 612 345 678", ["Ciro Fajardo-Rius"]),
+    ("--\nDan Bolliger | Sales\nMobile 021.234.50.88", ["Dan Bolliger"]),
+    ("Thanks Lika! btw my new number is 043 051 507, old one is dead", ["Lika"]),
+    ("hey all, Baiba here. anyone else paying with it?", ["Baiba"]),
+    ("Attendees - Potter, Moore, Fox", ["Potter", "Moore", "Fox"]),
+    ("Team: Valentina Semenov; Piret Sikk; Maria Pärn", ["Valentina Semenov", "Piret Sikk", "Maria Pärn"]),
+    ("Invited: Paraschiva, Achim and Geta.", ["Paraschiva", "Achim", "Geta"]),
+    ("+1 to what Smets said. Sent the deposit already.", ["Smets"]),
+    ("lol Abha just told me to text 0812 340 0123", ["Abha"]),
+    ("That was Lara's idea, not mine.", ["Lara"]),
+    ("Wołoszyk's post was spot on.", ["Wołoszyk"]),
+    ("Rebecca,Hill,199-36-0446,v6.2.81", ["Rebecca", "Hill"]),
+    ('"Ignác Staněk","Družná 7","216 707 410"', ["Ignác Staněk"]),
+    ("my name is dovydas kavaliauskas and my number is +370 663 12245", ["dovydas kavaliauskas"]),
+    ("Quoting Věra: the router sits at 10.2.3.4", ["Věra"]),
+])
+def test_names_in_forms_signatures_chat_lists_and_records(find, text: str, names: list[str]) -> None:
+    found = [v for e, v in find(text) if e == "PERSON"]
+    for name in names:
+        assert name in found, (text, found)
+
+
+@pytest.mark.parametrize("text", [
+    "Thanks again!", "Best regards,\nThe Support Team", "Dear Sir,\nplease find the invoice attached.",
+    "id,sku,qty\n12,2383726,4", "That was the team's idea, not ours.", "The company's new office opens in May.",
+    "Attendees - all staff, interns and guests",
+])
+def test_new_cues_around_common_words_find_no_person(find, text: str) -> None:
+    assert not [v for e, v in find(text) if e == "PERSON"], text
+
+
+def test_a_common_lower_case_word_is_no_name_in_cased_text(find) -> None:
+    assert [v for e, v in find("That was Lara's idea, not mine.") if e == "PERSON"] == ["Lara"]
+
+
+@pytest.mark.parametrize("text", [
+    "We shipped ticket 804802 on time.", "See coordinates -9.89224, -149.76257; nothing else changed.",
+    "Note: model Z7441 and SKU 2383726.",
+])
+def test_lone_numbers_are_no_address(find, text: str) -> None:
+    assert find(text) == [], text
+
+
+def test_identifiers_win_over_a_model_span_that_overlaps_them(find) -> None:
+    assert find("the box at fe80::fcd6:6fc5:1fc3 is down") == [("IP_ADDRESS", "fe80::fcd6:6fc5:1fc3")]
+    assert ("US_SSN", "199-36-0446") in find("Rebecca,Hill,199-36-0446,v6.2.81")

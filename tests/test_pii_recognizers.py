@@ -169,3 +169,45 @@ def test_the_ner_model_reads_special_token_spellings_in_a_document_as_text() -> 
     ids = ner.tokenizer.encode_batch(["Mary Smith [SEP] wrote to [CLS] John"], add_special_tokens=False)[0].ids
     assert sep not in ids and cls not in ids
     assert len(ner.find(["Mary Smith [SEP] wrote to [CLS] John Brown in Paris."])) == 1
+
+
+# Classes a multi-locale stress set found (issue 15): numbers that a word names as something else,
+# national phones written with dots that no IPv4 address can be, spaced SSNs, post boxes, address
+# labels and streets next to units.
+@pytest.mark.parametrize("text", [
+    "part no. 345-7667-11 is the firmware.", "SKU 2383726 is back in stock.", "Ref: part no. 915-2982-34",
+    "Order 80393597 ships today.", "Note: coordinates 38.43565, 150.57953 and v8.6.24.",
+    "Pay invoice 4716087522373122130 by Friday.",  # Luhn-valid, but no card word
+])
+def test_numbers_named_as_something_else_stay(find, text: str) -> None:
+    assert find(text) == []
+
+
+@pytest.mark.parametrize("text, phone", [
+    ("Tel. 078.129.37.20", "078.129.37.20"), ("Mobile 021.234.50.88", "021.234.50.88"),
+    ("Tel: 12.345.72.74", "12.345.72.74"), ("Tel. 02.212.381.01", "02.212.381.01"),
+    ("Send messages to 22.340779 after six.", "22.340779"), ("(mob) 63898238", "63898238"),
+    ("registered under 512358897", "512358897"), ("WhatsApp (06129) 55326 if the line is busy.", "(06129) 55326"),
+])
+def test_dotted_bracketed_and_bare_phones_with_context(find, text: str, phone: str) -> None:
+    assert ("PHONE_NUMBER", phone) in find(text)
+
+
+def test_spaced_ssn_is_no_phone_and_a_label_on_the_next_line_is_not_its_context(find) -> None:
+    found = find("Applicant: Madeline Cole\nSSN: 186 71 9624\nPhone: +35796129850")
+    assert ("US_SSN", "186 71 9624") in found and ("PHONE_NUMBER", "+35796129850") in found
+    assert find("Jeanne,Dos Santos,038 36 3637,part no. 267-6354-32") == [("US_SSN", "038 36 3637")]
+
+
+@pytest.mark.parametrize("text, address", [
+    ("Deliver to PO Box 2019.", "PO Box 2019"), ("Send it to Postfach 76556, Pöchlarn.", "Postfach 76556"),
+    ("Address: Sophiedreef 9 Apt. 84", "Sophiedreef 9 Apt. 84"),
+    ("We moved to Suite 1796, Borsodmártoni utca 126.", "Suite 1796, Borsodmártoni utca 126"),
+    ("It is at Karakosta 47, Apt 407.", "Karakosta 47, Apt 407"),
+])
+def test_post_boxes_address_labels_and_streets_next_to_units(find, text: str, address: str) -> None:
+    assert ("ADDRESS", address) in find(text)
+
+
+def test_a_course_unit_is_no_address(find) -> None:
+    assert find("Unit 4, Chapter 2 covers fractions.") == []

@@ -123,15 +123,16 @@ def resolve_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
 
     A span inside a credential or a checked identifier (card, IBAN, IP, e-mail, phone, SSN) is part
     of it and goes first: digits of an IBAN are no card, a piece of an IPv6 address no house number,
-    whatever the model's score; so does a span that cuts into a checked identifier (`_cuts_into`). Then best is context-supported first (``fax 223-087-9502`` is a
-    phone even though the number also passes the NHS checksum), then higher score, then longer.
+    whatever the model's score; so does a name or place that overlaps a checked identifier
+    (`_overlaps_checked`). Then best is context-supported first (``fax 223-087-9502`` is a phone even
+    though the number also passes the NHS checksum), then higher score, then longer.
     """
     wholes = [r for r in results if r.entity_type in CONTAINERS]
     if wholes:
         results = [r for r in results if not any(
             s is not r and (s.start <= r.start and r.end <= s.end
                             and (s.end - s.start > r.end - r.start or r.entity_type not in CONTAINERS)
-                            or _cuts_into(r, s)) for s in wholes)]
+                            or _overlaps_checked(r, s)) for s in wholes)]
     ranked = sorted(results, key=lambda r: (not _context_backed(r), -r.score, -(r.end - r.start), r.start,
                                             r.entity_type))
     starts: list[int] = []  # kept spans never overlap, so sorted by start they are sorted by end too
@@ -145,12 +146,12 @@ def resolve_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
     return kept
 
 
-def _cuts_into(r: RecognizerResult, s: RecognizerResult) -> bool:
-    """``r``, a model's guess, starts or ends inside ``s``, a checked identifier (card, IBAN, IP, e-mail,
-    SSN, secret): "1fc3 is down" tagged as an address after ``fe80::fcd6:6fc5:1fc3``. A phone number
-    is a shape that house numbers share, so a street that overlaps one keeps its chance."""
-    return (s.entity_type in CHECKED and r.entity_type not in CONTAINERS and r.start < s.end and s.start < r.end
-            and not (r.start <= s.start and s.end <= r.end))
+def _overlaps_checked(r: RecognizerResult, s: RecognizerResult) -> bool:
+    """``r``, a name or place (mostly the model's guess), overlaps ``s``, a checked identifier (card,
+    IBAN, IP, e-mail, SSN, secret): "1fc3 is down" tagged as an address after
+    ``fe80::fcd6:6fc5:1fc3``, or "199-36-0446,v6.2.81" as one around an SSN. A phone number is a
+    shape that house numbers share, so a street that overlaps one keeps its chance."""
+    return s.entity_type in CHECKED and r.entity_type not in CONTAINERS and r.start < s.end and s.start < r.end
 
 
 def _context_backed(r: RecognizerResult) -> bool:
