@@ -139,6 +139,22 @@ def test_sft_run_reports_truncation_and_logs_validation_loss(fx):
     assert [e["step"] for e in evals] == [2, 4] and all(np.isfinite(e["val_loss"]) for e in evals)
     lin = json.loads((config.parent / "ckpt" / "step-000004" / "lineage.json").read_text())
     assert lin["val_fraction"] == 0.2 and lin["sft_truncated"] > 0
+    # val_loss is the mean over the validation windows' label tokens (assistant turns), not over every position
+    from trainer import config as trainer_config
+    from trainer.data import IGNORE, open_data
+    from trainer.export import load_checkpoint_model
+    from trainer.masking import model_inputs
+    from trainer.model import load_tokenizer, tokenizer_sha256
+
+    cfg = trainer_config.load(config)
+    _, val, _ = open_data(cfg, load_tokenizer(cfg.tokenizer), tokenizer_sha256(cfg.tokenizer))
+    x, y, positions = val.batch(range(min(4, val.order.windows_per_epoch)), positions=True)  # batches x micro
+    model, _, _ = load_checkpoint_model(config.parent / "ckpt" / "step-000004")
+    with torch.no_grad():
+        nll = torch.nn.functional.cross_entropy(model(**model_inputs(x, positions)).logits.flatten(0, 1), y.flatten(),
+                                                ignore_index=IGNORE, reduction="sum").item()
+    labels = int((y != IGNORE).sum())
+    assert 0 < labels < y.numel() and nll / labels == pytest.approx(evals[-1]["val_loss"], rel=1e-5)
     # another split would train on other examples: a resume refuses it
     cfg = yaml.safe_load(config.read_text())
     cfg["data"]["val_fraction"], cfg["train"]["steps"] = 0.3, 6
