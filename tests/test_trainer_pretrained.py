@@ -34,31 +34,50 @@ def one_line_error(r: subprocess.CompletedProcess, *words: str) -> None:
     assert all(w in r.stderr for w in words), r.stderr
 
 
-def test_fsdp_load_of_a_100m_model_keeps_each_process_to_its_shard(fx, tmp_path):  # noqa: F811
-    from safetensors import safe_open
-
-    base = save_llama(tmp_path / "base", 512, hidden=768, layers=14, heads=12, inter=2048)
-    size = (base / "model.safetensors").stat().st_size  # fp32: 4 bytes a parameter
+@pytest.fixture(scope="module")
+def loaded(fx, tmp_path_factory) -> tuple[list[dict], int, Path]:  # noqa: F811
+    """A ~100M-parameter Llama loaded under FSDP by 2 gloo processes: what each rank reported, and the
+    model's size (its fp32 safetensors file)."""
+    root = tmp_path_factory.mktemp("rss")
+    base = save_llama(root / "base", 512, hidden=768, layers=14, heads=12, inter=2048)
     cfg = write_config(fx, "rss", model={"from_pretrained": str(base)}, parallel={"strategy": "fsdp"})
     r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                        str(REPO / "tests" / "pretrained_rss.py"), str(cfg), str(tmp_path / "rank")],
+                        str(REPO / "tests" / "pretrained_rss.py"), str(cfg), str(root / "rank")],
                        capture_output=True, text=True, timeout=600, env=TORCHRUN_ENV)
     assert r.returncode == 0, r.stderr[-3000:]
-    ranks = [json.loads((tmp_path / f"rank.{i}.json").read_text()) for i in (0, 1)]
-    assert ranks[0]["params"] == 99_899_136 and size == pytest.approx(4 * 99_899_136, rel=1e-3)
+    ranks = [json.loads((root / f"rank.{i}.json").read_text()) for i in (0, 1)]
+    for rk in ranks:
+        mb = {stage: {k: round(v / 1e6, 1) for k, v in rk[stage].items()} for stage in ("imported", "before", "peak")}
+        print(f"rank {rk['rank']} (MB): {mb}; peak {rk['peak']['VmHWM'] / (base / 'model.safetensors').stat().st_size:.3f}x")
+    return ranks, (base / "model.safetensors").stat().st_size, base
+
+
+def test_fsdp_load_of_a_100m_model_keeps_each_process_to_its_shard(loaded):
+    from safetensors import safe_open
+
+    ranks, size, base = loaded
+    assert ranks[0]["params"] == 99_899_136 and size == pytest.approx(4 * 99_899_136, rel=1e-3)  # fp32
     with safe_open(base / "model.safetensors", "pt") as f:
         for name in ("model.embed_tokens.weight", "model.layers.13.mlp.down_proj.weight", "lm_head.weight"):
             full = f.get_tensor(name)
             assert [rk["rows"][name] for rk in ranks] == [full.shape[0] // 2] * 2
             assert ranks[0]["sums"][name] + ranks[1]["sums"][name] == pytest.approx(full.double().sum().item(), abs=1e-6)
     for rk in ranks:
-        grown = rk["peak"] - rk["before"]  # the loading's own memory: imports and process group come before
-        print(f"rank {rk['rank']}: {rk['imported'] / 1e6:.0f} MB imported, {rk['before'] / 1e6:.0f} MB before, peak "
-              f"{rk['peak'] / 1e6:.0f} MB ({rk['peak'] / size:.2f}x), model {size / 1e6:.0f} MB")
-        # Its half (0.5x) read straight into the shard, plus torch's code pages and FSDP's objects: about
-        # 0.53x. Not asserted: the issue's peak < 1.5x, as the imports alone are about 0.98x of this model
-        # (torch, torch.distributed.tensor, transformers; docs/trainer.md), which puts the peak at 1.52x.
-        assert grown < 0.6 * size, "a rank held more than its half of the weights and a little code"
+        # The loading's own memory (imports, tokenizer and process group come before): its half (0.5x),
+        # read straight into the shard, plus the torch code the meta build and fully_shard run and
+        # FSDP's objects, about 0.52x.
+        grown = rk["peak"]["VmHWM"] - rk["before"]["VmRSS"]
+        assert grown < 0.55 * size, "a rank held more than its half of the weights and a little code"
+
+
+@pytest.mark.xfail(strict=True, reason="the issue's 1.5x is not reached: torch, FSDP2 and transformers' Llama "
+                   "module import 0.97x of this model before any weight (scipy.optimize and torch._dynamo "
+                   "among them, imported by transformers itself), the shard is 0.5x; each rank peaks at "
+                   "about 1.51x (docs/trainer.md, Pretrained models)")
+def test_fsdp_load_of_a_100m_model_peaks_under_1_5x_the_model_in_each_process(loaded):
+    ranks, size, _ = loaded
+    for rk in ranks:
+        assert rk["peak"]["VmHWM"] < 1.5 * size, f"rank {rk['rank']} peaked at {rk['peak']['VmHWM'] / size:.3f}x"
 
 
 def test_rows_are_read_into_the_shard_or_converted_and_a_wrong_shape_is_refused(tmp_path):
@@ -77,6 +96,22 @@ def test_rows_are_read_into_the_shard_or_converted_and_a_wrong_shape_is_refused(
     assert torch.equal(out, w[:3].to(torch.bfloat16).float())
     with pytest.raises(UserError, match=r"holds w with shape \[6, 4\], the model's config makes it \[6, 5\]"):
         rows.read_into("w", torch.Size([6, 5]), torch.empty(3, 5))
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_an_empty_model_has_meta_parameters_real_buffers_and_keeps_its_tying(tied):
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    from trainer.pretrained import empty_model
+
+    conf = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                       num_attention_heads=4, tie_word_embeddings=tied)
+    model, whole = empty_model(conf, torch.float32), AutoModelForCausalLM.from_config(conf)
+    assert [n for n, _ in model.named_parameters()] == [n for n, _ in whole.named_parameters()]
+    assert all(p.is_meta for p in model.parameters())
+    assert (model.get_output_embeddings().weight is model.get_input_embeddings().weight) == tied
+    buffers = dict(whole.named_buffers())
+    assert buffers and all(torch.equal(b, buffers[n]) for n, b in model.named_buffers())  # RoPE's frequencies
 
 
 def test_hub_id_loads_offline_from_the_hugging_face_cache(fx, tmp_path):  # noqa: F811

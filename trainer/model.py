@@ -83,8 +83,7 @@ def build_model(cfg: Config, tok: PreTrainedTokenizerBase, empty: bool = False, 
         conf = pretrained.hf_config(folder)
         resize = pretrained.check_fits(conf, len(tok), cfg.data.seq_len, m.resize_embeddings)
         if empty:
-            with pretrained.parameters_on_meta():
-                model = AutoModelForCausalLM.from_config(conf, dtype=dtype, attn_implementation="sdpa")
+            model = pretrained.empty_model(conf, dtype)
         else:
             model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, attn_implementation="sdpa")
         if resize:

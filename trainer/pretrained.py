@@ -100,6 +100,24 @@ def parameters_on_meta() -> Iterator[None]:
         nn.Module.register_parameter = register
 
 
+def empty_model(conf: Any, dtype: torch.dtype) -> nn.Module:
+    """The causal LM of ``conf`` with its parameters on the meta device (buffers real), for `materialize`.
+
+    Weight initialisation is skipped (``transformers``' own ``no_init_weights``, as its loader does):
+    every parameter comes from the checkpoint, and initialising meta tensors only runs meta kernels, whose
+    code pages count in each rank's resident memory (about 1 MB of the load's peak, docs/trainer.md).
+    ``no_init_weights`` also skips the tying of the output embeddings to the input ones that
+    ``init_weights`` does, so it is done here.
+    """
+    from transformers import AutoModelForCausalLM
+    from transformers.initialization import no_init_weights
+
+    with parameters_on_meta(), no_init_weights():
+        model = AutoModelForCausalLM.from_config(conf, dtype=dtype, attn_implementation="sdpa")
+    model.tie_weights()
+    return model
+
+
 class SafetensorsRows:
     """Reads row ranges of named tensors from a folder's safetensors files, without mapping them."""
 
