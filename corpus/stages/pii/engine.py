@@ -31,8 +31,8 @@ from corpus.stages.pii.recognizers import WindowContextEnhancer, offline_nlp_eng
 from corpus.stages.pii.secrets import SECRET_ENTITIES  # noqa: E402
 
 # spans that other spans inside them belong to; the checked ones also beat a span that cuts into them
-CHECKED = frozenset({*SECRET_ENTITIES, "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "EMAIL_ADDRESS", "US_SSN"})
-CONTAINERS = CHECKED | {"PHONE_NUMBER"}
+CHECKED = frozenset({*SECRET_ENTITIES, "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "EMAIL_ADDRESS"})
+CONTAINERS = CHECKED | {"PHONE_NUMBER", "US_SSN"}
 
 for _name in ("presidio-analyzer", "presidio-anonymizer", "tldextract"):
     logging.getLogger(_name).setLevel(logging.ERROR)  # their warnings can quote input text
@@ -148,9 +148,9 @@ def resolve_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
 
 def _overlaps_checked(r: RecognizerResult, s: RecognizerResult) -> bool:
     """``r``, a name or place (mostly the model's guess), overlaps ``s``, a checked identifier (card,
-    IBAN, IP, e-mail, SSN, secret): "1fc3 is down" tagged as an address after
-    ``fe80::fcd6:6fc5:1fc3``, or "199-36-0446,v6.2.81" as one around an SSN. A phone number is a
-    shape that house numbers share, so a street that overlaps one keeps its chance."""
+    IBAN, IP, e-mail, secret): "1fc3 is down" tagged as an address after ``fe80::fcd6:6fc5:1fc3``.
+    Phone numbers and SSNs are shapes that house numbers share ("Suite 680 36 4022 Oakridge Lane"),
+    so a street that overlaps one keeps its chance."""
     return s.entity_type in CHECKED and r.entity_type not in CONTAINERS and r.start < s.end and s.start < r.end
 
 

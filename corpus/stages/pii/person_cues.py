@@ -26,7 +26,8 @@ from presidio_analyzer import RecognizerResult
 
 from corpus.stages.pii.ner_screen import ScreenLists
 
-_NAME = (r"(?!(?:and|or|&)\b)(?:(?:van|von|de|da|di|del|der|den|le|la|du|ter|ten|mac|st\.?)[ \t])*"
+_ADVERBS = "just|also|then|never|already|later|finally|has|had|will|would"
+_NAME = (rf"(?!(?:and|or|{_ADVERBS})\b)(?:(?:van|von|de|da|di|del|der|den|le|la|du|ter|ten|mac|st\.?)[ \t])*"
          r"[^\W\d_][\w'\u2019\-]*")
 _NAMES = rf"{_NAME}(?:[ \t]{_NAME}){{0,2}}"  # one to three words on one line
 _EPONYM_NOUNS = ("novel|novels|book|books|biography|memoir|film|films|movie|movies|album|albums|song|songs|"
@@ -42,7 +43,7 @@ _ATTRIBUTION = ("according to|written by|directed by|produced by|performed by|co
                 "interviewed|as told to|courtesy of|quoting|my name is|my name's|i am|i'm")
 _SAYING = ("says|said|writes|wrote|argues|argued|told|tells|asked|asks|replied|replies|explained|emailed|texted|"
            "thinks|thought|believes|believed|lives|lived|married|smiled|laughed|admitted|insisted")
-_ADVERB = r"(?:(?:just|also|then|never|already|later|finally|has|had|will|would)[ \t]+)?"
+_ADVERB = rf"(?:(?:{_ADVERBS})[ \t]+)?"
 _PERSONAL_NOUNS = ("idea|ideas|book|car|wife|husband|mother|father|mom|mum|dad|son|daughter|brother|sister|uncle|"
                    "aunt|cousin|grandmother|grandfather|parents|kids|children|family|friend|boyfriend|girlfriend|"
                    "partner|house|home|flat|apartment|birthday|wedding|funeral|post|comment|reply|answer|question|"
@@ -110,13 +111,14 @@ class PersonCues:
         return out + self._records(text)
 
     def _name_at(self, text: str, start: int, end: int, side: str, cased: bool) -> tuple[int, int] | None:
-        """The run of the candidate's words nearest the cue, longest first, that is a name, as offsets
-        ("lol Abha just" before "told": "Abha")."""
+        """The longest run of the candidate's words next to the cue that is a name, as offsets ("lol
+        Abha" before "told": "Abha"; "originally from Belize" after "I'm": none)."""
         words = list(re.finditer(r"\S+", text[start:end]))
         n = len(words)
-        runs = ([(i, j) for i in range(n) for j in range(n, i, -1)] if side == "before"
-                else [(i, j) for j in range(n, 0, -1) for i in range(j)])
+        runs = [(0, j) for j in range(n, 0, -1)] if side == "before" else [(i, n) for i in range(n)]
         for i, j in runs:
+            if i and words[i - 1].group().lower() in _DETERMINERS:  # "the Platemaker, said": a noun
+                return None
             s, e = start + words[i].start(), start + words[j - 1].end()
             if self._is_name(text[s:e], cased):
                 return s, e
