@@ -37,3 +37,27 @@ def test_chunked_loss_and_gradients_equal_the_full_logits(monkeypatch):
         for n, p in model.named_parameters():
             torch.testing.assert_close(p.grad, want[n], rtol=1e-4, atol=1e-6)
     assert torch.equal(model(input_ids=x).logits, logits)  # outside the block the model gives logits again
+
+
+def test_per_sequence_sums_and_gradients_equal_the_full_logits(monkeypatch):
+    """DPO's per-sequence log-probabilities (`trainer.dpo.sequence_logps`) through the same chunks, a chunk
+    boundary falling inside a sequence."""
+    x = torch.randint(0, 97, (4, 16))
+    y = torch.randint(0, 97, (4, 16))
+    y[1, :9] = IGNORE
+    y[2, 12:] = IGNORE  # right padding
+    weights = torch.tensor([1.0, -2.0, 0.5, 3.0])  # a loss that weighs the rows differently, as DPO's does
+    model = tiny()
+    nll = F.cross_entropy(model(input_ids=x).logits.float().flatten(0, 1), y.flatten(), ignore_index=IGNORE,
+                          reduction="none").view(4, 16).sum(-1)
+    (nll * weights).sum().backward()
+    want = {n: p.grad.clone() for n, p in model.named_parameters()}
+    for budget in (1 << 26, 97 * 7):
+        monkeypatch.setattr(chunked, "LOGIT_BUDGET", budget)
+        model.zero_grad()
+        with chunked.targets(model, y, per_sequence=True):
+            got = model(input_ids=x).logits
+        torch.testing.assert_close(got, nll.detach(), rtol=1e-6, atol=1e-5)
+        (got * weights).sum().backward()
+        for n, p in model.named_parameters():
+            torch.testing.assert_close(p.grad, want[n], rtol=1e-4, atol=1e-6)

@@ -31,6 +31,7 @@ from torch import nn
 from corpus.errors import UserError
 from corpus.io.atomic import read_json, write_json
 from trainer.data import IGNORE, ROLES, Windows, chat_records, held_out, render
+from trainer.loss import targets as loss_targets
 from trainer.masking import PAD_ID
 
 REFERENCE_FILE = "dpo_reference.json"
@@ -161,13 +162,13 @@ def open_dpo(cfg, tok) -> tuple[PairData, PairData | None, str]:
 def sequence_logps(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Summed log-probability of each row's label tokens: ``[..., seq_len]`` -> ``[...]``.
 
-    The logits of these rows are materialised in fp32 (2 x micro_batch_size rows): fine for the
-    vocabularies and lengths of preference data so far, not chunked like the LM loss.
+    Computed like the LM loss (`trainer.loss`), in chunks from the hidden states, so the fp32 logits of
+    the ``2 x micro_batch_size`` rows never exist whole.
     """
     x, y = inputs.flatten(0, -2), labels.flatten(0, -2)
-    logits = model(input_ids=x, use_cache=False).logits.float()
-    nll = F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=IGNORE, reduction="none")
-    return -nll.view(y.shape).sum(-1).view(labels.shape[:-1])
+    with loss_targets(model, y, per_sequence=True):
+        nll = model(input_ids=x, use_cache=False).logits
+    return -nll.view(labels.shape[:-1])
 
 
 def dpo_loss(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, reference: torch.Tensor,
