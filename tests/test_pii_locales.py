@@ -18,7 +18,7 @@ from conftest import thresher
 
 from corpus.errors import UserError
 from corpus.stages import base
-from corpus.stages.pii import synth
+from corpus.stages.pii import synth, synth_styles
 from corpus.stages.pii.recognizers import luhn_ok
 from corpus.stages.pii.stage import accepted, build
 
@@ -202,6 +202,24 @@ def test_generate_option_evaluates_and_saves(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert json.loads(saved.read_text()) == synth.generate(33, seed=5)
     bad = thresher("pii-eval", "--generate", "0")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_styles_generator_is_seeded_labels_what_it_writes_and_feeds_pii_eval(tmp_path: Path) -> None:
+    records = synth_styles.generate(66, seed=3)
+    assert records == synth_styles.generate(66, seed=3) and records != synth_styles.generate(66, seed=4)
+    assert {r["locale"] for r in records} == set(synth.LOCALES)
+    for rec in records:
+        for span in rec["spans"]:
+            assert rec["full_text"][span["start_position"]:span["end_position"]] == span["entity_value"]
+            if span["entity_type"] == "CREDIT_CARD":
+                digits = re.sub(r"\D", "", span["entity_value"])
+                assert 12 <= len(digits) <= 19 and luhn_ok(digits)
+    saved = tmp_path / "styles.json"
+    r = thresher("pii-eval", "--generate", "33", "--seed", "5", "--styles", "--save", str(saved), "--ner", "none")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(saved.read_text()) == synth_styles.generate(33, seed=5)
+    bad = thresher("pii-eval", str(saved), "--styles")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
 
 

@@ -211,3 +211,8 @@ def test_post_boxes_address_labels_and_streets_next_to_units(find, text: str, ad
 
 def test_a_course_unit_is_no_address(find) -> None:
     assert find("Unit 4, Chapter 2 covers fractions.") == []
+
+
+def test_a_street_next_to_a_unit_stops_at_the_sentence_end(find) -> None:
+    found = find("The office moved to Bldg. 48B, Kaptol 7a. Text 092 123 2097 for the door code.")
+    assert ("ADDRESS", "Bldg. 48B, Kaptol 7a") in found and ("PHONE_NUMBER", "092 123 2097") in found

@@ -6,7 +6,9 @@ same type overlaps it; a detection counts as correct when it overlaps a labelled
 F2 weighs recall twice as much as precision, since a missed identifier costs more than an extra
 placeholder. Over-redaction is measured too: the share of words outside every labelled span that no
 acted-on detection touches. Records with a ``locale`` field (``--generate`` writes them) are also
-scored per locale, so a weak country shows. Only counts are printed, never text.
+scored per locale, so a weak country shows. ``--generate N`` evaluates on seeded multi-locale records
+instead of a file (``--styles``: in the styles `synth` does not write). Only counts are printed,
+never text.
 """
 
 from __future__ import annotations
@@ -51,12 +53,17 @@ def load_dataset(path: str, limit: int | None = None) -> list[dict[str, Any]]:
     return out
 
 
-def generated_dataset(n: int, seed: int, save: str | None) -> list[dict[str, Any]]:
-    """``n`` multi-locale records from `corpus.stages.pii.synth` (Faker: the dev extra), optionally saved."""
+def generated_dataset(n: int, seed: int, save: str | None, styles: bool = False) -> list[dict[str, Any]]:
+    """``n`` multi-locale records from `corpus.stages.pii.synth`, or with ``styles`` from
+    `corpus.stages.pii.synth_styles` (chat, forms, signatures, records; Faker: the dev extra),
+    optionally saved."""
     if n < 1:
         raise UserError("--generate must be >= 1")
     try:
-        from corpus.stages.pii.synth import generate
+        if styles:
+            from corpus.stages.pii.synth_styles import generate
+        else:
+            from corpus.stages.pii.synth import generate
         records = generate(n, seed)
     except ImportError as e:
         raise UserError(f"--generate needs Faker (pip install 'thresher[dev]'): {e}") from None
@@ -179,7 +186,10 @@ def cmd_pii_eval(args) -> int:
     if (args.data is None) == (args.generate is None):
         raise UserError("give DATA.json or --generate N (not both)")
     # before the engine: a bad file fails at once
-    dataset = load_dataset(args.data, args.limit) if args.data else generated_dataset(args.generate, args.seed, args.save)
+    if args.styles and args.generate is None:
+        raise UserError("--styles goes with --generate N")
+    dataset = (load_dataset(args.data, args.limit) if args.data
+               else generated_dataset(args.generate, args.seed, args.save, args.styles))
     stage, _ = base.build(spec)
     engine, policy = build(stage.p)
     t0 = time.perf_counter()
@@ -206,6 +216,8 @@ def register(sub) -> None:
     p.add_argument("--generate", type=int, metavar="N", help="instead of DATA, N seeded multi-locale records "
                    "(cards, national phones, IBANs, SSNs, IPs, emails, names, addresses; needs Faker)")
     p.add_argument("--seed", type=int, default=0, help="seed of --generate (default 0)")
+    p.add_argument("--styles", action="store_true", help="--generate text in other styles: chat, forms, "
+                   "signatures, CSV records, lists, possessives, card words of several languages")
     p.add_argument("--save", help="write the --generate records to this JSON file")
     p.add_argument("--config", help="YAML with pii stage keys overriding rules/pii/default.yaml")
     p.add_argument("--ner", choices=["rampart", "spacy", "transformers", "none"], help="override ner.backend")

@@ -219,8 +219,8 @@ def address_recognizer() -> PatternRecognizer:
              r"(?=[^\n]*\d)\S[^\n]*?(?=[ \t]*$)")
     # the street written next to a unit ("Sylviesteeg 54, Apt. 8", "Flat 8A, 905 Račianske mýto"), which a
     # model reading prose often leaves out; "Unit" is left out (``Unit 4, Chapter 2`` of a course)
-    street = (r"(?:\d{1,5}[A-Za-z]?[ \t]+\p{Lu}[\w'\-]*(?:[ \t][\w'.\-]+){0,3}"
-              r"|\p{Lu}[\w'.\-]*(?:[ \t][\w'.\-]+){0,2}[ \t]\d{1,5}[A-Za-z]?(?:/\d{1,4})?)")
+    street = (r"(?:\d{1,5}[A-Za-z]?[ \t]+\p{Lu}[\w'\-]*(?:[ \t][^\W\d_][\w'.\-]*){0,3}"
+              r"|\p{Lu}[\w'.\-]*(?:[ \t][^\W\d_][\w'.\-]*){0,2}[ \t]\d{1,5}[A-Za-z]?(?:/\d{1,4})?)")
     flat = r"(?:Apt|Apartment|Suite|Ste|Flat)\.?[ \t]?#?[ \t]?\d{1,5}[A-Z]?"
     floor = r"(?:Apt|Apartment|Suite|Ste|Flat|Room|Floor|Bldg)\.?[ \t]?#?[ \t]?\d{1,5}[A-Z]?"
     patterns = [

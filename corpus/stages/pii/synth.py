@@ -269,21 +269,31 @@ def record(country: str, fake: Any, rng: random.Random, kinds: list[str]) -> dic
     for template in sentences:
         if text:  # a label line ("Tel. ...", "Card: ...") ends its line
             text += " " if text[-1] in ".!?" and rng.random() < 0.7 else "\n"
-        pos = 0
-        for m in _SLOT.finditer(template):
-            text += template[pos:m.start()]
-            value = values[m.group(1)]()
-            if m.group(1) in _LABELS:
-                spans.append({"entity_type": _LABELS[m.group(1)], "entity_value": value,
-                              "start_position": len(text), "end_position": len(text) + len(value)})
-            text += value
-            pos = m.end()
-        text += template[pos:]
+        text = fill(text, template, values, _LABELS, spans)
     return {"full_text": text, "spans": spans, "locale": country}
 
 
-def generate(n: int, seed: int = 0, countries: list[str] | None = None) -> list[dict[str, Any]]:
-    """``n`` records spread evenly over ``countries`` (all of `LOCALES` by default), reproducible by ``seed``."""
+def fill(text: str, template: str, values: dict[str, Callable[[], str]], labels: dict[str, str],
+         spans: list[dict[str, Any]]) -> str:
+    """``text`` plus ``template`` with its slots filled from ``values``; labelled slots go to ``spans``."""
+    pos = 0
+    for m in _SLOT.finditer(template):
+        text += template[pos:m.start()]
+        value = values[m.group(1)]()
+        if m.group(1) in labels:
+            spans.append({"entity_type": labels[m.group(1)], "entity_value": value,
+                          "start_position": len(text), "end_position": len(text) + len(value)})
+        text += value
+        pos = m.end()
+    return text + template[pos:]
+
+
+def generate(n: int, seed: int = 0, countries: list[str] | None = None,
+             make: Callable[[str, Any, random.Random], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """``n`` records spread evenly over ``countries`` (all of `LOCALES` by default), reproducible by ``seed``.
+
+    ``make(country, fake, rng)`` writes one record (default: `record` of one to three kinds;
+    `corpus.stages.pii.synth_styles.record` writes other styles of text)."""
     import faker
 
     countries = countries or sorted(LOCALES)
@@ -297,5 +307,5 @@ def generate(n: int, seed: int = 0, countries: list[str] | None = None) -> list[
             fakes[country] = faker.Faker(LOCALES[country])
         fake = fakes[country]
         fake.seed_instance(rng.getrandbits(32))
-        out.append(record(country, fake, rng, rng.sample(kinds, rng.randint(1, 3))))
+        out.append(make(country, fake, rng) if make else record(country, fake, rng, rng.sample(kinds, rng.randint(1, 3))))
     return out
