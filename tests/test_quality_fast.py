@@ -253,3 +253,42 @@ def test_affix_searches_try_only_the_branches_that_can_match_at_the_edge(s):
             assert (m and m.span()) == (mine and mine.span()), pattern
         else:
             assert SuffixFinder(pattern)(s) == (m.end() - m.start() if m else 0), pattern
+
+
+# heads that are special cases ("cannot"), spell one with the next character ("Apr" + "."), or start a run
+# of tokens that spells one, and any letters
+HEADS = sorted({h for k in SPLIT._specials for h in (k, k[:-1]) if h.isalpha()} | set(filter(str.isalpha, SPLIT._run_starts)))
+letters = st.text(st.characters(whitelist_categories=("Lu", "Ll", "Lo", "Lm")), min_size=1, max_size=6)
+letters_then_one = st.tuples(st.sampled_from(HEADS) | letters, st.sampled_from(EDGE_CHARS) | st.characters()).map("".join)
+
+
+@FAST
+@given(letters_then_one | affix_text)
+@example("word,")
+@example("cannot,")
+@example("x,")
+@example("Apr.")
+@example("Adm.")
+@example("ABC.")
+def test_letters_then_one_suffix_split_as_the_loop_does(chunk):
+    """`_split_chunk`'s short cut for letters and one suffix character gives the full loop's tokens."""
+    if not chunk or chunk != "".join(chunk.split()):
+        return
+    assert SPLIT._split_chunk(chunk) == tuple(SPLIT._rejoin_specials(SPLIT._split_affixes(chunk, SPLIT._specials)))
+    own = text.WordSplitter(prefixes=r"^x,|^\(", suffixes=r",$|\)$", letters_stay_whole=True)  # a prefix of a letter
+    assert own._split_chunk(chunk) == tuple(own._split_affixes(chunk, {}))
+
+
+INFIX_CHARS = sorted({c for c in SPLIT.infixes if not c.isspace()} | set("aZ09é.,-:/~+^*…©\U0001F600\u0300"))
+infix_text = st.lists(st.sampled_from(INFIX_CHARS), max_size=12).map("".join) | st.text(max_size=12)
+
+
+@FAST
+@given(infix_text)
+@example("1-2,3...a.B©x")
+def test_infix_search_tries_only_the_positions_a_match_can_start_at(s):
+    """`_infixes` (matches tried only where their first character is) finds what ``finditer`` finds."""
+    assert [m.span() for m in SPLIT._infixes(s)] == [m.span() for m in re.finditer(SPLIT.infixes, s)]
+    for pattern in (r"a|(?<=b)c", r"x*|y", r"(?i)a|b", r"(?<=[0-9])[+\-](?=[0-9-])|\.\.+|a(?=b)"):
+        split = text.WordSplitter(infixes=pattern)
+        assert [m.span() for m in split._infixes(s)] == [m.span() for m in re.finditer(pattern, s)], pattern

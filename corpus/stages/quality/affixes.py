@@ -73,6 +73,18 @@ def edge_chars(items: sre_parse.SubPattern | list, last: bool) -> set[int] | Non
     return None  # the match can be empty here
 
 
+def first_chars(pattern: str) -> frozenset[str] | None:
+    """The characters a match of ``pattern`` can start with (look-behinds aside), or None when that is not
+    known or a match can be empty: a string holding none of them has no match anywhere."""
+    alternatives = branches(pattern)
+    if any(sre_parse.parse(b).state.flags & (re.IGNORECASE | re.MULTILINE) for b in alternatives):
+        return None
+    edges = [edge_chars(sre_parse.parse(b), last=False) for b in alternatives]
+    if any(e is None for e in edges):
+        return None
+    return frozenset(map(chr, set().union(*edges)))  # type: ignore[arg-type]
+
+
 class ByEdge:
     """``pattern(ch)``: the alternation of those ``alternatives`` that can match with ``ch`` at the
     edge (first character, or last with ``last``), in their order; None when none can."""

@@ -16,15 +16,16 @@ a whole clause would otherwise count as one word.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain, filterfalse
+from itertools import chain, compress, count, filterfalse
+from operator import not_
 from typing import TypeVar
 
 import regex
 
-from corpus.stages.quality.affixes import PrefixFinder, SuffixFinder
+from corpus.stages.quality.affixes import PrefixFinder, SuffixFinder, first_chars
 
 #: Sentence-terminal characters (Unicode ``Sentence_Terminal``): ``.``, ``!``, ``?``, ``。``, ``।``...
 STERM = regex.compile(r"\p{Sentence_Terminal}")
@@ -70,6 +71,8 @@ class WordSplitter:
         setattr_(self, "_pre", PrefixFinder(self.prefixes) if self.prefixes else None)
         setattr_(self, "_suf", SuffixFinder(self.suffixes) if self.suffixes else None)
         setattr_(self, "_inf", _finder(self.infixes))
+        # an infix match starts at one of these characters (None: not known): the positions to try
+        setattr_(self, "_inf_first", first_chars(self.infixes) if self.infixes else None)
         setattr_(self, "_url", _finder(self.url))
         specials = {key: list(toks) for key, toks in self.special_cases}
         setattr_(self, "_specials", specials)
@@ -96,36 +99,55 @@ class WordSplitter:
     def words(self, text: str) -> list[str]:
         """Split on whitespace, then each chunk once: chunks repeat (Zipf), so a cache makes this cheap.
 
-        Only the chunks the cache lacks reach Python code; the lookups and the joining of the cached
-        token tuples run in C (``map``, ``chain``), which is most of a document's chunks.
+        Only the chunks the cache lacks reach Python code; the lookups (one per chunk) and the joining
+        of the cached token tuples run in C (``map``, ``compress``, ``chain``), which is most of a
+        document's chunks.
         """
         cache: dict[str, tuple[str, ...]] = self._chunks[0]
         if len(cache) > _CHUNK_CACHE:  # a new generation; the previous one still answers (LRU-like)
             self._chunks[:] = [{}, cache]
         cache, older = self._chunks
         chunks = text.split()
-        try:  # a text whose chunks are all cached (a later rule on the same text): one pass, not two
-            return list(chain.from_iterable(map(cache.__getitem__, chunks)))
-        except KeyError:
-            pass
-        fresh: list[str] = []
-        for chunk in filterfalse(cache.__contains__, chunks):
-            toks = older.get(chunk)
-            if toks is None:
-                toks = self._split_chunk(chunk)
-                fresh.extend(toks)
-            cache[chunk] = toks
-        if fresh:
-            _remember(fresh)  # new words are classified once, here, not looked for in every list
-        return list(chain.from_iterable(map(cache.__getitem__, chunks)))
+        found = list(map(cache.get, chunks))  # each chunk looked up once; None where it is not cached
+        if not all(found):  # token tuples are never empty: a falsy one is a chunk to split (or to bring forward)
+            fresh: list[str] = []
+            for i in compress(range(len(found)), map(not_, found)):
+                chunk = chunks[i]
+                toks = cache.get(chunk)  # a chunk met earlier in this text is cached by now
+                if toks is None:
+                    toks = older.get(chunk)
+                    if toks is None:
+                        toks = self._split_chunk(chunk)
+                        fresh.extend(toks)
+                    cache[chunk] = toks
+                found[i] = toks
+            if fresh:
+                _remember(fresh)  # new words are classified once, here, not looked for in every list
+        return list(chain.from_iterable(found))
 
     def _split_chunk(self, chunk: str) -> tuple[str, ...]:
-        if self.letters_stay_whole and chunk.isalpha() and chunk not in self._specials:
+        whole = self.letters_stay_whole and chunk not in self._specials
+        if whole and chunk.isalpha():
             return (chunk,) if self._unspaced is None else tuple(self._unspaced.findall(chunk))  # most chunks
-        toks = self._rejoin_specials(self._split_affixes(chunk, self._specials))
+        toks = self._rejoin_specials((whole and self._letters_then_suffix(chunk))
+                                     or self._split_affixes(chunk, self._specials))
         if self._unspaced is not None:
             toks = [part for tok in toks for part in self._unspaced.findall(tok)]
         return tuple(toks)
+
+    def _letters_then_suffix(self, chunk: str) -> list[str] | None:
+        """`_split_affixes` of letters followed by one character that is a whole suffix there (``word,``,
+        ``word.``: a third of the chunks that are not all letters), or None for another chunk.
+
+        For a chunk that is neither a special case nor all letters, with letters staying whole: no prefix
+        and a one-character suffix make the first step strip that character, and the second stops at
+        the letters (not a special case), so the regular expressions run once each, not in a loop.
+        """
+        head = chunk[:-1]
+        if not head.isalpha() or head in self._specials or self._suffix_len(chunk) != 1:
+            return None
+        m = self._pre.search(chunk) if self._pre is not None else None
+        return [head, chunk[-1]] if m is None or m.end() == m.start() else None
 
     def _split_affixes(self, chunk: str, specials: dict[str, list[str]]) -> list[str]:
         """spaCy's ``Tokenizer._split_affixes`` and ``_attach_tokens`` (tokenizer.pyx), step for step."""
@@ -171,12 +193,28 @@ class WordSplitter:
         out.extend(reversed(suffixes))
         return out
 
+    def _infixes(self, s: str) -> Iterator[re.Match[str]]:
+        """``finditer`` of the infix pattern, trying only the positions whose character a match can start
+        with: the pattern's symbol class spans planes beyond the first, which ``re`` tests range by
+        range, so a full scan costs ~0.3 us a character; the matches (non-empty) are the same."""
+        first = self._inf_first
+        if first is None:
+            yield from self._inf.finditer(s)
+            return
+        match, end = self._inf.match, 0
+        for i in compress(count(), map(first.__contains__, s)):
+            if i >= end:  # a search resumes where the last match ended
+                m = match(s, i)  # look-behinds still see the text before i
+                if m is not None:
+                    yield m
+                    end = m.end()
+
     def _split_infixes(self, s: str) -> list[str]:
         if self._inf is None:
             return [s]
         out: list[str] = []
         start = 0
-        for m in self._inf.finditer(s):
+        for m in self._infixes(s):
             if m.start() == 0:  # spaCy skips an infix at the very start
                 continue
             if m.start() != start:
