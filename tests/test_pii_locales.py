@@ -247,6 +247,7 @@ def test_cards_after_card_words_of_other_languages_and_paying_verbs(find, number
     ("Rebecca,Hill,199-36-0446,v6.2.81", ["Rebecca", "Hill"]),
     ('"Ignác Staněk","Družná 7","216 707 410"', ["Ignác Staněk"]),
     ("my name is dovydas kavaliauskas and my number is +370 663 12245", ["dovydas kavaliauskas"]),
+    ("Kind regards\nAdrian Bakken\nmy name is britt sandvik and my number is 32061376", ["britt sandvik"]),
     ("Quoting Věra: the router sits at 10.2.3.4", ["Věra"]),
 ])
 def test_names_in_forms_signatures_chat_lists_and_records(find, text: str, names: list[str]) -> None:
@@ -259,6 +260,7 @@ def test_names_in_forms_signatures_chat_lists_and_records(find, text: str, names
     "Thanks again!", "Best regards,\nThe Support Team", "Dear Sir,\nplease find the invoice attached.",
     "id,sku,qty\n12,2383726,4", "That was the team's idea, not ours.", "The company's new office opens in May.",
     "Attendees - all staff, interns and guests",
+    "Kind regards\nthanks to everyone who came, according to the report it went well",
 ])
 def test_new_cues_around_common_words_find_no_person(find, text: str) -> None:
     assert not [v for e, v in find(text) if e == "PERSON"], text

@@ -102,7 +102,7 @@ class PersonCues:
         out: list[RecognizerResult] = []
         for rx, side in PATTERNS:
             for m in rx.finditer(text):
-                cased = any(c.isupper() for c in text[max(0, m.start() - 200):m.end() + 200])
+                cased = _cased(text, m.start(), m.end())
                 if side == "list":
                     out += self._list(text, m.start("list"), m.group("list"), cased)
                 else:
@@ -190,6 +190,14 @@ class PersonCues:
                 m = _TITLE.search(text, max(0, r.start - 8), r.start)
                 if m:
                     r.start = m.start()
+
+
+def _cased(text: str, start: int, end: int) -> bool:
+    """Whether the lines of ``text[start:end]`` use capitals: a chat line in lower case among cased ones
+    ("my name is britt sandvik") says nothing by case."""
+    lo = text.rfind("\n", 0, start) + 1
+    hi = text.find("\n", end)
+    return any(c.isupper() for c in text[lo:hi if hi >= 0 else len(text)])
 
 
 def _result(start: int, end: int) -> RecognizerResult:
