@@ -215,13 +215,18 @@ def test_fineweb_decision(txt):
 
 
 def test_word_cache_generations_answer_as_a_fresh_split(monkeypatch):
-    """Past the generation size the cache starts a new generation; words stay the same throughout."""
+    """Past the generation size the cache starts a new generation; words stay the same throughout, and so
+    do their kinds when the words split but not yet classified are dropped (none asked for a while)."""
     monkeypatch.setattr(text, "_CHUNK_CACHE", 5)
     split = text.WordSplitter(**{k: getattr(SPLIT, k) for k in ("prefixes", "suffixes", "infixes", "url",
                                                                 "special_cases", "letters_stay_whole")})
     docs = [" ".join(f"w{i}{j}, (x{j % 3}) Mr. end." for j in range(4)) for i in range(12)]
-    for txt in docs * 2:
-        assert split.words(txt) == plain_words(txt)
+    for k, txt in enumerate(docs * 2):
+        words = split.words(txt)
+        assert words == plain_words(txt)
+        if k % 3 == 2:  # the two texts before were split without a look-up
+            assert text.word_stats(words) == plain_word_stats(words)
+            assert text.count_sentences(words) == plain_count_sentences(words)
     assert len(split._chunks[0]) <= 5 + 16 and split._chunks[1]
 
 

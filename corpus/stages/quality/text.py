@@ -35,9 +35,9 @@ _HAS_WORD_CHAR = regex.compile(r"[\p{L}\p{M}\p{N}]")
 _HAS_ALPHA = regex.compile(r"\p{L}")  # str.isalpha: a letter of any script
 # Distinct whitespace-separated chunks per generation of a splitter's cache (two kept). A chunk costs
 # ~350 bytes with its words' classifications (measured: 94 MB for web-dev's 269k distinct chunks in
-# 1,979 pages), so a process holds at most ~350 MB; 200k per generation re-split a third of web-dev's
-# chunks on a second pass (gopher_quality after gopher_repetition: 1.52 -> 1.11 CPU-s at 500k).
-_CHUNK_CACHE = 500_000
+# 1,979 pages), so a process holds at most ~140 MB. 500k per generation (~350 MB) only helped a second
+# pass over the same pages in one process; on unseen pages (a fresh process) it gains ~1-3%.
+_CHUNK_CACHE = 200_000
 
 Special = tuple[tuple[str, tuple[str, ...]], ...]
 _V = TypeVar("_V")
@@ -110,19 +110,19 @@ class WordSplitter:
         chunks = text.split()
         found = list(map(cache.get, chunks))  # each chunk looked up once; None where it is not cached
         if not all(found):  # token tuples are never empty: a falsy one is a chunk to split (or to bring forward)
-            fresh: list[str] = []
+            cached, older_get, split_chunk, add_fresh = cache.get, older.get, self._split_chunk, _FRESH.extend
             for i in compress(range(len(found)), map(not_, found)):
                 chunk = chunks[i]
-                toks = cache.get(chunk)  # a chunk met earlier in this text is cached by now
+                toks = cached(chunk)  # a chunk met earlier in this text is cached by now
                 if toks is None:
-                    toks = older.get(chunk)
+                    toks = older_get(chunk)
                     if toks is None:
-                        toks = self._split_chunk(chunk)
-                        fresh.extend(toks)
+                        toks = split_chunk(chunk)
+                        add_fresh(toks)
                     cache[chunk] = toks
                 found[i] = toks
-            if fresh:
-                _remember(fresh)  # new words are classified once, here, not looked for in every list
+            if len(_FRESH) > _CHUNK_CACHE:  # nothing has asked for word kinds lately (gopher_repetition alone)
+                _FRESH.clear()
         return list(chain.from_iterable(found))
 
     def _split_chunk(self, chunk: str) -> tuple[str, ...]:
@@ -264,12 +264,14 @@ def cached_words(split: WordSplitter, text: str) -> list[str]:
     return split.words(text)
 
 
-# Per distinct word, remembered (words repeat far more than chunks do, and a splitter classifies the
-# words of each chunk it splits, so the per-document sums below find them all): `_WORD_INFO` packs the
-# length of a word that is not only symbols (0 for a symbol word) with whether it has a letter (bit 40
-# up), `_SENTENCE_CLASS` holds its class for sentence counting.
+# Per distinct word, remembered (words repeat far more than chunks do): `_WORD_INFO` packs the length
+# of a word that is not only symbols (0 for a symbol word) with whether it has a letter (bit 40 up),
+# `_SENTENCE_CLASS` holds its class for sentence counting. A splitter notes the words of each chunk it
+# splits in `_FRESH`, which the first look-up classifies, so the per-document sums below find them all
+# without a look for unseen words, and a rule that needs no word kinds (gopher_repetition) pays nothing.
 _WORD_INFO: dict[str, int] = {}
 _SENTENCE_CLASS: dict[str, str] = {}
+_FRESH: list[str] = []  # bounded: past a generation's size it is dropped, and a look-up classifies its words
 _LETTER = 1 << 40  # a word's length stays below; sums over a document keep the two apart
 
 
@@ -289,8 +291,11 @@ def _remember(words: Iterable[str]) -> None:
 
 
 def _looked_up(table: dict[str, _V], words: list[str]) -> list[_V]:
-    """``table``'s value for each word, in C; words not classified yet (a table cleared since, or
-    words from elsewhere than a splitter) are classified first."""
+    """``table``'s value for each word, in C; words not classified yet (those split since the last
+    look-up, a table cleared since, or words from elsewhere than a splitter) are classified first."""
+    if _FRESH:
+        _remember(_FRESH)
+        _FRESH.clear()
     try:
         return list(map(table.__getitem__, words))
     except KeyError:
