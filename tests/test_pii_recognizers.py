@@ -193,6 +193,12 @@ def test_dotted_bracketed_and_bare_phones_with_context(find, text: str, phone: s
     assert ("PHONE_NUMBER", phone) in find(text)
 
 
+def test_four_pairs_of_digits_are_a_phone_after_a_phone_word_and_an_ip_address_otherwise(find) -> None:
+    assert find("Tel. 40.37.36.17") == [("PHONE_NUMBER", "40.37.36.17")]
+    assert find("lol Eva just told me to text 21.23.23.90 about the flat") == [("PHONE_NUMBER", "21.23.23.90")]
+    assert find("Blocked host 40.37.36.17 after repeated attempts.") == [("IP_ADDRESS", "40.37.36.17")]
+
+
 def test_spaced_ssn_is_no_phone_and_a_label_on_the_next_line_is_not_its_context(find) -> None:
     found = find("Applicant: Madeline Cole\nSSN: 186 71 9624\nPhone: +35796129850")
     assert ("US_SSN", "186 71 9624") in found and ("PHONE_NUMBER", "+35796129850") in found

@@ -43,6 +43,7 @@ _ISBN10 = regex.compile(r"^\d{1,5}-\d{1,7}-\d{1,7}-\d$")  # hyphenated, as print
 # IP_ADDRESS's shape: four octets of 0-255 without a leading zero (078.129.37.20 or 12.345.72.74 is a phone)
 _IPV4 = regex.compile(r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$")
 _DECIMAL = regex.compile(r"^[1-9]\d{0,2}\.\d{5,}$")  # a coordinate or a measurement (150.57953)
+_PAIRS = regex.compile(r"^\d\d(?:\.\d\d){3}$")  # 21.23.23.90: a Norwegian or Danish phone, or an IPv4 address
 _MONEY = regex.compile(r"^(?:0|[1-9]\d{0,2})(?:[ \u00a0,.]\d{3})*[.,]\d{2}$")  # 1 947.69, 12.345,00 (not 02.212.381.01)
 _LEFT = r"(?<![\w.+\-/])"
 _PAREN = r"\(\d{1,5}(?:[ \-]\d{1,4})?\)"  # an area code in brackets: (020), (0-312)
@@ -50,9 +51,10 @@ _RIGHT = r"(?![\w/]|[.\-]\d)"
 
 
 def _not_a_phone(text: str) -> bool:
-    """Shapes that other entities or plain numbers own: dates, SSNs, IPv4 addresses, amounts of money,
-    ISBNs, and dotted version strings with a one-digit part (10.0.19041.1)."""
-    if _DATE.match(text) or _SSN.match(text) or _IPV4.match(text) or _MONEY.match(text):
+    """Shapes that other entities or plain numbers own: dates, SSNs, IPv4 addresses (but four pairs of
+    digits, which phones share), amounts of money, ISBNs, and dotted version strings with a one-digit
+    part (10.0.19041.1)."""
+    if _DATE.match(text) or _SSN.match(text) or _IPV4.match(text) and not _PAIRS.match(text) or _MONEY.match(text):
         return True
     digits = re.sub(r"\D", "", text)
     if len(digits) == 13 and _ISBN_PREFIX.match(digits) and _isbn13_ok(digits):
@@ -121,8 +123,10 @@ class PlanPhoneRecognizer(LocalRecognizer):
             digits = re.sub(r"\D", "", value)
             if not 6 <= len(digits) <= 15 or _not_a_phone(value) or not self._valid(value):
                 continue
-            # a decimal (a coordinate: 150.57953) is a phone only with a context word
-            shaped = (not value.isdigit() or value.startswith("0")) and len(digits) >= 8 and not _DECIMAL.match(value)
+            # a decimal (a coordinate: 150.57953) or a valid IPv4 address of four pairs is a phone only
+            # with a context word ("Tel. 40.37.36.17"), which then also beats the IP address
+            shaped = ((not value.isdigit() or value.startswith("0")) and len(digits) >= 8
+                      and not _DECIMAL.match(value) and not _IPV4.match(value))
             out.append(RecognizerResult("PHONE_NUMBER", m.start(), m.end(), self.SCORE if shaped else self.WEAK_SCORE,
                                         recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
                                                               RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}))
