@@ -261,6 +261,7 @@ def test_names_in_forms_signatures_chat_lists_and_records(find, text: str, names
     "id,sku,qty\n12,2383726,4", "That was the team's idea, not ours.", "The company's new office opens in May.",
     "Attendees - all staff, interns and guests",
     "Kind regards\nthanks to everyone who came, according to the report it went well",
+    "We met on the West Front. Standing here, one faces a magnificent vista.",
 ])
 def test_new_cues_around_common_words_find_no_person(find, text: str) -> None:
     assert not [v for e, v in find(text) if e == "PERSON"], text

@@ -74,8 +74,9 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
      "before"),
     (re.compile(rf"(?:\b(?:{_SIGN_OFFS})|--|\u2014)[ \t]*[,!.]?[ \t]*\n[ \t]*(?P<n>{_NAMES})[ \t]*(?=$|\||,)",
                 re.IGNORECASE | re.MULTILINE), "before"),
-    (re.compile(rf"(?:^|[.!?][ \t]+|\b(?:{_GREETINGS}|all|everyone|folks),?[ \t]+)(?P<n>{_NAMES})[ \t]+here\b",
-                re.IGNORECASE | re.MULTILINE), "after"),
+    # "hey all, Ute here" (not "Standing here, one faces...": only after a greeting)
+    (re.compile(rf"\b(?:{_GREETINGS}|all|everyone|folks),?[ \t]+(?P<n>{_NAMES})[ \t]+here\b", re.IGNORECASE),
+     "after"),
     (re.compile(rf"\b(?:{_GREETINGS})[ \t]+(?P<n>{_NAMES})[ \t]*[,!:]", re.IGNORECASE), "before"),
 ]
 _LIST_SPLIT = re.compile(r"[ \t]*[,;][ \t]*(?:(?:and|&)[ \t]+)?|[ \t]+(?:and|&)[ \t]+", re.IGNORECASE)
