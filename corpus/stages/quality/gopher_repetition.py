@@ -102,23 +102,27 @@ class NGrams:
     A key is a polynomial hash of the words' string hashes, so equal n-grams get equal keys; two
     different n-grams sharing a key is a 2**-64 event. An n-gram can only repeat where the (n-1)-grams
     at its position and the next both repeat, so each step sorts just those candidates (a shrinking
-    set) instead of every position, and the n-grams that occur once are never counted.
+    set) instead of every position, and the n-grams that occur once are never counted. Keys are kept
+    for those positions only (``key[j]`` is the n-gram at ``rep[j]``): a step computes no others.
     """
 
     def __init__(self, words: list[str]) -> None:
         self.words = words
         self.h = np.fromiter(map(hash, words), dtype=np.int64, count=len(words)).view(np.uint64)
         self.n = 1
-        self.key = self.h  # the key of the n-gram at each position
         self.rep = repeating(self.h) if len(words) else np.zeros(0, dtype=np.int64)
+        self.key = self.h[self.rep]  # the key of the n-gram at each position in rep
 
     def next(self) -> None:
-        """Step to n + 1."""
+        """Step to n + 1: the key at p is the (n-1)-gram's key at p, times the multiplier, plus the hash
+        of word p + n - 1, which exists where the (n-1)-gram at p + 1 does."""
         n, rep = self.n + 1, self.rep
-        self.key = self.key[:-1] * _MULT + self.h[n - 1:]
         if len(rep):
-            adjacent = rep[:-1][rep[1:] == rep[:-1] + 1]  # p and p + 1 both repeat at n - 1
-            self.rep = adjacent[repeating(self.key[adjacent])] if len(adjacent) else adjacent
+            pair = rep[1:] == rep[:-1] + 1  # p and p + 1 both repeat at n - 1
+            adjacent = rep[:-1][pair]
+            key = self.key[:-1][pair] * _MULT + self.h[adjacent + (n - 1)]
+            keep = repeating(key) if len(key) else adjacent
+            self.rep, self.key = adjacent[keep], key[keep]
         self.n = n
 
     def top_chars(self) -> int:
@@ -126,7 +130,7 @@ class NGrams:
         equally frequent n-grams, the one seen first (as ``Counter.most_common`` picks)."""
         n, top, i = self.n, 1, 0  # nothing repeats: each n-gram occurs once, the first one wins
         if len(self.rep):
-            order, size = _groups(self.key[self.rep])
+            order, size = _groups(self.key)
             top = int(size.max())
             i = int(self.rep[order[size == top]].min())  # the earliest member of a largest group is its first
         return (sum(map(len, self.words[i:i + n])) + n - 1) * top
@@ -140,7 +144,7 @@ class NGrams:
         n, words = self.n, self.words
         seen: set[int] = set()
         chars = resume = 0
-        for i, gram in zip(self.rep.tolist(), self.key[self.rep].tolist(), strict=True):
+        for i, gram in zip(self.rep.tolist(), self.key.tolist(), strict=True):
             if i < resume:  # inside the repeat just counted: skipped, not remembered
                 continue
             if gram in seen:
