@@ -33,6 +33,7 @@ from corpus.io.atomic import read_json, write_json
 from trainer.data import IGNORE, ROLES, Windows, chat_records, held_out, render
 from trainer.loss import targets as loss_targets
 from trainer.masking import PAD_ID
+from trainer.parallel import Dist, all_reduce_sum, rank_chunks
 
 REFERENCE_FILE = "dpo_reference.json"
 SIDES = ("chosen", "rejected")
@@ -201,10 +202,22 @@ def _disabled_adapters(model: nn.Module):
     return model.disable_adapter() if hasattr(model, "disable_adapter") else contextlib.nullcontext()
 
 
+def _all_logps(model: nn.Module, part: PairData, d: Dist, micro_batch_size: int) -> np.ndarray:
+    """Every pair's log-probabilities ``[pairs, 2]``: each rank scores its share of the pairs, the ranks sum."""
+    out = torch.zeros(part.order.windows_per_epoch, 2, dtype=torch.float64, device=d.device)
+    for chunk in rank_chunks(part.order.windows_per_epoch, d, micro_batch_size):
+        x, y, _ = part.pair_batch(chunk or [0])  # an empty chunk: a pass FSDP's collectives need, dropped
+        logps = sequence_logps(model, x.to(d.device), y.to(d.device)).double()
+        if chunk:
+            out[chunk] = logps
+    return all_reduce_sum(out).cpu().numpy()
+
+
 @torch.no_grad()
 def reference_logps(model: nn.Module, parts: list[PairData | None], data_sha256: str, out_dir: str, step: int,
-                    device: torch.device, micro_batch_size: int, autocast: torch.dtype | None, is_main: bool) -> None:
-    """Fill each part's ``reference``: read from ``out_dir``'s cache on a resume, else computed now and cached.
+                    d: Dist, micro_batch_size: int, autocast: torch.dtype | None) -> None:
+    """Fill each part's ``reference``: read from ``out_dir``'s cache on a resume, else computed now (each rank
+    a share of the pairs) and cached by the first rank.
 
     At step 0 the model is the reference (with LoRA, also later: the adapters are switched off). A resume
     of a full fine-tune without the cache cannot rebuild it: its starting weights are gone.
@@ -220,16 +233,11 @@ def reference_logps(model: nn.Module, parts: list[PairData | None], data_sha256:
                         "model) is missing or for other data; start again with a new checkpoint.dir")
     was_training = model.training
     model.eval()
-    with _disabled_adapters(model), torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
+    with _disabled_adapters(model), torch.autocast(d.device.type, dtype=autocast, enabled=autocast is not None):
         for part in parts:
-            if part is None:
-                continue
-            n = part.order.windows_per_epoch
-            for s in range(0, n, micro_batch_size):
-                rows = range(s, min(n, s + micro_batch_size))
-                x, y, _ = part.pair_batch(list(rows))
-                part.reference[list(rows)] = sequence_logps(model, x.to(device), y.to(device)).double().cpu().numpy()
+            if part is not None:
+                part.reference = _all_logps(model, part, d, micro_batch_size)
     model.train(was_training)
-    if is_main:
+    if d.is_main:
         write_json(cache, {"data_sha256": data_sha256, **{key: None if p is None else p.reference.tolist()
                                                           for p, key in zip(parts, ("train", "val"), strict=True)}})

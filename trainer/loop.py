@@ -280,8 +280,7 @@ class Trainer(Stateful):
     def dpo_reference(self) -> None:
         """The frozen reference's log-probabilities of every pair (`trainer.dpo.reference_logps`)."""
         dpo.reference_logps(self.model, [self.data, self.val], self.lineage[keys.DATA_SHA256], self.cfg.output.dir,
-                            self.step, self.dist.device, self.cfg.train.micro_batch_size, self.autocast,
-                            self.dist.is_main)
+                            self.step, self.dist, self.cfg.train.micro_batch_size, self.autocast)
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
@@ -293,13 +292,10 @@ class Trainer(Stateful):
         """
         d, mbs = self.dist, self.cfg.train.micro_batch_size
         count = min(self.cfg.eval.batches * mbs, self.val.order.windows_per_epoch)
-        mine = list(range(d.rank, count, d.world_size))
-        rounds = math.ceil(math.ceil(count / d.world_size) / mbs)
         dpo_task = self.cfg.task == "dpo"
         total = torch.zeros(4 if dpo_task else 2, device=d.device)  # loss sum, label count (dpo: `dpo.val_sums`)
         self.model.eval()
-        for r in range(rounds):
-            chunk = mine[r * mbs:(r + 1) * mbs]
+        for chunk in parallel.rank_chunks(count, d, mbs):
             x, y, pos = (b.to(d.device) for b in self.val.batch(chunk or [0], positions=True))
             with torch.autocast(d.device.type, dtype=self.autocast, enabled=self.autocast is not None):
                 if dpo_task:

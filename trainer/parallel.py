@@ -10,6 +10,7 @@ exports use the same parameter names whatever the strategy.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -116,6 +117,15 @@ def grad_sync(model: nn.Module, sync: bool) -> Iterator[None]:
         yield
     else:
         yield
+
+
+def rank_chunks(count: int, d: Dist, size: int) -> list[list[int]]:
+    """Items ``0 .. count - 1`` dealt to the ranks in turn, this rank's in chunks of ``size``, with empty chunks
+    at the end so that every rank has as many: under FSDP each rank must run as many forward passes as the
+    others (their all-gathers are collective), so an empty chunk stands for a pass whose result is dropped."""
+    mine = list(range(d.rank, count, d.world_size))
+    rounds = math.ceil(math.ceil(count / d.world_size) / size)
+    return [mine[r * size:(r + 1) * size] for r in range(rounds)]
 
 
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
