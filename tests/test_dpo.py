@@ -140,6 +140,24 @@ def test_chat_pairs_with_lora_use_the_model_without_adapters_as_reference_and_re
             assert a == pytest.approx(b, abs=1e-4)
 
 
+def test_dpo_from_an_sft_checkpoint_takes_its_weights_as_reference_and_chains_its_lineage(fx, one_process):
+    """``train.init_from``: an SFT checkpoint instead of its export. The checkpoint is loaded before the reference
+    is scored, so the reference is the SFT model's (as from its export) and step 1's rewards are 0."""
+    ckpt = fx["root"] / "sft" / "ckpt" / "step-000008"
+    cfg = dpo_config(fx, "dpo-init-from", model=dict(MODEL), steps=2, init_from=str(ckpt))
+    r = thresher("train", str(cfg))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert f"starting from {ckpt} (step 8" in r.stdout
+    steps, _ = metrics(cfg.parent)
+    assert abs(steps[0]["reward_margin"]) < 1e-5 and abs(steps[0]["loss"] - 0.6931) < 1e-3
+    a, b = (json.loads((out / "dpo_reference.json").read_text()) for out in (cfg.parent, one_process))
+    for key in ("train", "val"):
+        np.testing.assert_allclose(a[key], b[key], atol=1e-4)
+    lin = json.loads((cfg.parent / "hf" / "lineage.json").read_text())
+    assert lin["task"] == "dpo" and lin["init_from"]["checkpoint"] == str(ckpt)
+    assert lin["init_from"]["lineage"]["task"] == "sft"
+
+
 def test_only_the_differing_answers_are_scored(fx):
     """A chat_pairs conversation scores the same tokens as the pairs form of it: the shared history, prompt
     and any common start of the two answers count for neither side."""
