@@ -177,3 +177,13 @@ def test_val_fraction_mistakes_are_one_line(fx, tmp_path):
     path.write_text(yaml.safe_dump(cfg))
     r = thresher("train", str(path))
     assert r.returncode == 2 and "data.val_fraction is for task: sft" in r.stderr, r.stderr
+
+
+def test_sft_eval_without_a_validation_split_says_so(fx, capsys):
+    """``eval:`` with ``data.val_fraction: 0`` has nothing to evaluate: the run says so instead of ignoring it."""
+    from trainer import config
+    from trainer.loop import Trainer
+
+    Trainer(config.load(sft_config(fx, "sft-no-val")))
+    out = capsys.readouterr().out
+    assert "eval.every is set but data.val_fraction is 0: no validation loss for this sft run" in out
