@@ -10,21 +10,21 @@ terminals, abbreviations, citations, brackets, bullets, ellipses, long words, bl
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 
 import pytest
-import regex
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from corpus.document import Document
 from corpus.stages import base
-from corpus.stages.quality import gopher_repetition, text
+from corpus.stages.quality import gopher_repetition, punctuation, text
 
 PIECES = ["the", "a", "of", "Mr.", "U.S.", "don't", ".", "!", "?", "...", "…", "。", "।", ",", "-", "—", "•", "#",
           "[1]", "[edit]", "[citation needed]", "{", "}", "lorem ipsum", "javascript", "privacy policy", ":)",
           "1990's", "3.5km", "(8)", "https://example.org/a?b=c", "©", "→", "１", "漢字", "x" * 1001, "word", "Word.",
-          "end.", "'", '"', "”", "e.g.", "\u00ad", "\u200b"]
+          "end.", "'", '"', "”", "e.g.", "\u00ad", "\u200b", "\u17d4", "\u17d6", "\u2024"]
 SEPARATORS = [" ", "  ", "\n", "\n\n", "\n\n\n", "\t", " \n ", "\r\n", "\u2028", "\x0c"]
 hostile = st.lists(st.tuples(st.one_of(st.sampled_from(PIECES), st.text(max_size=6)), st.sampled_from(SEPARATORS)),
                    max_size=60).map(lambda parts: "".join(p + s for p, s in parts))
@@ -47,8 +47,8 @@ def plain_words(txt: str) -> list[str]:
 
 
 def plain_word_stats(words: list[str]) -> tuple[int, int, int]:
-    real = [w for w in words if regex.search(r"[\p{L}\p{M}\p{N}]", w)]
-    return len(real), sum(map(len, real)), sum(1 for w in words if regex.search(r"\p{L}", w))
+    real = [w for w in words if any(c not in punctuation.SYMBOLS for c in w)]
+    return len(real), sum(map(len, real)), sum(1 for w in words if any(c.isalpha() for c in w))
 
 
 def plain_count_sentences(words: list[str]) -> int:
@@ -56,11 +56,18 @@ def plain_count_sentences(words: list[str]) -> int:
         return 0
     n, seen_end = 1, False
     for w in words:
-        if seen_end and not regex.fullmatch(r"\p{P}+", w):
+        if seen_end and not all(unicodedata.category(c).startswith("P") for c in w):
             n, seen_end = n + 1, False
-        if len(w) == 1 and text.STERM.match(w):
+        if len(w) == 1 and w in punctuation.SENTENCE_ENDS:
             seen_end = True
     return n
+
+
+def plain_line_sentences(line: str) -> int:
+    """spaCy's tokens of a line: its words, and one whitespace token per gap that is not one plain space."""
+    tokens = [tok for i, part in enumerate(re.split(r"(\s+)", line))
+              for tok in ((() if part == " " else ("\t",)) if i % 2 else plain_words(part))]
+    return plain_count_sentences(tokens)
 
 
 def plain_duplicates(items: list[str]) -> tuple[int, int]:
@@ -121,7 +128,7 @@ def plain_c4(txt: str, p) -> tuple[str | None, Counter, str]:
         if policies and any(s in lower for s in policies):
             removed["policy"] += 1
             continue
-        sentences += plain_count_sentences(plain_words(line))
+        sentences += plain_line_sentences(line)
         kept.append(line)
     if p.min_num_sentences and sentences < p.min_num_sentences:
         return "c4_too_few_sentences", removed, txt
@@ -133,7 +140,7 @@ def plain_fineweb(txt: str, p) -> str | None:
     lines = [ln for ln in txt.split("\n") if ln.strip()]
     if not lines:
         return "fineweb_empty"
-    ends = sum(bool(ln) and text.STERM.match(ln[-1]) is not None for ln in lines) / len(lines)
+    ends = sum(ln.endswith(tuple(punctuation.TERMINAL)) for ln in lines) / len(lines)
     if ends < p.line_punct_thr and not (ends == 0 and p.line_punct_exclude_zero):
         return "fineweb_line_punct"
     if sum(len(ln) <= p.short_line_length for ln in lines) / len(lines) > p.short_line_thr:
@@ -158,6 +165,7 @@ def test_word_list_kinds_and_sentences(txt):
     assert text.count_sentences(words) == plain_count_sentences(words)
     for line in txt.splitlines():
         assert text.count_sentences(SPLIT.words(line)) == plain_count_sentences(plain_words(line))
+        assert text.count_line_sentences(SPLIT, line.strip()) == plain_line_sentences(line.strip())
 
 
 @FAST

@@ -111,7 +111,7 @@ class C4(LanguageRule):
                 removed["policy"] += 1
                 continue
             if p.min_num_sentences and sentences < p.min_num_sentences:  # past the minimum, no need to count
-                sentences += text.count_sentences(split.words(line))
+                sentences += text.count_line_sentences(split, line)
             kept.append(line)
         if len(lines) > last + 1:
             removed["no_terminal_punct"] += len(lines) - last - 1

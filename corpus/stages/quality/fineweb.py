@@ -34,7 +34,7 @@ class FineWebParams:
 
 
 def _terminal_lines(lines: list[str], stop_chars: tuple[str, ...] | None) -> int:
-    """How many of ``lines`` (none empty) end with a stop character (a sentence terminal by default)."""
+    """How many of ``lines`` (none empty) end with a stop character (by default datatrove's list, `text.STERM`)."""
     if stop_chars is not None:
         return sum(map(str.endswith, lines, repeat(stop_chars)))
     return len(text.STERM.findall("".join(map(itemgetter(-1), lines))))  # the last characters, searched at once

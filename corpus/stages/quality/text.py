@@ -16,6 +16,7 @@ a whole clause would otherwise count as one word.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,13 +27,10 @@ from typing import TypeVar
 import regex
 
 from corpus.stages.quality.affixes import PrefixFinder, SuffixFinder, first_chars
+from corpus.stages.quality.punctuation import SENTENCE_ENDS, SYMBOLS, TERMINAL
 
-#: Sentence-terminal characters (Unicode ``Sentence_Terminal``): ``.``, ``!``, ``?``, ``。``, ``।``...
-STERM = regex.compile(r"\p{Sentence_Terminal}")
-_ALL_PUNCT = regex.compile(r"\p{P}+")
-# A "symbol word" has no letter, mark or digit (datatrove uses a hand-made punctuation list).
-_HAS_WORD_CHAR = regex.compile(r"[\p{L}\p{M}\p{N}]")
-_HAS_ALPHA = regex.compile(r"\p{L}")  # str.isalpha: a letter of any script
+#: FineWeb's stop characters (datatrove's list, `punctuation.TERMINAL`): ``.``, ``!``, ``?``, ``。``, ``।``...
+STERM = regex.compile(f"[{regex.escape(TERMINAL)}]")
 # Distinct whitespace-separated chunks per generation of a splitter's cache (two kept). A chunk costs
 # ~350 bytes with its words' classifications (measured: 94 MB for web-dev's 269k distinct chunks in
 # 1,979 pages), so a process holds at most ~140 MB. 500k per generation (~350 MB) only helped a second
@@ -282,12 +280,14 @@ def _remember(words: Iterable[str]) -> None:
         _SENTENCE_CLASS.clear()
     for w in filterfalse(_WORD_INFO.__contains__, words):
         alpha = w.isalpha()
-        length = len(w) if alpha or _HAS_WORD_CHAR.search(w) is not None else 0
-        _WORD_INFO[w] = length + (_LETTER if alpha or _HAS_ALPHA.search(w) is not None else 0)
-        # "|" ends a sentence-start segment (a word that is not only punctuation), "s" is a standalone
-        # sentence-terminal token; a word can be both ("|s"), punctuation that is neither writes nothing.
-        terminal = "s" if len(w) == 1 and STERM.match(w) else ""
-        _SENTENCE_CLASS[w] = terminal if not alpha and _ALL_PUNCT.fullmatch(w) else "|" + terminal  # letters: no \p{P}
+        length = len(w) if alpha or not SYMBOLS.issuperset(w) else 0  # datatrove's symbol words
+        _WORD_INFO[w] = length + (_LETTER if alpha or any(map(str.isalpha, w)) else 0)
+        # "|" ends a sentence-start segment (a word that is not only punctuation, spaCy's is_punct: every
+        # character of a P* category), "s" is a standalone sentence-terminal token of spaCy's sentencizer;
+        # a word can be both ("|s"), punctuation that is neither writes nothing.
+        terminal = "s" if len(w) == 1 and w in SENTENCE_ENDS else ""
+        punct = not alpha and all(unicodedata.category(c)[0] == "P" for c in w)  # letters are not P*
+        _SENTENCE_CLASS[w] = terminal if punct else "|" + terminal
 
 
 def _looked_up(table: dict[str, _V], words: list[str]) -> list[_V]:
@@ -306,8 +306,8 @@ def _looked_up(table: dict[str, _V], words: list[str]) -> list[_V]:
 def word_stats(words: list[str]) -> tuple[int, int, int]:
     """(words that are not only symbols, their total length, words with a letter).
 
-    A "symbol word" has no letter, mark or digit (datatrove uses a hand-made punctuation list);
-    "has a letter" is ``str.isalpha`` of any character. One packed value per word, summed in C.
+    A "symbol word" is made only of datatrove's punctuation (`punctuation.SYMBOLS`: not "•", "©",
+    emoji); "has a letter" is ``str.isalpha`` of any character. One packed value per word, summed in C.
     """
     info = _looked_up(_WORD_INFO, words)
     total = sum(info)
@@ -323,6 +323,28 @@ def count_sentences(words: list[str]) -> int:
     """
     if not words:
         return 0
-    segments = "".join(_looked_up(_SENTENCE_CLASS, words)).split("|")
+    return _sentences("".join(_looked_up(_SENTENCE_CLASS, words)))
+
+
+def _sentences(classes: str) -> int:
+    segments = classes.split("|")
     del segments[-1]  # the text after the last word that starts a sentence
     return 1 + len(segments) - segments.count("")
+
+
+_GAPS = re.compile(r"(\s+)")  # \s is str.isspace, where str.split and spaCy split
+
+
+def count_line_sentences(split: WordSplitter, line: str) -> int:
+    """Sentences of a stripped line as spaCy's sentencizer counts them, whitespace tokens included.
+
+    spaCy makes one token of each gap between chunks that is not a single plain space (two spaces,
+    a tab, a no-break space). That token is not punctuation, so after a sentence terminal it starts a
+    sentence as a word does: ``Ende!  !! Gut.`` is three sentences, ``Ende! !! Gut.`` two (seen in whole
+    pages' text: ``...sein!          .``). Lines whose gaps are all single spaces need the words alone.
+    """
+    if "  " not in line and line.isprintable():
+        return count_sentences(split.words(line))
+    classes = [("" if part == " " else "|") if i % 2 else "".join(_looked_up(_SENTENCE_CLASS, split.words(part)))
+               for i, part in enumerate(_GAPS.split(line))]
+    return _sentences("".join(classes))
