@@ -148,6 +148,7 @@ def hostile(docs: Docs, rng: random.Random) -> Iterator[tuple[str, Docs]]:
         "h_zero_width": lambda t: glue(t, ["\u200b", "\u200c", "\u200d", "\ufeff", "\u2060", "\xad", "\u200e"], 0.1),
         "h_tabs": lambda t: "\n".join("\t" * rng.randint(0, 2) + spaces(ln, lambda: "\t", 0.1) for ln in t.split("\n")),
         "h_entities": html.escape,
+        "h_double_entities": lambda t: html.escape(html.escape(t)).replace(" ", "&nbsp;", t.count(" ") // 5),
         "h_curly": lambda t: re.sub("'", "’", re.sub(r'"(\w)', "“\\1", re.sub(r'(\w)"', "\\1”", t))),
         "h_bullets": lambda t: "\n".join(rng.choice(["• ", "· ", "– ", "* ", "▪ ", "- ", "► ", "◦ ", "1. ", "", ""]) + ln
                                          for ln in t.split("\n")),
@@ -165,11 +166,14 @@ def hostile(docs: Docs, rng: random.Random) -> Iterator[tuple[str, Docs]]:
         "h_nfd": lambda t: unicodedata.normalize("NFD", t),
         "h_upper": str.upper,
         "h_one_line": lambda t: " ".join(t.split()),
+        "h_no_punctuation": lambda t: re.sub(r"[^\w\s]", "", t.lower()),
+        "h_blank_lines": lambda t: t.replace("\n", "\n\n"),
     }
     for kind, shape in shapes.items():
         yield kind, [(i, shape(t)) for i, t in docs]
     lines = [ln for _, t in docs for ln in t.split("\n") if ln.strip()]
     yield "h_short", [(k, " ".join(rng.choice(lines).split()[:rng.randint(1, 12)])) for k in range(400)]
+    yield "h_windows", windows("h", docs, rng, 480)
     yield "h_long", [(k, "\n\n".join(t for _, t in rng.sample(docs, min(150, len(docs))))) for k in range(4)]
 
 
