@@ -9,11 +9,15 @@ theirs. Texts are written for these tests (public domain, CC0).
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 from datatrove.data import Document as PeerDocument
 from datatrove.pipeline import filters
 from datatrove.utils.text import PUNCTUATION, TERMINAL_PUNCTUATION
 from spacy.pipeline.sentencizer import Sentencizer
+from test_quality_parity import web_like
 
 from corpus.document import Document
 from corpus.stages import base
@@ -82,3 +86,32 @@ def test_copied_character_lists_are_the_installed_ones():
     assert punctuation.SYMBOLS == set(PUNCTUATION)
     assert set(punctuation.TERMINAL) == TERMINAL_PUNCTUATION and len(punctuation.TERMINAL) == len(TERMINAL_PUNCTUATION)
     assert set(punctuation.SENTENCE_ENDS) == set(Sentencizer.default_punct_chars)
+
+
+EMOJI = ["🎉", "🔥", "❤️", "🙏", "👍🏽", "✨", "©", "→", "★", "€", "•", "™"]
+
+
+def shaped() -> list[tuple[str, str]]:
+    """The bundled web-like documents (`test_quality_parity.web_like`: pages, their windows, speeches framed
+    by menus) each in one shape whole-page extractors leave text in: short lines as "•" menu items
+    (resiliparse), gaps of doubled spaces, tabs and no-break spaces (BeautifulSoup, lxml), emoji and signs
+    between words, CRLF line ends."""
+    rng = random.Random(15)
+    shapes = [
+        lambda t: "\n".join(f"  • {ln.strip()}" if 0 < len(ln.strip()) < 40 else ln for ln in t.split("\n")),
+        lambda t: re.sub(" ", lambda m: rng.choice(["  ", "\t", "\xa0", " \xa0 ", "      "])
+                         if rng.random() < 0.15 else " ", t),
+        lambda t: " ".join(w + (" " + rng.choice(EMOJI) if rng.random() < 0.08 else "") for w in t.split(" ")),
+        lambda t: t.replace("\n", "\r\n"),
+    ]
+    return [(doc_id, shapes[k % len(shapes)](txt)) for k, (doc_id, txt) in enumerate(web_like())]
+
+
+@pytest.mark.parametrize("rule", sorted(PEERS))
+def test_same_decisions_on_bundled_pages_in_extractor_shapes(rule):
+    docs = shaped()
+    differ = [(doc_id, ours(rule, txt), peer(rule, txt)) for doc_id, txt in docs
+              if (ours(rule, txt) == "keep") != (peer(rule, txt) == "keep")]
+    kept = sum(peer(rule, txt) == "keep" for _, txt in docs)
+    assert 0 < kept < len(docs), f"{rule}: the set must exercise both decisions"
+    assert len(differ) <= 0.002 * len(docs), differ[:5]
