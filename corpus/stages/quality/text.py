@@ -9,8 +9,9 @@ and suffixes one at a time (stopping at a special case), keep a URL whole, split
 then re-join token runs that spell a special case. Each distinct chunk is split once (chunks repeat:
 Zipf), which is where the speed comes from; the prefix and suffix searches of a new chunk try only
 the patterns' branches that can match at its edge (`affixes`), and the infix search only the positions
-a match can start at. Scripts written without spaces (Han, kana, Thai...) are then split into characters (with their combining marks) when the document's language says so, because
-a whole clause would otherwise count as one word.
+a match can start at. Scripts written without spaces (Han, kana, Thai...) are then split into
+characters (with their combining marks) when the document's language says so, because a whole clause
+would otherwise count as one word.
 """
 
 from __future__ import annotations
