@@ -12,6 +12,7 @@ import torch
 import trainer_data as td
 import yaml
 from conftest import thresher
+from test_trainer import train_here
 
 torch.set_num_threads(1)
 SEQ_LEN = 96
@@ -130,10 +131,12 @@ def test_sft_packs_whole_examples_truncates_long_ones_and_holds_out_a_validation
 
 
 def test_sft_run_reports_truncation_and_logs_validation_loss(fx):
+    """The run and its refused resume go through `train_here` (``thresher train``'s own code, in this process)."""
+    from corpus.errors import UserError
+
     config = sft_config(fx, "sft-run", val_fraction=0.2)
-    r = thresher("train", str(config))
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert "SFT examples are longer than seq_len + 1 = 97 tokens and were truncated" in r.stdout
+    out = train_here(config)
+    assert "SFT examples are longer than seq_len + 1 = 97 tokens and were truncated" in out
     lines = [json.loads(ln) for ln in (config.parent / "metrics.jsonl").read_text().splitlines()]
     evals = [ln for ln in lines if "val_loss" in ln]
     assert [e["step"] for e in evals] == [2, 4] and all(np.isfinite(e["val_loss"]) for e in evals)
@@ -159,8 +162,8 @@ def test_sft_run_reports_truncation_and_logs_validation_loss(fx):
     cfg = yaml.safe_load(config.read_text())
     cfg["data"]["val_fraction"], cfg["train"]["steps"] = 0.3, 6
     config.write_text(yaml.safe_dump(cfg))
-    r = thresher("train", str(config))
-    assert r.returncode == 2 and "val_fraction was 0.2, now 0.3" in r.stderr, r.stderr
+    with pytest.raises(UserError, match="val_fraction was 0.2, now 0.3"):
+        train_here(config)
 
 
 def test_val_fraction_mistakes_are_one_line(fx, tmp_path):

@@ -1,6 +1,8 @@
 """Preference tuning (``task: dpo``) on pairs built from the bundled self-instruct seed tasks: chosen is a
 task's own output, rejected another task's output. A tiny SFT model is trained first, and DPO starts
-from its export, so the SFT -> DPO lineage is checked end to end with the real command line."""
+from its export, so the SFT -> DPO lineage is checked end to end: one-process runs in the test's own process
+(`train_here`, ``thresher train``'s code), several processes through real torchrun, trace and mistakes through
+the command line."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import pytest
 import trainer_data as td
 import yaml
 from conftest import thresher
-from test_trainer import TORCHRUN_ENV, kill_after_first_checkpoint, torchrun_cmd
+from test_trainer import TORCHRUN_ENV, kill_after_first_checkpoint, torchrun_cmd, train_here
 from testdata import SEED_TASKS
 
 SEQ_LEN = 128
@@ -50,8 +52,7 @@ def fx(tmp_path_factory) -> dict[str, Path]:
         "task": "sft", "tokenizer": str(tok), "model": MODEL,
         "data": {"path": str(td.chat_jsonl(root / "chat.jsonl", limit=40)), "format": "messages", "seq_len": SEQ_LEN},
         "train": {"steps": 8, "micro_batch_size": 4, "lr": 0.01}, "checkpoint": {"every": 0}})
-    r = thresher("train", str(sft))
-    assert r.returncode == 0, r.stderr
+    train_here(sft)
     return {"root": root, "tok": tok, "sft_hf": root / "sft" / "hf", "pairs": seed_pairs(root / "pairs.jsonl", "pairs"),
             "chat_pairs": seed_pairs(root / "chat_pairs.jsonl", "chat_pairs")}
 
@@ -79,8 +80,7 @@ def metrics(out: Path) -> tuple[list[dict], list[dict]]:
 
 def test_dpo_learns_the_preferences_and_records_the_sft_run_it_started_from(fx):
     cfg = dpo_config(fx, "dpo")
-    r = thresher("train", str(cfg))
-    assert r.returncode == 0, r.stderr
+    train_here(cfg)  # in this process: `thresher trace` below is the command line tested
     out = cfg.parent
     steps, val = metrics(out)
     assert len(steps) == 30 and all({"loss", "reward_margin", "pref_acc"} <= m.keys() for m in steps)
@@ -115,26 +115,21 @@ def test_chat_pairs_with_lora_use_the_model_without_adapters_as_reference_and_re
     raw = yaml.safe_load(cfg.read_text())
     raw["checkpoint"] = {"every": 6}
     cfg.write_text(yaml.safe_dump(raw))
-    r = thresher("train", str(cfg))
-    assert r.returncode == 0, r.stderr
+    train_here(cfg)
     steps, val = metrics(cfg.parent)
     # LoRA on two attention layers learns slowly: the rewards move the right way, not yet to 0.9 (measured)
     assert abs(steps[0]["reward_margin"]) < 1e-5
     last = steps[-4:]
     assert sum(m["reward_margin"] for m in last) / 4 > 0.01 and sum(m["loss"] for m in last) / 4 < 0.69
     assert val and "val_pref_acc" in val[-1]
-    # a resume with the cache gone: the reference is rebuilt by switching the adapters off
+    # The cache of step 0 is the base model's: peft's adapters start as zero (step 1's rewards are 0 above).
+    ref_base = json.loads((cfg.parent / "dpo_reference.json").read_text())
+    # a resume with the cache gone: the reference is rebuilt by switching the (now trained) adapters off
     (cfg.parent / "dpo_reference.json").unlink()
     raw["train"]["steps"] = 14
     cfg.write_text(yaml.safe_dump(raw))
-    r = thresher("train", str(cfg))
-    assert r.returncode == 0, r.stderr
-    assert "resuming from" in r.stdout
+    assert "resuming from" in train_here(cfg)
     ref_rebuilt = json.loads((cfg.parent / "dpo_reference.json").read_text())
-    # the rebuilt reference is the base model's: recompute it from the SFT export directly
-    fresh = dpo_config(fx, "dpo-lora-ref", fmt="chat_pairs", steps=1, lr=1e-9)
-    assert thresher("train", str(fresh)).returncode == 0
-    ref_base = json.loads((fresh.parent / "dpo_reference.json").read_text())
     for key in ("train", "val"):
         for a, b in zip(ref_rebuilt[key], ref_base[key], strict=True):
             assert a == pytest.approx(b, abs=1e-4)
@@ -145,9 +140,7 @@ def test_dpo_from_an_sft_checkpoint_takes_its_weights_as_reference_and_chains_it
     is scored, so the reference is the SFT model's (as from its export) and step 1's rewards are 0."""
     ckpt = fx["root"] / "sft" / "ckpt" / "step-000008"
     cfg = dpo_config(fx, "dpo-init-from", model=dict(MODEL), steps=2, init_from=str(ckpt))
-    r = thresher("train", str(cfg))
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert f"starting from {ckpt} (step 8" in r.stdout
+    assert f"starting from {ckpt} (step 8" in train_here(cfg)
     steps, _ = metrics(cfg.parent)
     assert abs(steps[0]["reward_margin"]) < 1e-5 and abs(steps[0]["loss"] - 0.6931) < 1e-3
     a, b = (json.loads((out / "dpo_reference.json").read_text()) for out in (cfg.parent, one_process))
@@ -211,14 +204,13 @@ def gloo_config(fx, name: str, nproc: int, **sections) -> Path:
     return cfg
 
 
-def launch(cfg: Path, nproc: int) -> subprocess.CompletedProcess:
-    """The run on ``nproc`` processes: real torchrun with gloo, or the plain command line for one."""
+def launch(cfg: Path, nproc: int) -> str:
+    """The run on ``nproc`` processes (real torchrun with gloo), or on one in this process; what it printed."""
     if nproc == 1:
-        r = thresher("train", str(cfg))
-    else:
-        r = subprocess.run(torchrun_cmd(cfg, nproc), capture_output=True, text=True, timeout=600, env=TORCHRUN_ENV)
+        return train_here(cfg)
+    r = subprocess.run(torchrun_cmd(cfg, nproc), capture_output=True, text=True, timeout=600, env=TORCHRUN_ENV)
     assert r.returncode == 0, r.stderr[-3000:]
-    return r
+    return r.stdout
 
 
 GLOO_STEPS = 6
@@ -272,8 +264,8 @@ def test_fsdp_killed_and_resumed_dpo_losses_equal_unbroken(fx, fsdp):
     the same pairs in the same order, the same losses to the last bit."""
     cfg = gloo_config(fx, "dpo-fsdp-killed", 2, parallel={"strategy": "fsdp"})
     killed_at = kill_after_first_checkpoint(cfg, GLOO_STEPS)
-    r = launch(cfg, 2)
-    assert f"resuming from {cfg.parent / 'ckpt' / f'step-{killed_at:06d}'}" in r.stdout
+    out = launch(cfg, 2)
+    assert f"resuming from {cfg.parent / 'ckpt' / f'step-{killed_at:06d}'}" in out
     assert_same_metrics(cfg.parent, fsdp, 0)
 
 

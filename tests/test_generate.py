@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 from conftest import thresher
-from test_trainer import fx, write_config  # noqa: F401
+from test_trainer import fx, train_here, write_config  # noqa: F401
 
 PROMPT = "Fellow citizens of the"
 
@@ -16,9 +16,7 @@ def run(fx):  # noqa: F811
     cfg = write_config(fx, "sampled", train={"steps": 4, "grad_accum": 1},
                        eval={"every": 2, "sample_prompt": PROMPT, "sample_max_new_tokens": 6},
                        checkpoint={"every": 4})
-    r = thresher("train", str(cfg))
-    assert r.returncode == 0, r.stderr[-3000:]
-    return cfg.parent, r.stdout
+    return cfg.parent, train_here(cfg)  # in this process: `thresher generate` is the command line tested
 
 
 def test_a_sample_is_printed_at_each_evaluation(run):

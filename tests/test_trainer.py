@@ -4,7 +4,9 @@ two cores."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import math
 import os
@@ -66,6 +68,17 @@ def torchrun(config: Path) -> subprocess.CompletedProcess:
     r = subprocess.run(torchrun_cmd(config), capture_output=True, text=True, timeout=600, env=TORCHRUN_ENV)
     assert r.returncode == 0, r.stderr[-3000:]
     return r
+
+
+def train_here(config: Path) -> str:
+    """What ``thresher train CONFIG`` runs (`trainer.commands.cmd_train`), in this process, and what it printed:
+    for a test that asserts nothing of the command line itself, it spares a Python, torch and transformers start."""
+    from trainer import config as tconfig
+    from trainer import loop
+
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        loop.run(tconfig.load(config))
+    return out.getvalue()
 
 
 def steps(out: Path) -> list[dict]:
@@ -154,8 +167,7 @@ def test_killed_and_resumed_losses_equal_unbroken(ddp, fx):
 def resume_on_one_process(run: Path, config: Path, total: int) -> None:
     """Resume ``run``'s step-4 checkpoint with ``config`` on one process; its losses must be ``run``'s from step 5."""
     shutil.copytree(run / "ckpt" / "step-000004", config.parent / "ckpt" / "step-000004")
-    r = thresher("train", str(config))
-    assert r.returncode == 0, r.stderr[-3000:]
+    assert "resuming from" in train_here(config)
     one = steps(config.parent)
     assert [s["step"] for s in one] == list(range(5, total + 1))
     np.testing.assert_allclose([s["loss"] for s in one], losses(run)[4:], rtol=1e-4)
@@ -192,11 +204,12 @@ def test_trace_lists_the_documents_of_the_batch(ddp, fx, tmp_path):
                         for w in result["windows"]])
     assert windows.shape == (8, 33)
 
-    r = thresher("export", str(ddp / "ckpt" / "step-000008"), "--output", str(tmp_path / "hf8"))
-    assert r.returncode == 0, r.stderr
     from transformers import AutoModelForCausalLM
 
+    from trainer.export import export  # `thresher export`'s own code, in this process
     from trainer.masking import model_inputs, piece_positions
+
+    export(ddp / "ckpt" / "step-000008", tmp_path / "hf8")
 
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "hf8").eval()
     x = torch.from_numpy(windows)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import REPO, thresher
-from test_trainer import TORCHRUN_ENV, fx, losses, steps, torchrun, write_config  # noqa: F401
+from test_trainer import TORCHRUN_ENV, fx, losses, steps, torchrun, train_here, write_config  # noqa: F401
 
 
 def save_llama(out: Path, vocab: int, hidden: int = 32, layers: int = 2, heads: int = 4, inter: int = 64,
@@ -131,9 +131,8 @@ def test_a_tokenizer_past_the_embeddings_is_refused_or_resized(fx, tmp_path):  #
     one_line_error(thresher("train", str(cfg)), "300 embedding rows", "512 ids", "resize_embeddings")
     cfg = write_config(fx, "resized", model={"from_pretrained": str(small), "resize_embeddings": True},
                        train={"steps": 2}, eval={"every": 0}, output={"export": False})
-    r = thresher("train", str(cfg))
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert "model.resize_embeddings: 300 -> 512 embedding rows" in r.stdout
+    out = train_here(cfg)  # in this process: the refusals around it go through the command line
+    assert "model.resize_embeddings: 300 -> 512 embedding rows" in out
     short = save_llama(tmp_path / "short", 512, positions=16)
     cfg = write_config(fx, "short", model={"from_pretrained": str(short)}, train={"steps": 2})
     one_line_error(thresher("train", str(cfg)), "16 positions", "data.seq_len (32)")
@@ -143,7 +142,7 @@ def test_export_continues_pretraining_and_exports_bf16_from_the_checkpoint_alone
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     first = write_config(fx, "phase1", train={"steps": 4}, eval={"every": 0}, checkpoint={"every": 4})
-    assert thresher("train", str(first)).returncode == 0
+    train_here(first)  # the one-process runs train in this process; export and trace go through the CLI
     base = tmp_path / "base"
     shutil.copytree(first.parent / "hf", base)  # the export as model AND tokenizer of the next run
     cont = {"tokenizer": str(base), "model": {"from_pretrained": str(base)}, "train": {"steps": 4},
@@ -154,8 +153,7 @@ def test_export_continues_pretraining_and_exports_bf16_from_the_checkpoint_alone
     r = torchrun(sharded)  # the meta-device, per-rank load; both ranks generate the sample, one prints it
     assert r.stdout.count("thresher: sample at step 4: 'We the people' -> ") == 1
     whole = write_config(fx, "phase2-one", **{**cont, "train": {"steps": 4, "grad_accum": 4}})
-    r = thresher("train", str(whole))  # one process, the same global batch: transformers' own load
-    assert r.returncode == 0, r.stderr[-3000:]
+    train_here(whole)  # one process, the same global batch: transformers' own load
     np.testing.assert_allclose(losses(sharded.parent), losses(whole.parent), rtol=1e-5)
     assert losses(sharded.parent)[0] < losses(first.parent)[0] - 0.3  # it started from phase 1's weights
 

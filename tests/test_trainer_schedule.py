@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import trainer_data as td
 from conftest import thresher
-from test_trainer import fx, steps, write_config  # noqa: F401  (fx: the shared tokenizer and tokens)
+from test_trainer import fx, steps, train_here, write_config  # noqa: F401  (fx: the shared tokenizer and tokens)
 
 from trainer.schedule import lr_multiplier
 
@@ -41,20 +42,25 @@ def test_wsd_learning_rates_of_a_real_run_equal_the_formula(fx):  # noqa: F811
     cfg = write_config(fx, "wsd", train={"steps": 10, "warmup_steps": 2, "schedule": "wsd", "decay_fraction": 0.4,
                                          "decay_shape": "sqrt", "lr": 0.01, "min_lr": 0.001, "grad_accum": 1},
                        eval={"every": 0}, checkpoint={"every": 0}, output={"export": False})
-    r = thresher("train", str(cfg))
-    assert r.returncode == 0, r.stderr[-3000:]
+    train_here(cfg)
     lrs = {s["step"]: s["lr"] for s in steps(cfg.parent)}
     for step in (1, 2, 3, 6, 7, 8, 9, 10):  # warmup, stable, the first decay step, the decay, the last
         assert lrs[step] == pytest.approx(wsd(step, 10, 2, 0.4, "sqrt", 0.01, 0.001), rel=1e-9), step
     assert lrs[3] == lrs[6] == 0.01 and lrs[10] < lrs[9] < lrs[8] < lrs[7] == 0.01
 
 
-def test_init_from_starts_a_new_phase_with_fresh_or_continued_optimizer(fx):  # noqa: F811
-    stable = {"steps": 8, "warmup_steps": 2, "schedule": "wsd", "decay_fraction": 0.25, "grad_accum": 1}
-    base = write_config(fx, "stable", train=stable, eval={"every": 0}, checkpoint={"every": 8},
+@pytest.fixture(scope="module")
+def stable(fx) -> Path:  # noqa: F811
+    """The step-8 checkpoint of a stable phase: the start of the annealing phases and of the refused shape."""
+    train = {"steps": 8, "warmup_steps": 2, "schedule": "wsd", "decay_fraction": 0.25, "grad_accum": 1}
+    base = write_config(fx, "stable", train=train, eval={"every": 0}, checkpoint={"every": 8},
                         output={"export": False})
-    assert thresher("train", str(base)).returncode == 0
-    ckpt = base.parent / "ckpt" / "step-000008"
+    train_here(base)
+    return base.parent / "ckpt" / "step-000008"
+
+
+def test_init_from_starts_a_new_phase_with_fresh_or_continued_optimizer(fx, stable):  # noqa: F811
+    ckpt = stable
     new_mix = td.build_tokens(fx["root"] / "state_union", td.documents("state_union"), fx["tok"])
     phase = {"steps": 4, "warmup_steps": 0, "schedule": "linear", "lr": 0.003, "min_lr": 0.0, "grad_accum": 1,
              "init_from": str(ckpt)}
@@ -63,30 +69,26 @@ def test_init_from_starts_a_new_phase_with_fresh_or_continued_optimizer(fx):  # 
         cfg = write_config(fx, f"anneal-{opt}", train={**phase, "init_optimizer": opt},
                            data={"tokens": str(new_mix)}, eval={"every": 0}, checkpoint={"every": 4},
                            output={"export": False})
-        r = thresher("train", str(cfg))
-        assert r.returncode == 0, r.stderr[-3000:]
-        assert f"starting from {ckpt} (step 8, optimizer {opt})" in r.stdout
+        assert f"starting from {ckpt} (step 8, optimizer {opt})" in train_here(cfg)
         runs[opt] = [s["loss"] for s in steps(cfg.parent)]
         lin = json.loads((cfg.parent / "ckpt" / "step-000004" / "lineage.json").read_text())
         assert lin["init_from"]["checkpoint"] == str(ckpt) and lin["init_from"]["optimizer"] == opt
         assert lin["init_from"]["lineage"]["step"] == 8 and lin["data"] == str(new_mix)
         # A rerun resumes its own checkpoint, not init_from again.
-        r = thresher("train", str(cfg))
-        assert r.returncode == 0 and "starting from" not in r.stdout
+        out = train_here(cfg)
+        assert "resuming from" in out and "starting from" not in out
     scratch = write_config(fx, "scratch", train={**phase, "init_from": None}, data={"tokens": str(new_mix)},
                            eval={"every": 0}, checkpoint={"every": 0}, output={"export": False})
-    assert thresher("train", str(scratch)).returncode == 0
+    train_here(scratch)
     first_scratch = steps(scratch.parent)[0]["loss"]
     # The same weights see the same first batch; AdamW's moments then make the second step differ.
     assert runs["fresh"][0] == runs["continue"][0] < first_scratch - 0.5
     assert runs["fresh"][1] != runs["continue"][1]
 
 
-def test_init_from_refuses_another_model_shape(fx, tmp_path):  # noqa: F811
-    base = write_config(fx, "shape-base", train={"steps": 2}, eval={"every": 0}, output={"export": False})
-    assert thresher("train", str(base)).returncode == 0
+def test_init_from_refuses_another_model_shape(fx, stable):  # noqa: F811
     cfg = write_config(fx, "shape-other", model={"num_layers": 3}, eval={"every": 0},
-                       train={"steps": 2, "init_from": str(base.parent / "ckpt" / "step-000002")})
+                       train={"steps": 2, "init_from": str(stable)})
     r = thresher("train", str(cfg))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "cannot start from" in r.stderr and "model.num_layers was 2, now 3" in r.stderr
