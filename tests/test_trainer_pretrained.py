@@ -141,8 +141,10 @@ def test_a_tokenizer_past_the_embeddings_is_refused_or_resized(fx, tmp_path):  #
 def test_export_continues_pretraining_and_exports_bf16_from_the_checkpoint_alone(fx, tmp_path):  # noqa: F811
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from trainer.export import export
+
     first = write_config(fx, "phase1", train={"steps": 4}, eval={"every": 0}, checkpoint={"every": 4})
-    train_here(first)  # the one-process runs train in this process; export and trace go through the CLI
+    train_here(first)  # the one-process runs train in this process; the refused trace goes through the CLI
     base = tmp_path / "base"
     shutil.copytree(first.parent / "hf", base)  # the export as model AND tokenizer of the next run
     cont = {"tokenizer": str(base), "model": {"from_pretrained": str(base)}, "train": {"steps": 4},
@@ -159,8 +161,7 @@ def test_export_continues_pretraining_and_exports_bf16_from_the_checkpoint_alone
 
     shutil.rmtree(base)  # export needs neither the base model nor the tokenizer folder any more
     ckpt = sharded.parent / "ckpt" / "step-000004"
-    r = thresher("export", str(ckpt), "--output", str(tmp_path / "bf16"))
-    assert r.returncode == 0, r.stderr[-3000:]
+    export(ckpt, tmp_path / "bf16")  # `thresher export`'s own code, in this process
     fp32 = (first.parent / "hf" / "model.safetensors").stat().st_size
     bf16 = (tmp_path / "bf16" / "model.safetensors").stat().st_size
     assert bf16 == pytest.approx(fp32 / 2, rel=0.01)
