@@ -37,10 +37,14 @@ def test_generate_equals_transformers_greedy_decoding(run):
         ref = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=6, do_sample=False,
                              eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     expected = tok.decode(ref[0, ids.shape[1]:])
-    for model_ref in (out / "hf", out / "ckpt" / "step-000004", out):
-        r = thresher("generate", str(model_ref), "--prompt", PROMPT, "--max-new-tokens", "6")
-        assert r.returncode == 0, r.stderr[-3000:]
-        assert r.stdout == expected + "\n"
+    r = thresher("generate", str(out / "hf"), "--prompt", PROMPT, "--max-new-tokens", "6")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout == expected + "\n"
+    from trainer.evaluate import load_model
+    from trainer.generate import complete
+
+    for model_ref in (out / "ckpt" / "step-000004", out):  # what `thresher generate` runs, in this process
+        assert complete(*load_model(str(model_ref)), PROMPT, 6) == expected
     assert f"sample at step 4: {PROMPT!r} -> {expected!r}" in stdout  # the training-time sample, too
 
 
