@@ -65,12 +65,12 @@ def test_fsdp_load_of_a_100m_model_keeps_each_process_to_its_shard(loaded):
     for rk in ranks:
         # The loading's own memory (imports, tokenizer and process group come before): its half (0.5x),
         # read straight into the shard, plus the torch code the meta build and fully_shard run and
-        # FSDP's objects, about 0.52x.
+        # FSDP's objects: 0.53x here, 0.55x on a fresh clone's newest libraries.
         grown = rk["peak"]["VmHWM"] - rk["before"]["VmRSS"]
-        assert grown < 0.55 * size, "a rank held more than its half of the weights and a little code"
+        assert grown < 0.6 * size, "a rank held more than its half of the weights and a little code"
     # Not asserted: the issue's literal peak < 1.5x. Imports alone are 0.97x of this model (torch, FSDP2,
     # and transformers' Llama module with the scipy.optimize and torch._dynamo it imports itself), so each
-    # rank peaks at about 1.52x (printed above; docs/trainer.md, Pretrained models).
+    # rank peaks at 1.52x (1.71x with a fresh clone's newest libraries, whose imports are 1.15x; printed above; docs/trainer.md, Pretrained models).
 
 
 def test_rows_are_read_into_the_shard_or_converted_and_a_wrong_shape_is_refused(tmp_path):
