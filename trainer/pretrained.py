@@ -110,7 +110,11 @@ def empty_model(conf: Any, dtype: torch.dtype) -> nn.Module:
     ``init_weights`` does, so it is done here.
     """
     from transformers import AutoModelForCausalLM
-    from transformers.initialization import no_init_weights
+
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:  # transformers 4.x (pyproject allows >= 4.45) keeps it in modeling_utils
+        from transformers.modeling_utils import no_init_weights
 
     with parameters_on_meta(), no_init_weights():
         model = AutoModelForCausalLM.from_config(conf, dtype=dtype, attn_implementation="sdpa")
